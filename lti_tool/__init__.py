@@ -1,0 +1,142 @@
+"""AIU: an LTI 1.3 tool that puts the Learner AI Usage Policy to work inside Moodle."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, Response
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from lti_tool import log_redaction
+from lti_tool.config import DefaultConfig
+from lti_tool.extensions import cache, csrf, db, migrate
+
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+PROJECT_DIR = os.path.dirname(PACKAGE_DIR)
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application: defaults, then ``LTI_TOOL_*`` environment variables, then
+    ``test_config``. Makes no network calls and writes nothing."""
+    log_redaction.install()
+    app = Flask(__name__, instance_relative_config=True,
+                template_folder=os.path.join(PROJECT_DIR, "templates"),
+                static_folder="static")
+    load_config(app, test_config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_request_hooks(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def load_config(app: Flask, test_config: Mapping[str, Any] | None) -> None:
+    app.config.from_object(DefaultConfig)
+    app.config.from_prefixed_env("LTI_TOOL")
+    if test_config:
+        app.config.update(test_config)
+    if not app.config.get("SECRET_KEY"):
+        raise RuntimeError("LTI_TOOL_SECRET_KEY is not set. Set it to a long random value "
+                           "(see config/settings.env.example).")
+    app.config["BASE_URL"] = str(app.config["BASE_URL"]).rstrip("/")
+    app.config["ALLOW_INSECURE"] = bool(app.config["ALLOW_INSECURE"])
+    base = urlsplit(app.config["BASE_URL"])
+    if base.scheme != "https" and not app.config["ALLOW_INSECURE"]:
+        raise RuntimeError("LTI_TOOL_BASE_URL must use https (set LTI_TOOL_ALLOW_INSECURE=1 "
+                           "only for local testing).")
+    # Moodle shows the tool in an iframe on another site: on https (and on localhost, which
+    # browsers treat as secure) the cookies must be SameSite=None; Secure; Partitioned.
+    # Plain http elsewhere only works when the tool and Moodle are on the same site.
+    secure_context = base.scheme == "https" or base.hostname in LOOPBACK_HOSTS
+    app.config.setdefault("SESSION_COOKIE_SECURE", secure_context)
+    app.config["SESSION_COOKIE_SECURE"] = secure_context
+    app.config["SESSION_COOKIE_SAMESITE"] = "None" if secure_context else "Lax"
+    app.config["SESSION_COOKIE_PARTITIONED"] = secure_context
+    redis_url = app.config.get("REDIS_URL")
+    if redis_url:
+        app.config.setdefault("CACHE_TYPE", "RedisCache")
+        app.config.setdefault("CACHE_REDIS_URL", redis_url)
+    else:
+        app.config.setdefault("CACHE_TYPE", "FileSystemCache")
+        app.config.setdefault("CACHE_DIR", os.path.join(app.instance_path, "cache"))
+    if app.config.get("PROXY_COUNT"):
+        count = int(app.config["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count,  # type: ignore[method-assign]
+                                x_host=count, x_port=count)
+
+
+def register_extensions(app: Flask) -> None:
+    from lti_tool.lti.state import DatabaseStateStore, RedisStateStore
+    from lti_tool.sessions import ServerSessionInterface
+
+    os.makedirs(app.instance_path, exist_ok=True)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(PACKAGE_DIR, "migrations"),
+                     render_as_batch=True)
+    csrf.init_app(app)
+    cache.init_app(app)
+    redis_url = app.config.get("REDIS_URL")
+    app.extensions["aiu_state_store"] = (
+        RedisStateStore(redis_url) if redis_url else DatabaseStateStore()
+    )
+    app.session_interface = ServerSessionInterface(redis_url)
+    # Import the models so that metadata (and migrations) know every table.
+    from lti_tool.audit import models as _audit  # noqa: F401
+    from lti_tool.lti import models as _lti  # noqa: F401
+    from lti_tool.people import models as _people  # noqa: F401
+    from lti_tool.platforms import models as _platforms  # noqa: F401
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    # SQLite: enforce foreign keys, let readers run beside a writer, and wait for locks
+    # instead of failing when two workers write at once.
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.close()
+
+
+def register_blueprints(app: Flask) -> None:
+    from lti_tool.admin.views import bp as admin_bp
+    from lti_tool.learner.views import bp as learner_bp
+    from lti_tool.lti.views import bp as lti_bp
+    from lti_tool.public.views import bp as public_bp
+    from lti_tool.staff.views import bp as staff_bp
+
+    for bp in (public_bp, lti_bp, learner_bp, staff_bp, admin_bp):
+        app.register_blueprint(bp)
+
+
+def register_request_hooks(app: Flask) -> None:
+    @app.after_request
+    def commit_or_roll_back(response: Response) -> Response:
+        # One commit per request: services only flush. Refusals roll everything back.
+        if response.status_code < 400:
+            db.session.commit()
+        else:
+            db.session.rollback()
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from lti_tool.errors import register_errorhandlers as register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from lti_tool.cli import register_commands as register
+
+    register(app)

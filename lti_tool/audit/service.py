@@ -1,0 +1,100 @@
+"""Recording and verifying audit events.
+
+Every state change in the tool calls :func:`record` inside the same transaction as the
+change, so the event and the change commit or roll back together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from lti_tool.audit.models import GENESIS_HASH, AuditEvent, AuditHead
+from lti_tool.dbtypes import utcnow
+from lti_tool.extensions import db
+
+
+def _digest(prev_hash: str, seq: int, created_at: str, actor: str, action: str,
+            object_type: str, object_id: str, details: str) -> str:
+    payload = json.dumps(
+        [prev_hash, seq, created_at, actor, action, object_type, object_id, details],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _timestamp(event: AuditEvent) -> str:
+    return event.created_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def record(actor: str, action: str, object_type: str, object_id: object,
+           details: dict[str, Any] | None = None) -> AuditEvent:
+    """Append an event to the chain (flushes; the caller's request or job commits).
+
+    ``actor`` names who acted: ``person:<id>``, ``cli:<user>``, ``platform:<id>`` or
+    ``system``. ``details`` must be JSON-serialisable and must never hold tokens.
+    """
+    # Touch the head row first: on PostgreSQL this takes a row lock and on SQLite the write
+    # lock, so two appenders can never chain onto the same previous hash.
+    updated = db.session.execute(
+        sa.update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq)
+    )
+    if updated.rowcount == 0:  # type: ignore[attr-defined]
+        db.session.add(AuditHead(id=1, seq=0, last_hash=GENESIS_HASH))
+        db.session.flush()
+    head = db.session.get(AuditHead, 1, populate_existing=True)
+    assert head is not None
+    event = AuditEvent(
+        seq=head.seq + 1,
+        created_at=utcnow(),
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        details=json.dumps(details or {}, sort_keys=True, ensure_ascii=False),
+        prev_hash=head.last_hash,
+    )
+    event.hash = _digest(event.prev_hash, event.seq, _timestamp(event), actor, action,
+                         object_type, event.object_id, event.details)
+    db.session.add(event)
+    head.seq = event.seq
+    head.last_hash = event.hash
+    db.session.flush()
+    return event
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    checked: int
+    problem: str | None = None
+
+
+def verify() -> VerifyResult:
+    """Walk the whole chain and report the first event that does not fit."""
+    prev = GENESIS_HASH
+    expected_seq = 1
+    checked = 0
+    stmt = sa.select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=500)
+    for event in db.session.scalars(stmt):
+        if event.seq != expected_seq:
+            return VerifyResult(False, checked, f"event {expected_seq} is missing")
+        if event.prev_hash != prev:
+            return VerifyResult(False, checked,
+                                f"event {event.seq} does not follow its predecessor")
+        digest = _digest(event.prev_hash, event.seq, _timestamp(event), event.actor,
+                         event.action, event.object_type, event.object_id, event.details)
+        if digest != event.hash:
+            return VerifyResult(False, checked, f"event {event.seq} was altered")
+        prev = event.hash
+        expected_seq += 1
+        checked += 1
+    head = db.session.get(AuditHead, 1)
+    if head is not None and (head.seq != checked or head.last_hash != prev):
+        return VerifyResult(False, checked, "the newest events were removed")
+    return VerifyResult(True, checked)

@@ -1,0 +1,51 @@
+"""Default settings. Every value can be overridden from the environment as
+``LTI_TOOL_<NAME>`` (see ``config/settings.env.example``); secrets have no default here."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+
+class DefaultConfig:
+    # Public base URL the tool is reached at, e.g. https://aiu.example.ac.uk (no trailing slash).
+    BASE_URL = "http://localhost:5000"
+    SQLALCHEMY_DATABASE_URI = "sqlite:///aiu.sqlite"  # relative to the instance folder
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, object] = {"pool_pre_ping": True}
+    KEYS_DIR = "keys"
+    # Local testing only: http URLs and loopback/private platforms allowed.
+    ALLOW_INSECURE = False
+    # Enables the built-in demo platform (refused unless ALLOW_INSECURE and a loopback BASE_URL).
+    DEMO = False
+    # Redis for shared state, nonces, sessions and caches across hosts; the database otherwise.
+    REDIS_URL: str | None = None
+
+    # Requests larger than this are refused with 413 (an id_token is a few KB).
+    MAX_CONTENT_LENGTH = 256 * 1024
+    # Seconds of clock skew tolerated on exp/iat (Moodle's id_tokens live 60 s).
+    LAUNCH_LEEWAY = 5
+    # How long a login's state/nonce wait for the launch.
+    LOGIN_STATE_TTL = 300
+    # How long the platform's JWKS is trusted before it is fetched again.
+    JWKS_CACHE_TTL = 24 * 3600
+    # Minimum seconds between refetches of a platform's JWKS triggered by an unknown kid.
+    JWKS_REFETCH_MIN_INTERVAL = 10
+    # Outbound HTTP to platforms (OpenID configuration, JWKS, services).
+    HTTP_TIMEOUT = 5.0
+    HTTP_MAX_BYTES = 512 * 1024
+    # Lifetime of a Dynamic Registration URL minted by an admin.
+    REGISTRATION_URL_TTL = 24 * 3600
+    TOOL_NAME = "AIU — Learner AI Usage"
+    TOOL_DESCRIPTION = (
+        "Puts the Learner AI Usage Policy to work inside the assignment page: "
+        "declarations, AI-tool authorisations and incidents."
+    )
+
+    # Server-side session cookie; attributes are set in create_app from BASE_URL.
+    SESSION_COOKIE_NAME = "aiu_session"
+    SESSION_COOKIE_HTTPONLY = True
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=8)
+    LOGIN_COOKIE_NAME = "aiu_login"
+
+    WTF_CSRF_TIME_LIMIT = None  # tied to the session's lifetime instead
+
+    CACHE_DEFAULT_TIMEOUT = 300

@@ -1,0 +1,1 @@
+"""The local Moodle-like demo platform (off unless enabled)."""

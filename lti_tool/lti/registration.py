@@ -1,0 +1,169 @@
+"""LTI Dynamic Registration, as Moodle 4.5 runs it.
+
+Moodle opens the tool's registration URL with ``openid_configuration`` and
+``registration_token``; the tool reads the configuration, posts its client registration with
+the token as a bearer credential, and stores what Moodle answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from lti_tool.lti import http
+from lti_tool.lti.exceptions import RegistrationError
+
+TOOL_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-tool-configuration"
+PLATFORM_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-platform-configuration"
+AGS_SCOPES = [
+    "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
+    "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly",
+    "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",
+    "https://purl.imsglobal.org/spec/lti-ags/scope/score",
+]
+NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+SCOPES = [*AGS_SCOPES, NRPS_SCOPE]
+
+
+@dataclass(frozen=True)
+class PlatformConfiguration:
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    jwks_uri: str
+    registration_endpoint: str
+    product_family_code: str | None
+    version: str | None
+
+
+@dataclass(frozen=True)
+class RegistrationResult:
+    client_id: str
+    deployment_id: str | None
+    scopes: list[str]
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def fetch_platform_configuration(url: str, *, allow_insecure: bool, timeout: float,
+                                 max_bytes: int) -> PlatformConfiguration:
+    """GET and check the platform's OpenID configuration."""
+    try:
+        reply = http.call("GET", url, allow_insecure=allow_insecure, timeout=timeout,
+                          max_bytes=max_bytes, headers={"Accept": "application/json"})
+    except http.UnsafeURL as exc:
+        raise RegistrationError("config_url_refused", f"The tool will not contact that "
+                                f"address: {exc}. Moodle must be reached over https on a "
+                                "public address.") from exc
+    except http.FetchFailed as exc:
+        raise RegistrationError("config_unreachable", f"The tool could not read Moodle's "
+                                f"configuration: {exc}.", status=502) from exc
+    if reply.status != 200:
+        raise RegistrationError("config_unreachable", "The tool could not read Moodle's "
+                                f"configuration (HTTP {reply.status}).", status=502)
+    try:
+        data = reply.json()
+    except http.FetchFailed as exc:
+        raise RegistrationError("config_invalid", "Moodle's configuration is not valid "
+                                "JSON.") from exc
+    if not isinstance(data, dict):
+        raise RegistrationError("config_invalid", "Moodle's configuration could not be read.")
+    fields = ["issuer", "authorization_endpoint", "token_endpoint", "jwks_uri",
+              "registration_endpoint"]
+    missing = [f for f in fields if not isinstance(data.get(f), str) or not data.get(f)]
+    if missing:
+        raise RegistrationError("config_incomplete", "Moodle's configuration is missing: "
+                                + ", ".join(missing) + ".")
+    # The issuer must be the site that served the configuration, or a configuration URL
+    # could name any issuer it liked.
+    if _origin(data["issuer"]) != _origin(url):
+        raise RegistrationError("issuer_mismatch", "Moodle's configuration names an issuer "
+                                "on another site than the one it came from.")
+    for name in fields[1:]:
+        try:
+            http.check_url(data[name], allow_insecure=allow_insecure)
+        except http.UnsafeURL as exc:
+            raise RegistrationError("config_url_refused", f"Moodle's {name} is not usable: "
+                                    f"{exc}.") from exc
+    algs = data.get("id_token_signing_alg_values_supported") or ["RS256"]
+    if "RS256" not in algs:
+        raise RegistrationError("config_unsupported", "Moodle does not sign with RS256.")
+    platform = data.get(PLATFORM_CONFIGURATION) or {}
+    return PlatformConfiguration(
+        issuer=data["issuer"].rstrip("/"),
+        authorization_endpoint=data["authorization_endpoint"],
+        token_endpoint=data["token_endpoint"],
+        jwks_uri=data["jwks_uri"],
+        registration_endpoint=data["registration_endpoint"],
+        product_family_code=platform.get("product_family_code"),
+        version=platform.get("version"),
+    )
+
+
+def client_registration(base_url: str, *, name: str, description: str,
+                        contact: str | None = None) -> dict[str, Any]:
+    """The tool's registration request body (what Moodle stores as the tool's settings)."""
+    base = base_url.rstrip("/")
+    launch = base + "/lti/launch"
+    body: dict[str, Any] = {
+        "application_type": "web",
+        "response_types": ["id_token"],
+        "grant_types": ["implicit", "client_credentials"],
+        "initiate_login_uri": base + "/lti/login",
+        "redirect_uris": [launch],
+        "client_name": name,
+        "jwks_uri": base + "/lti/jwks",
+        "logo_uri": base + "/static/logo.svg",
+        "token_endpoint_auth_method": "private_key_jwt",
+        "scope": " ".join(SCOPES),
+        TOOL_CONFIGURATION: {
+            "domain": urlsplit(base).netloc,
+            "description": description,
+            "target_link_uri": launch,
+            "claims": ["iss", "sub", "name", "given_name", "family_name", "email"],
+            "messages": [
+                {"type": "LtiDeepLinkingRequest", "target_link_uri": launch,
+                 "label": "AI use declaration"},
+                {"type": "LtiResourceLinkRequest", "target_link_uri": launch},
+            ],
+        },
+    }
+    if contact:
+        body["contacts"] = [contact]
+    return body
+
+
+def post_registration(config: PlatformConfiguration, registration_token: str,
+                      body: dict[str, Any], *, allow_insecure: bool, timeout: float,
+                      max_bytes: int) -> RegistrationResult:
+    """Send the registration; Moodle's refusal (plain text) becomes the error's message."""
+    try:
+        reply = http.call(
+            "POST", config.registration_endpoint, allow_insecure=allow_insecure,
+            timeout=timeout, max_bytes=max_bytes, json_body=body,
+            headers={"Accept": "application/json",
+                     "Authorization": f"Bearer {registration_token}"},
+        )
+    except (http.FetchFailed, http.UnsafeURL) as exc:
+        raise RegistrationError("registration_unreachable", f"Moodle could not be reached to "
+                                f"complete the registration: {exc}.", status=502) from exc
+    if reply.status >= 300:
+        said = reply.text(500).strip() or f"HTTP {reply.status}"
+        raise RegistrationError("registration_refused", f"Moodle refused the registration: "
+                                f"{said}")
+    try:
+        data = reply.json()
+    except http.FetchFailed as exc:
+        raise RegistrationError("registration_invalid", "Moodle's answer could not be "
+                                "read.") from exc
+    client_id = data.get("client_id") if isinstance(data, dict) else None
+    if not isinstance(client_id, str) or not client_id:
+        raise RegistrationError("registration_invalid", "Moodle's answer has no client id.")
+    tool_conf = data.get(TOOL_CONFIGURATION) or {}
+    deployment_id = tool_conf.get("deployment_id")
+    scopes = str(data.get("scope") or "").split()
+    return RegistrationResult(client_id, str(deployment_id) if deployment_id else None, scopes)

@@ -1,0 +1,100 @@
+"""Login state and used nonces, shared by every worker: in the database by default, in
+Redis when ``REDIS_URL`` is set. Both stores consume atomically, so two workers racing
+with the same state or nonce can never both succeed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from lti_tool.dbtypes import utcnow
+from lti_tool.extensions import db
+from lti_tool.lti.models import LoginState, UsedNonce
+
+
+def digest(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class PendingLogin:
+    nonce: str
+    platform_id: int
+    browser_hash: str
+
+
+class LaunchStateStore(Protocol):
+    def save_login(self, state: str, login: PendingLogin, ttl: int) -> None: ...
+
+    def consume_login(self, state: str) -> PendingLogin | None:
+        """Return and forget the login for ``state``; None if unknown, used or expired."""
+
+    def use_nonce(self, platform_id: int, nonce: str, ttl: int) -> bool:
+        """Record the nonce; False if it was already used."""
+
+
+class DatabaseStateStore:
+    def save_login(self, state: str, login: PendingLogin, ttl: int) -> None:
+        now = utcnow()
+        # Expired rows are removed here, on the cold side of the flow (an indexed delete).
+        db.session.execute(sa.delete(LoginState).where(LoginState.expires_at < now))
+        db.session.add(LoginState(state_hash=digest(state), nonce=login.nonce,
+                                  platform_id=login.platform_id,
+                                  browser_hash=login.browser_hash,
+                                  expires_at=now + timedelta(seconds=ttl)))
+        db.session.flush()
+
+    def consume_login(self, state: str) -> PendingLogin | None:
+        row = db.session.execute(
+            sa.delete(LoginState)
+            .where(LoginState.state_hash == digest(state))
+            .returning(LoginState.nonce, LoginState.platform_id, LoginState.browser_hash,
+                       LoginState.expires_at)
+        ).first()
+        if row is None or row.expires_at < utcnow():
+            return None
+        return PendingLogin(row.nonce, row.platform_id, row.browser_hash)
+
+    def use_nonce(self, platform_id: int, nonce: str, ttl: int) -> bool:
+        now = utcnow()
+        try:
+            with db.session.begin_nested():
+                db.session.add(UsedNonce(platform_id=platform_id, nonce=nonce,
+                                         expires_at=now + timedelta(seconds=ttl)))
+        except IntegrityError:
+            return False
+        return True
+
+
+class RedisStateStore:
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self.redis = redis.Redis.from_url(url)
+
+    def save_login(self, state: str, login: PendingLogin, ttl: int) -> None:
+        value = json.dumps([login.nonce, login.platform_id, login.browser_hash])
+        self.redis.set(f"aiu:login:{digest(state)}", value, ex=ttl)
+
+    def consume_login(self, state: str) -> PendingLogin | None:
+        raw = self.redis.getdel(f"aiu:login:{digest(state)}")
+        if raw is None:
+            return None
+        nonce, platform_id, browser_hash = json.loads(raw)  # type: ignore[arg-type]
+        return PendingLogin(nonce, int(platform_id), browser_hash)
+
+    def use_nonce(self, platform_id: int, nonce: str, ttl: int) -> bool:
+        return bool(self.redis.set(f"aiu:nonce:{platform_id}:{digest(nonce)}", 1, nx=True,
+                                   ex=ttl))
+
+
+def purge_expired_nonces() -> int:
+    """Delete nonces whose tokens have expired anyway (run by the worker)."""
+    result = db.session.execute(sa.delete(UsedNonce).where(UsedNonce.expires_at < utcnow()))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

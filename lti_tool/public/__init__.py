@@ -1,0 +1,1 @@
+"""Pages open to anyone: the tool's home page and health check."""
