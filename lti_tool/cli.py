@@ -157,6 +157,52 @@ def audit_verify() -> None:
                                    f"{result.problem}.")
 
 
+@click.command("demo")
+@click.option("--platform-port", default=8081, show_default=True,
+              help="Port of the demo Moodle (served on 127.0.0.1, another site than the tool).")
+def demo_command(platform_port: int) -> None:
+    """Run the tool with the built-in demo Moodle (local use only)."""
+    from urllib.parse import urlsplit
+
+    from werkzeug.serving import run_simple
+
+    from lti_tool.demo.platform import MoodleStandIn
+    from lti_tool.demo.server import serve_in_thread
+
+    cfg = current_app.config
+    base = urlsplit(cfg["BASE_URL"])
+    if not cfg.get("DEMO") or not cfg["ALLOW_INSECURE"] or base.hostname not in (
+        "localhost", "127.0.0.1"
+    ):
+        raise click.ClickException(
+            "The demo platform is for local use only: it needs LTI_TOOL_DEMO=1, "
+            "LTI_TOOL_ALLOW_INSECURE=1 and a BASE_URL on localhost. It never runs with "
+            "production settings.")
+    standin = MoodleStandIn(f"http://127.0.0.1:{platform_port}")
+    tool = cfg["BASE_URL"]
+    registration = standin.register_tool(
+        initiate_login_uri=tool + "/lti/login", redirect_uris=[tool + "/lti/launch"],
+        jwks_uri=tool + "/lti/jwks", target_link_uri=tool + "/lti/launch",
+        deep_linking_url=tool + "/lti/launch", client_id="aiu-demo-client",
+    )
+    platforms.upsert_platform(
+        issuer=standin.issuer, client_id=registration.client_id,
+        auth_login_url=standin.issuer + "/mod/lti/auth.php",
+        auth_token_url=standin.issuer + "/mod/lti/token.php",
+        key_set_url=standin.issuer + "/mod/lti/certs.php",
+        deployment_id=registration.deployment_id, name="Demo Moodle", actor=_actor(),
+    )
+    db.session.commit()
+    serve_in_thread(standin.app, "127.0.0.1", platform_port)
+    click.echo(f"Demo Moodle:  {standin.issuer}/   <- open this in your browser")
+    click.echo(f"AIU tool:     {tool}/")
+    click.echo("Press Ctrl+C to stop.")
+    run_simple(base.hostname or "localhost", base.port or 5000,
+               current_app._get_current_object(),  # type: ignore[attr-defined]
+               threaded=True, use_reloader=False)
+
+
 def register_commands(app: Flask) -> None:
     for group in (keys_cli, platforms_cli, audit_cli):
         app.cli.add_command(group)
+    app.cli.add_command(demo_command)

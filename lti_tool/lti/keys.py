@@ -16,8 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from authlib.jose import JsonWebKey, jwt
-from authlib.jose.rfc7517 import Key
+from joserfc import jwt
+from joserfc.jwk import RSAKey
 
 from lti_tool.dbtypes import utcnow
 
@@ -34,10 +34,10 @@ class ToolKey:
     kid: str
     status: str  # "current" or "retiring"
     created_at: str
-    key: Key
+    key: RSAKey
 
     def public_jwk(self) -> dict[str, Any]:
-        jwk = dict(self.key.as_dict(is_private=False))
+        jwk = dict(self.key.as_dict(private=False))
         jwk.update({"kid": self.kid, "alg": ALG, "use": "sig"})
         return jwk
 
@@ -83,7 +83,7 @@ class KeyStore:
         loaded = []
         for entry in self._read_manifest():
             pem = (self.dir / f"{entry['kid']}.pem").read_bytes()
-            key = JsonWebKey.import_key(pem, {"kty": "RSA"})
+            key = RSAKey.import_key(pem)
             loaded.append(ToolKey(entry["kid"], entry["status"], entry["created_at"], key))
         loaded.sort(key=lambda k: k.status != "current")
         with _cache_lock:
@@ -103,12 +103,12 @@ class KeyStore:
 
     def _new_key(self) -> tuple[str, str]:
         self.dir.mkdir(parents=True, exist_ok=True)
-        key = JsonWebKey.generate_key("RSA", 2048, is_private=True)
+        key = RSAKey.generate_key(2048, private=True)
         kid = key.thumbprint()
         path = self.dir / f"{kid}.pem"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(key.as_pem(is_private=True))
+            fh.write(key.as_pem(private=True))
         return kid, _iso(utcnow())
 
     def generate(self) -> tuple[ToolKey, bool]:
@@ -136,7 +136,7 @@ class KeyStore:
         """Sign claims with the current key; the header always carries ``kid``."""
         key = self.current()
         header = {"alg": ALG, "typ": "JWT", "kid": key.kid}
-        return jwt.encode(header, claims, key.key).decode("ascii")
+        return jwt.encode(header, claims, key.key, algorithms=[ALG])
 
 
 def _iso(moment: datetime) -> str:

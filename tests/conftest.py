@@ -1,0 +1,159 @@
+"""Fixtures: the app on a real database (SQLite, or PostgreSQL from AIU_TEST_DATABASE_URL)
+migrated with the real migrations, real RS256 keys, the tool served over HTTP on loopback,
+and the Moodle-faithful platform stand-in that performs whole launches."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskCliRunner
+
+from lti_tool import create_app
+from lti_tool.demo.platform import MoodleStandIn
+from lti_tool.demo.server import ServerHandle, serve_in_thread
+from lti_tool.extensions import db
+from lti_tool.lti.keys import KeyStore
+from lti_tool.platforms import service as platforms
+from tests.support.browser import FormBrowser
+
+TEST_SECRET = "test-secret-key-not-for-production"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def database_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One database per test session, built by the real migrations."""
+    uri = os.environ.get("AIU_TEST_DATABASE_URL") or (
+        "sqlite:///" + str(tmp_path_factory.mktemp("db") / "aiu-test.sqlite")
+    )
+    app = create_app({"SECRET_KEY": TEST_SECRET, "SQLALCHEMY_DATABASE_URI": uri,
+                      "ALLOW_INSECURE": True, "TESTING": True})
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        if uri.startswith("postgresql"):
+            with db.engine.begin() as conn:
+                conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+                conn.execute(sa.text("CREATE SCHEMA public"))
+        upgrade()
+        db.engine.dispose()
+    return uri
+
+
+@pytest.fixture
+def keys_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "keys"
+    KeyStore(path).generate()
+    return path
+
+
+@pytest.fixture
+def tool_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def app(database_uri: str, keys_dir: Path, tool_port: int, tmp_path: Path) -> Iterator[Flask]:
+    app = create_app({
+        "SECRET_KEY": TEST_SECRET,
+        "TESTING": True,
+        "BASE_URL": f"http://localhost:{tool_port}",
+        "SQLALCHEMY_DATABASE_URI": database_uri,
+        "KEYS_DIR": str(keys_dir),
+        "ALLOW_INSECURE": True,
+        "CACHE_TYPE": "SimpleCache",
+        "HTTP_TIMEOUT": 3.0,
+    })
+    app.instance_path = str(tmp_path / "instance")
+    yield app
+    with app.app_context():
+        db.session.remove()
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def tool(app: Flask, tool_port: int) -> Iterator[ServerHandle]:
+    """The tool served over HTTP (threaded) at http://localhost:<port>."""
+    handle = serve_in_thread(app, "127.0.0.1", tool_port)
+    yield handle
+    handle.shutdown()
+
+
+@pytest.fixture
+def moodle() -> Iterator[MoodleStandIn]:
+    port = free_port()
+    standin = MoodleStandIn(f"http://127.0.0.1:{port}")
+    handle = serve_in_thread(standin.app, "127.0.0.1", port)
+    yield standin
+    handle.shutdown()
+
+
+def tool_url(app: Flask) -> str:
+    return str(app.config["BASE_URL"])
+
+
+@pytest.fixture
+def registered(app: Flask, tool: ServerHandle, moodle: MoodleStandIn) -> Any:
+    """The tool registered on the stand-in (as an admin would by hand) and vice versa."""
+    base = tool_url(app)
+    registration = moodle.register_tool(
+        initiate_login_uri=base + "/lti/login",
+        redirect_uris=[base + "/lti/launch"],
+        jwks_uri=base + "/lti/jwks",
+        target_link_uri=base + "/lti/launch",
+        deep_linking_url=base + "/lti/launch",
+    )
+    with app.app_context():
+        platforms.upsert_platform(
+            issuer=moodle.issuer, client_id=registration.client_id,
+            auth_login_url=moodle.issuer + "/mod/lti/auth.php",
+            auth_token_url=moodle.issuer + "/mod/lti/token.php",
+            key_set_url=moodle.issuer + "/mod/lti/certs.php",
+            deployment_id=registration.deployment_id, name="Moodle stand-in",
+            actor="test",
+        )
+        db.session.commit()
+    return registration
+
+
+@pytest.fixture
+def browser() -> Iterator[FormBrowser]:
+    b = FormBrowser()
+    yield b
+    b.close()
+
+
+def row_counts(app: Flask) -> dict[str, int]:
+    """Rows in every table: tests compare these before and after a refused request."""
+    with app.app_context():
+        counts = {
+            table.name: int(db.session.scalar(sa.select(sa.func.count()).select_from(table)) or 0)
+            for table in db.metadata.sorted_tables
+        }
+        db.session.remove()
+        return counts
