@@ -6,7 +6,7 @@ import getpass
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from lti_tool.audit import service as audit
 from lti_tool.extensions import db
@@ -160,6 +160,7 @@ def audit_verify() -> None:
 @click.command("demo")
 @click.option("--platform-port", default=8081, show_default=True,
               help="Port of the demo Moodle (served on 127.0.0.1, another site than the tool).")
+@with_appcontext
 def demo_command(platform_port: int) -> None:
     """Run the tool with the built-in demo Moodle (local use only)."""
     from urllib.parse import urlsplit

@@ -115,6 +115,7 @@ class DynamicRegistration:
                 "variables": MOODLE_VARIABLES,
             },
         }
+        body.update(s.openid_configuration_overrides)
         return Response(json.dumps(body), content_type="application/json; charset=utf-8")
 
     def register(self) -> Response:

@@ -169,6 +169,8 @@ class MoodleStandIn:
     * ``strict_assertions``: token.php and contentitem_return.php also check what Moodle
       itself does not (client assertion ``iss``/``aud``/``jti``; deep-linking response ``aud``,
       ``deployment_id``, message type and version). True by default.
+    * ``openid_configuration_overrides``: keys replaced in openid-configuration.php's answer
+      (e.g. a foreign ``issuer``).
     * ``requests_log``: ``RecordedRequest`` for each token/services/registration request.
     * ``jwks_fetch_count``: GETs of certs.php.
     """
@@ -203,6 +205,7 @@ class MoodleStandIn:
         self.down = False
         self.delay_seconds = 0.0
         self.strict_assertions = True
+        self.openid_configuration_overrides: dict[str, Any] = {}
         self.jwks_fetch_count = 0
         self._failures: list[_FailureRule] = []
         self._foreign_key: RsaKey | None = None

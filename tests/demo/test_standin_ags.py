@@ -9,7 +9,6 @@ import pytest
 import requests
 
 from lti_tool.demo.model import (
-    SCOPE_LINEITEM,
     SCOPE_LINEITEM_RO,
     SCOPE_RESULT,
     SCOPE_SCORE,

@@ -47,6 +47,7 @@ class FakeTool:
         self.logins: list[dict[str, str]] = []
         self.launches: list[dict[str, Any]] = []
         self.jwks_hits = 0
+        self.platform_issuer: str | None = None  # where /launch fetches certs.php from
         self.app = self._make_app()
         self.handle = serve_in_thread(self.app, host, 0)
         self.url = f"http://{public_host or host}:{self.handle.port}"
@@ -97,7 +98,7 @@ class FakeTool:
                                           == request.form.get("state"))}
             token = request.form.get("id_token")
             if token:
-                iss = json.loads(_b64(token.split(".")[1])).get("iss", "")
+                iss = self.platform_issuer or json.loads(_b64(token.split(".")[1]))["iss"]
                 certs = requests.get(iss + "/mod/lti/certs.php", timeout=5).json()
                 try:
                     header, claims = decode_jws(token, public_keys_from_jwks(certs))
@@ -120,6 +121,7 @@ class FakeTool:
             "deep_linking_url": self.url + "/launch",
         }
         params.update(kwargs)
+        self.platform_issuer = standin.issuer
         return standin.register_tool(**params)
 
     def sign(self, claims: Mapping[str, Any], *, kid: str | None | bool = True,

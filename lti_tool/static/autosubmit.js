@@ -1,2 +1,0 @@
-// Submits forms marked data-autosubmit (LTI hand-offs back to the platform).
-document.querySelectorAll("form[data-autosubmit]").forEach(function (form) { form.submit(); });

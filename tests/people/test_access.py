@@ -1,0 +1,85 @@
+"""Every page checks the role and the context of the launch that opened the session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+
+from lti_tool.extensions import db
+from lti_tool.people.models import Course, Placement
+from tests.support.browser import FormBrowser, launch
+
+
+def _placement_id(app: Flask, context_id: str) -> int:
+    with app.app_context():
+        placement = db.session.scalar(
+            sa.select(Placement).join(Course).where(Course.context_id == context_id))
+        assert placement is not None
+        return placement.id
+
+
+def test_pages_without_a_launch_ask_to_open_from_moodle(app: Flask, tool: Any,
+                                                       browser: FormBrowser) -> None:
+    for path in ("/learner/placements/1", "/staff/placements/1", "/admin/"):
+        answer = browser.open(app.config["BASE_URL"] + path)
+        assert answer.status_code == 401
+        assert "Open the activity again in Moodle" in answer.text
+
+
+def test_learner_cannot_open_staff_or_admin_pages(app: Flask, registered: Any, moodle: Any,
+                                                  browser: FormBrowser) -> None:
+    launch(browser, moodle, "learner1")
+    placement = _placement_id(app, "2")
+    base = app.config["BASE_URL"]
+    assert browser.open(f"{base}/staff/placements/{placement}").status_code == 403
+    assert browser.open(f"{base}/admin/").status_code == 403
+    assert browser.open(f"{base}/staff/deep-link").status_code == 403
+
+
+def test_staff_cannot_open_admin_pages(app: Flask, registered: Any, moodle: Any,
+                                       browser: FormBrowser) -> None:
+    launch(browser, moodle, "marker1")
+    assert browser.open(app.config["BASE_URL"] + "/admin/").status_code == 403
+
+
+def test_staff_of_course_a_cannot_open_course_b(app: Flask, registered: Any, moodle: Any,
+                                                browser: FormBrowser) -> None:
+    # learner1 is in both courses: launching from course 3 creates its placement.
+    with FormBrowser() as other:
+        launch(other, moodle, "learner1", course_id=3)
+    placement_b = _placement_id(app, "3")
+    launch(browser, moodle, "marker1")  # marker1 teaches course 2 only
+    placement_a = _placement_id(app, "2")
+    base = app.config["BASE_URL"]
+    assert browser.open(f"{base}/staff/placements/{placement_a}").status_code == 200
+    answer = browser.open(f"{base}/staff/placements/{placement_b}")
+    assert answer.status_code == 403
+    assert "another course or activity" in answer.text
+
+
+def test_learner_cannot_open_another_course_placement(app: Flask, registered: Any,
+                                                      moodle: Any,
+                                                      browser: FormBrowser) -> None:
+    with FormBrowser() as other:
+        launch(other, moodle, "learner3", course_id=3)
+    placement_b = _placement_id(app, "3")
+    launch(browser, moodle, "learner2")
+    answer = browser.open(f"{app.config['BASE_URL']}/learner/placements/{placement_b}")
+    assert answer.status_code == 403
+
+
+def test_admin_mints_a_registration_url_with_csrf(app: Flask, registered: Any, moodle: Any,
+                                                 browser: FormBrowser) -> None:
+    launch(browser, moodle, "admin")
+    base = app.config["BASE_URL"]
+    page = browser.open(base + "/admin/")
+    token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    without = browser.request("POST", base + "/admin/registration-url", data={},
+                              initiator=base + "/admin/")
+    assert without.status_code == 400 and "form has expired" in without.text
+    minted = browser.request("POST", base + "/admin/registration-url",
+                             data={"csrf_token": token}, initiator=base + "/admin/")
+    assert minted.status_code == 200
+    assert base + "/lti/register/" in minted.text

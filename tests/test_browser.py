@@ -1,0 +1,58 @@
+"""A real Chromium (Debian's, driven by Playwright) completes a learner launch inside the
+demo platform's iframe, served from another site than the tool: proof that the cookies work
+where Moodle puts the tool."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# As the workplace's probe runs it: no background networking (the machine has no internet).
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+
+@pytest.fixture
+def chromium(tmp_path: Path) -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is not installed: run bash scripts/test.sh")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def test_learner_launch_inside_a_cross_site_iframe(app: Flask, registered: Any, moodle: Any,
+                                                   chromium: Any, tmp_path: Path) -> None:
+    activity = min((a for a in moodle.activities.values() if a.course_id == 2),
+                   key=lambda a: a.id)
+    page_url = moodle.url(f"/mod/lti/view.php?id={activity.cmid}&as=learner1")
+    assert page_url.startswith("http://127.0.0.1:")
+    assert app.config["BASE_URL"].startswith("http://localhost:")  # another site
+    context = chromium.new_context()
+    page = context.new_page()
+    page.goto(page_url)
+    frame = page.frame_locator("#contentframe")
+    heading = frame.locator("h1")
+    heading.wait_for(timeout=15_000)
+    assert "AI use in" in heading.inner_text()
+    page.screenshot(path=str(tmp_path / "learner-launch.png"))
+    tool_frame = next(f for f in page.frames if f.url.startswith(app.config["BASE_URL"]))
+    assert "/learner/placements/" in tool_frame.url
+    cookies = {c["name"]: c for c in context.cookies(app.config["BASE_URL"])}
+    assert "aiu_session" in cookies
+    assert cookies["aiu_session"]["sameSite"] == "None" and cookies["aiu_session"]["secure"]
+    context.close()
