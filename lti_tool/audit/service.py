@@ -81,19 +81,21 @@ def verify() -> VerifyResult:
     expected_seq = 1
     checked = 0
     stmt = sa.select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=500)
-    for event in db.session.scalars(stmt):
-        if event.seq != expected_seq:
-            return VerifyResult(False, checked, f"event {expected_seq} is missing")
-        if event.prev_hash != prev:
-            return VerifyResult(False, checked,
-                                f"event {event.seq} does not follow its predecessor")
-        digest = _digest(event.prev_hash, event.seq, _timestamp(event), event.actor,
-                         event.action, event.object_type, event.object_id, event.details)
-        if digest != event.hash:
-            return VerifyResult(False, checked, f"event {event.seq} was altered")
-        prev = event.hash
-        expected_seq += 1
-        checked += 1
+    # Closed explicitly: on PostgreSQL yield_per streams through a server-side cursor.
+    with db.session.scalars(stmt) as events:
+        for event in events:
+            if event.seq != expected_seq:
+                return VerifyResult(False, checked, f"event {expected_seq} is missing")
+            if event.prev_hash != prev:
+                return VerifyResult(False, checked,
+                                    f"event {event.seq} does not follow its predecessor")
+            digest = _digest(event.prev_hash, event.seq, _timestamp(event), event.actor,
+                             event.action, event.object_type, event.object_id, event.details)
+            if digest != event.hash:
+                return VerifyResult(False, checked, f"event {event.seq} was altered")
+            prev = event.hash
+            expected_seq += 1
+            checked += 1
     head = db.session.get(AuditHead, 1)
     if head is not None and (head.seq != checked or head.last_hash != prev):
         return VerifyResult(False, checked, "the newest events were removed")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import pytest
 import requests
@@ -15,11 +16,12 @@ NRPS = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
 
 
 @pytest.fixture
-def nrps(standin: MoodleStandIn, registration: ToolRegistration) -> requests.Session:
+def nrps(standin: MoodleStandIn, registration: ToolRegistration
+         ) -> Iterator[requests.Session]:
     session = requests.Session()
     token = standin.issue_access_token(registration.client_id, [SCOPE_NRPS])
     session.headers.update({"Authorization": f"Bearer {token}", "Accept": NRPS})
-    yield session  # type: ignore[misc]
+    yield session
     session.close()
 
 
