@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response
+from flask import Flask, Response, current_app, g
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -90,6 +90,8 @@ def register_extensions(app: Flask) -> None:
     # Import the models so that metadata (and migrations) know every table.
     from lti_tool.audit import models as _audit  # noqa: F401
     from lti_tool.lti import models as _lti  # noqa: F401
+    from lti_tool.outbox import handlers as _outbox_handlers  # noqa: F401
+    from lti_tool.outbox import models as _outbox  # noqa: F401
     from lti_tool.people import models as _people  # noqa: F401
     from lti_tool.platforms import models as _platforms  # noqa: F401
 
@@ -123,11 +125,29 @@ def register_request_hooks(app: Flask) -> None:
         # One commit per request: services only flush. Refusals roll everything back.
         if response.status_code < 400:
             db.session.commit()
+            if g.get("outbox_enqueued") and current_app.config["OUTBOX_DELIVER_AFTER_REQUEST"]:
+                response.call_on_close(_deliver_after_response(current_app._get_current_object()))  # type: ignore[attr-defined]
         else:
             db.session.rollback()
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
+
+
+def _deliver_after_response(app: Flask) -> Callable[[], None]:
+    """Deliver what this request queued once the user has their page (the simple
+    single-process setup); anything that fails stays queued for `flask worker`."""
+
+    def deliver() -> None:
+        from lti_tool.outbox.service import deliver_due
+
+        with app.app_context():
+            try:
+                deliver_due()
+            except Exception:  # noqa: BLE001 - the queue keeps the work; log and move on
+                app.logger.exception("outbox_after_response_failed")
+
+    return deliver
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -203,7 +203,30 @@ def demo_command(platform_port: int) -> None:
                threaded=True, use_reloader=False)
 
 
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Deliver what is due now, then stop.")
+@with_appcontext
+def worker_command(once: bool) -> None:
+    """Deliver the outbox (scores to Moodle, emails) and keep delivering."""
+    import time
+
+    from lti_tool.lti.state import purge_expired_nonces
+    from lti_tool.outbox.service import deliver_due
+
+    poll = float(current_app.config["WORKER_POLL_SECONDS"])
+    while True:
+        counts = deliver_due()
+        purge_expired_nonces()
+        db.session.commit()
+        if counts:
+            click.echo(", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+        if once:
+            return
+        time.sleep(poll)
+
+
 def register_commands(app: Flask) -> None:
     for group in (keys_cli, platforms_cli, audit_cli):
         app.cli.add_command(group)
     app.cli.add_command(demo_command)
+    app.cli.add_command(worker_command)

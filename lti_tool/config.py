@@ -49,3 +49,21 @@ class DefaultConfig:
     WTF_CSRF_TIME_LIMIT = None  # tied to the session's lifetime instead
 
     CACHE_DEFAULT_TIMEOUT = 300
+
+    # Outbox: calls to Moodle and emails, delivered by `flask worker` and right after the
+    # request that queued them (set to false when a worker runs beside gunicorn).
+    OUTBOX_DELIVER_AFTER_REQUEST = True
+    OUTBOX_MAX_ATTEMPTS = 12
+    OUTBOX_LEASE_SECONDS = 120
+    WORKER_POLL_SECONDS = 5.0
+
+    # Email (SMTP).
+    MAIL_SERVER = "localhost"
+    MAIL_PORT = 25
+    MAIL_USE_TLS = False
+    MAIL_USE_SSL = False
+    MAIL_USERNAME: str | None = None
+    MAIL_PASSWORD: str | None = None
+    MAIL_FROM = "AIU <aiu@localhost>"
+    MAIL_TIMEOUT = 10.0
+    MAIL_MESSAGE_ID_DOMAIN = "aiu.localhost"

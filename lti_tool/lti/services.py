@@ -69,3 +69,8 @@ def access_token(platform: Platform, scopes: list[str]) -> str:
     lifetime = int(body.get("expires_in") or 3600)
     cache.set(key, token, timeout=max(lifetime - 60, 1))
     return token
+
+
+def forget_token(platform: Platform, scopes: list[str]) -> None:
+    """Drop a cached token the platform no longer accepts."""
+    cache.delete(_token_cache_key(platform, scopes))
