@@ -157,3 +157,45 @@ def row_counts(app: Flask) -> dict[str, int]:
         }
         db.session.remove()
         return counts
+
+
+class SmtpSink:
+    """A real SMTP server on loopback (aiosmtpd) that keeps what it receives."""
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.handlers import Message
+
+        sink = self
+
+        class Keep(Message):
+            def handle_message(self, message: Any) -> None:
+                sink.messages.append(message)
+
+        self.messages: list[Any] = []
+        self.port = free_port()
+        self._handler = Keep()
+        self._make = lambda: Controller(self._handler, hostname="127.0.0.1", port=self.port)
+        self._controller: Any = None
+
+    def start(self) -> None:
+        # A stopped controller's event loop is closed: a restart needs a new controller.
+        self._controller = self._make()
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+
+@pytest.fixture
+def smtp(app: Flask) -> Iterator[SmtpSink]:
+    sink = SmtpSink()
+    sink.start()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=sink.port, MAIL_TIMEOUT=3.0)
+    yield sink
+    try:
+        sink.stop()
+    except (AssertionError, RuntimeError):
+        pass
