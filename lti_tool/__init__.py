@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -30,6 +31,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
                 static_folder="static")
     load_config(app, test_config)
     register_extensions(app)
+    app.jinja_env.filters["fromjson"] = json.loads
     register_blueprints(app)
     register_request_hooks(app)
     register_errorhandlers(app)
@@ -89,11 +91,13 @@ def register_extensions(app: Flask) -> None:
     app.session_interface = ServerSessionInterface(redis_url)
     # Import the models so that metadata (and migrations) know every table.
     from lti_tool.audit import models as _audit  # noqa: F401
+    from lti_tool.declarations import models as _declarations  # noqa: F401
     from lti_tool.lti import models as _lti  # noqa: F401
     from lti_tool.outbox import handlers as _outbox_handlers  # noqa: F401
     from lti_tool.outbox import models as _outbox  # noqa: F401
     from lti_tool.people import models as _people  # noqa: F401
     from lti_tool.platforms import models as _platforms  # noqa: F401
+    from lti_tool.policy import models as _policy  # noqa: F401
 
 
 @event.listens_for(Engine, "connect")

@@ -143,6 +143,56 @@ def platforms_registration_url(hours: int | None) -> None:
     click.echo(url)
 
 
+policy_cli = AppGroup("policy", help="Versions of the Learner AI Usage Policy.")
+
+
+@policy_cli.command("import")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--publish", "publish_now", is_flag=True, help="Publish it straight away.")
+def policy_import(path: str, publish_now: bool) -> None:
+    """Import a policy version from a JSON file (see config/policy/aiu-1.0.json)."""
+    from lti_tool.policy import service as policies
+
+    try:
+        version, new = policies.import_file(path, _actor())
+        if publish_now:
+            policies.publish(version.version, _actor(), version.reference)
+    except policies.PolicyError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"{'Imported' if new else 'Already imported'} {version.label}"
+               + (" and published it." if publish_now else "."))
+
+
+@policy_cli.command("publish")
+@click.argument("version")
+@click.option("--reference", default=None, help="The policy reference, if several exist.")
+def policy_publish(version: str, reference: str | None) -> None:
+    """Make VERSION the policy learners declare under; they are asked to declare again."""
+    from lti_tool.policy import service as policies
+
+    try:
+        published = policies.publish(version, _actor(), reference)
+    except policies.PolicyError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"Published {published.label}. Learners who declared under an earlier "
+               "version are asked to declare again.")
+
+
+@policy_cli.command("list")
+def policy_list() -> None:
+    """List imported policy versions."""
+    from lti_tool.policy import service as policies
+
+    found = policies.versions()
+    if not found:
+        click.echo("No policy imported yet (version 1.0 is installed on first use).")
+    for v in found:
+        click.echo(f"{v.label:<12} {v.status:<10} imported {v.imported_at:%Y-%m-%d} by "
+                   f"{v.imported_by}  sha256 {v.content_hash[:12]}")
+
+
 audit_cli = AppGroup("audit", help="The audit trail.")
 
 
@@ -226,7 +276,7 @@ def worker_command(once: bool) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    for group in (keys_cli, platforms_cli, audit_cli):
+    for group in (keys_cli, platforms_cli, policy_cli, audit_cli):
         app.cli.add_command(group)
     app.cli.add_command(demo_command)
     app.cli.add_command(worker_command)

@@ -16,6 +16,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
+from lti_tool.declarations import service as declarations
 from lti_tool.extensions import csrf
 from lti_tool.lti import launch as lti_launch
 from lti_tool.lti.exceptions import AccessDenied, RegistrationError
@@ -75,6 +76,8 @@ def launch() -> BaseResponse:
     )
     _check_message_access(validated)
     data = people.record_launch(validated)
+    declarations.bind_from_launch(data["placement_id"], validated.platform_id,
+                                  dict(validated.custom), f"person:{data['person_id']}")
     start_session(data)
     current_app.logger.info("launch_ok platform=%s message=%s role=%s", validated.platform_id,
                             validated.message_type, data["role"])

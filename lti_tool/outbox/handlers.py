@@ -26,7 +26,8 @@ def deliver_score(message: OutboxMessage, payload: dict[str, Any]) -> Delivered:
     if platform is None or not platform.active:
         raise GiveUp("the platform registration is missing or switched off")
     try:
-        reply = ags.post_score(platform, payload["lineitem_url"], payload["score"])
+        lineitem_url = payload.get("lineitem_url") or _find_line_item(platform, payload)
+        reply = ags.post_score(platform, lineitem_url, payload["score"])
     except (http.FetchFailed, ServiceError) as exc:
         raise RetryLater(str(exc)) from exc
     except http.UnsafeURL as exc:
@@ -40,6 +41,22 @@ def deliver_score(message: OutboxMessage, payload: dict[str, Any]) -> Delivered:
     if reply.status == 429 or reply.status >= 500:
         raise RetryLater(f"Moodle answered HTTP {reply.status}")
     raise GiveUp(f"Moodle refused the score (HTTP {reply.status}): {reply.text(300)}")
+
+
+def _find_line_item(platform: Platform, payload: dict[str, Any]) -> str:
+    """Moodle omits the ``lineitem`` claim once a link has two line items: look it up by
+    the resource link, preferring the declaration item the tool created by deep linking."""
+    if not payload.get("lineitems_url"):
+        raise GiveUp("the activity has no grade item the tool can use")
+    items = ags.list_line_items(platform, payload["lineitems_url"],
+                                resource_link_id=payload["resource_link_id"])
+    if not items:
+        raise GiveUp("Moodle lists no grade item for this activity")
+    tagged = [i for i in items if i.get("tag") == "aiu-declaration"]
+    chosen = (tagged or items)[0]
+    if not chosen.get("id"):
+        raise GiveUp("Moodle's grade item has no id")
+    return str(chosen["id"])
 
 
 @handler(EMAIL)

@@ -55,6 +55,7 @@ class Course(db.Model):  # type: ignore[name-defined,misc]
     label: Mapped[str] = mapped_column(String(255), nullable=False, default="")
     title: Mapped[str] = mapped_column(String(255), nullable=False, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    roster_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     platform: Mapped[Platform] = relationship()
 
@@ -105,3 +106,23 @@ class CourseRole(db.Model):  # type: ignore[name-defined,misc]
 
     def __repr__(self) -> str:
         return f"<CourseRole person={self.person_id} course={self.course_id} {self.role}>"
+
+
+class CourseMember(db.Model):  # type: ignore[name-defined,misc]
+    """A member of a course as Names and Roles last listed them (a cache, refreshable)."""
+
+    __tablename__ = "course_member"
+    __table_args__ = (UniqueConstraint("course_id", "sub"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), nullable=False, index=True)
+    sub: Mapped[str] = mapped_column(String(255), nullable=False)
+    name: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    email: Mapped[str] = mapped_column(String(320), nullable=False, default="")
+    roles: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    is_learner: Mapped[bool] = mapped_column(nullable=False, default=False)
+    active: Mapped[bool] = mapped_column(nullable=False, default=True)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<CourseMember course={self.course_id} sub={self.sub}>"

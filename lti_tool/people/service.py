@@ -12,7 +12,7 @@ from lti_tool.audit import service as audit
 from lti_tool.dbtypes import utcnow
 from lti_tool.extensions import db
 from lti_tool.lti.launch import Launch
-from lti_tool.people.models import Course, CourseRole, Person, Placement
+from lti_tool.people.models import Course, CourseMember, CourseRole, Person, Placement
 from lti_tool.people.roles import ADMIN, role_from_claims
 from lti_tool.platforms.models import Deployment, Platform
 
@@ -143,3 +143,46 @@ def _set_course_role(person_id: int, course_id: int, role: str) -> None:
     if not created and row.role != role:
         row.role = role
         row.updated_at = utcnow()
+
+
+def refresh_roster(course: Course, memberships_url: str) -> list[CourseMember]:
+    """Fetch the course's members from Names and Roles (all pages) and store them.
+
+    Members no longer listed are kept but marked inactive (their declarations stay visible).
+    Raises :class:`lti_tool.lti.http.FetchFailed` or ``ServiceError`` if Moodle fails.
+    """
+    from lti_tool.lti import nrps
+
+    platform = db.session.get(Platform, course.platform_id)
+    assert platform is not None
+    members = nrps.members(platform, memberships_url)
+    existing = {m.sub: m for m in db.session.scalars(
+        sa.select(CourseMember).where(CourseMember.course_id == course.id))}
+    now = utcnow()
+    listed = set()
+    for member in members:
+        listed.add(member.user_id)
+        row = existing.get(member.user_id)
+        if row is None:
+            row = CourseMember(course_id=course.id, sub=member.user_id)
+            db.session.add(row)
+            existing[member.user_id] = row
+        row.name = member.name or " ".join(p for p in (member.given_name, member.family_name)
+                                           if p)
+        row.email = member.email
+        row.roles = " ".join(member.roles)
+        row.is_learner = member.is_learner
+        row.active = member.status.lower() != "inactive"
+        row.fetched_at = now
+    for sub, row in existing.items():
+        if sub not in listed:
+            row.active = False
+    course.roster_fetched_at = now
+    db.session.flush()
+    return sorted(existing.values(), key=lambda m: (m.name.lower(), m.sub))
+
+
+def roster(course: Course) -> list[CourseMember]:
+    return list(db.session.scalars(
+        sa.select(CourseMember).where(CourseMember.course_id == course.id)
+        .order_by(sa.func.lower(CourseMember.name), CourseMember.sub)))

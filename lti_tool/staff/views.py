@@ -1,73 +1,239 @@
-"""Pages for markers and other course staff: the placement overview, the learner panel a
-gradebook review opens, and deep linking."""
+"""Pages for markers and other course staff: a placement's declarations, its settings, the
+learner panel a gradebook review opens, and deep linking."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, g, render_template, request
-from flask_wtf import FlaskForm
-from wtforms import StringField
-from wtforms.validators import DataRequired, Length
+import csv
+import io
+import json
 
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+
+from lti_tool.declarations import service as declarations
+from lti_tool.declarations.forms import SettingsForm
+from lti_tool.declarations.models import PlacementSettings
 from lti_tool.extensions import db
-from lti_tool.lti import deep_linking
-from lti_tool.lti.exceptions import AccessDenied
+from lti_tool.lti import deep_linking, http
+from lti_tool.lti.exceptions import AccessDenied, ServiceError
 from lti_tool.lti.keystore import key_store
+from lti_tool.outbox.models import FAILED, OutboxMessage
+from lti_tool.people import service as people
 from lti_tool.people.access import require
-from lti_tool.people.models import Person
+from lti_tool.people.models import Course, Person
 from lti_tool.people.roles import STAFF
 from lti_tool.platforms.models import Platform
+from lti_tool.policy import service as policies
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 
+def _course() -> Course:
+    course = db.session.get(Course, g.placement.course_id)
+    assert course is not None
+    return course
+
+
+def _failed_syncs() -> list[OutboxMessage]:
+    return list(db.session.scalars(
+        sa.select(OutboxMessage).where(
+            OutboxMessage.status == FAILED,
+            OutboxMessage.ordering_key.like(f"score:placement:{g.placement.id}:%"))
+        .order_by(OutboxMessage.id.desc()).limit(50)))
+
+
 @bp.get("/placements/<int:placement_id>")
 @require(STAFF)
-def placement(placement_id: int) -> str:
-    return render_template("staff/placement.html", placement=g.placement,
-                           person=g.launch.person)
+def placement(placement_id: int) -> ResponseReturnValue:
+    settings = declarations.effective_settings(g.placement)
+    if not settings.configured:
+        return redirect(url_for("staff.settings", placement_id=placement_id), code=303)
+    policy = policies.current_or_bundled()
+    course = _course()
+    roster_error = None
+    if course.roster_fetched_at is None and g.placement.memberships_url:
+        roster_error = _refresh_roster(course)
+    rows = declarations.placement_overview(course, g.placement, policy)
+    return render_template("staff/placement.html", placement=g.placement, course=course,
+                           person=g.launch.person, policy=policy, settings=settings, rows=rows,
+                           declared=sum(1 for r in rows if r.status.declared),
+                           failed=_failed_syncs(), roster_error=roster_error)
+
+
+def _refresh_roster(course: Course) -> str | None:
+    """Refresh the roster from Names and Roles; a failure leaves the cached one in place."""
+    try:
+        people.refresh_roster(course, g.placement.memberships_url)
+    except (http.FetchFailed, http.UnsafeURL, ServiceError) as exc:
+        current_app.logger.warning("roster_refresh_failed course=%s error=%s", course.id, exc)
+        return ("Moodle's list of course members could not be read just now, so the list "
+                "below may be out of date.")
+    return None
+
+
+@bp.post("/placements/<int:placement_id>/roster")
+@require(STAFF)
+def refresh_roster(placement_id: int) -> ResponseReturnValue:
+    problem = _refresh_roster(_course())
+    flash(problem or "The list of learners was refreshed from Moodle.",
+          "error" if problem else "success")
+    return redirect(url_for("staff.placement", placement_id=placement_id), code=303)
+
+
+@bp.get("/placements/<int:placement_id>/declarations.csv")
+@require(STAFF)
+def export_csv(placement_id: int) -> Response:
+    policy = policies.current_or_bundled()
+    rows = declarations.placement_overview(_course(), g.placement, policy)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["Moodle user id", "Name", "Email", "Status", "Declared at (UTC)",
+                     "Policy", "Uses AI", "Permitted uses", "AI tools", "Signature",
+                     "Version", "Earlier versions"])
+    for row in rows:
+        latest = row.status.latest
+        writer.writerow([
+            _cell(row.sub), _cell(row.name), _cell(row.email), row.status.state,
+            latest.created_at.strftime("%Y-%m-%d %H:%M:%S") if latest else "",
+            latest.policy_version.label if latest else "",
+            ("yes" if latest.uses_ai else "no") if latest else "",
+            "; ".join(json.loads(latest.permitted_uses)) if latest else "",
+            _cell("; ".join(json.loads(latest.ai_tools))) if latest else "",
+            _cell(latest.signature) if latest else "",
+            len(row.history) if latest else 0, max(len(row.history) - 1, 0),
+        ])
+    filename = f"declarations-placement-{placement_id}.csv"
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _cell(value: str) -> str:
+    # Spreadsheet programs run cells starting with these as formulas (CSV injection).
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+@bp.get("/placements/<int:placement_id>/learners/<int:person_id>")
+@require(STAFF)
+def learner(placement_id: int, person_id: int) -> str:
+    person = db.session.get(Person, person_id)
+    if person is None or person.platform_id != g.launch.platform_id:
+        abort(404)
+    policy = policies.current_or_bundled()
+    history = declarations.history(person.id, g.placement.id)
+    return render_template("staff/learner.html", placement=g.placement, learner=person,
+                           history=history, status=declarations.status(
+                               history[0] if history else None, policy),
+                           person=g.launch.person, policy=policy)
 
 
 @bp.get("/placements/<int:placement_id>/review/<sub>")
 @require(STAFF)
-def review(placement_id: int, sub: str) -> str:
+def review(placement_id: int, sub: str) -> ResponseReturnValue:
     learner = db.session.scalar(sa.select(Person).where(
         Person.platform_id == g.launch.platform_id, Person.sub == sub))
-    return render_template("staff/review.html", placement=g.placement, learner=learner,
-                           sub=sub, person=g.launch.person)
+    if learner is not None:
+        return redirect(url_for("staff.learner", placement_id=placement_id,
+                                person_id=learner.id), code=303)
+    return render_template("staff/review.html", placement=g.placement, learner=None, sub=sub,
+                           person=g.launch.person)
 
 
-class DeepLinkForm(FlaskForm):
-    title = StringField("Title of the activity", validators=[DataRequired(), Length(max=200)],
-                        default="AI use declaration")
+@bp.route("/placements/<int:placement_id>/settings", methods=["GET", "POST"])
+@require(STAFF)
+def settings(placement_id: int) -> ResponseReturnValue:
+    policy = policies.current_or_bundled()
+    current = declarations.effective_settings(g.placement)
+    form = SettingsForm()
+    form.set_policy(policy)
+    if not form.is_submitted():
+        form.title.data = current.title
+        form.assignment_name.data = current.assignment_name
+        form.qualification.data = current.qualification
+        if current.permitted_uses is not None:
+            form.permitted_uses.data = current.permitted_uses
+        form.guidance.data = current.guidance
+    if form.validate_on_submit():
+        try:
+            created = _create_settings(form, policy, replaces=current.settings_id)
+        except declarations.DeclarationError as exc:
+            getattr(form, exc.field).errors = [exc.message]
+        else:
+            declarations.bind(g.placement, created, f"person:{g.launch.person_id}")
+            flash("Settings saved.", "success")
+            return redirect(url_for("staff.placement", placement_id=placement_id), code=303)
+    status = 400 if form.is_submitted() else 200
+    return render_template("staff/settings.html", form=form, placement=g.placement,
+                           person=g.launch.person, configured=current.configured), status
+
+
+def _create_settings(form: SettingsForm, policy: policies.Policy,
+                     replaces: int | None = None) -> PlacementSettings:
+    launch = g.launch
+    if launch.course_id is None:
+        raise AccessDenied("no_course", "Open this from a course in Moodle.")
+    return declarations.create_settings(
+        platform_id=launch.platform_id, course_id=launch.course_id,
+        created_by=launch.person_id, title=form.title.data or "",
+        assignment_name=form.assignment_name.data or "",
+        qualification=form.qualification.data or "",
+        permitted_uses=list(form.permitted_uses.data or []),
+        guidance=form.guidance.data or "", policy=policy, replaces_id=replaces)
 
 
 @bp.route("/deep-link", methods=["GET", "POST"])
 @require(STAFF)
-def deep_link() -> str:
+def deep_link() -> ResponseReturnValue:
     launch = g.launch
     if launch.message_type != "LtiDeepLinkingRequest" or not launch.deep_linking:
         raise AccessDenied("not_deep_linking", "Open this page with 'Select content' in "
                            "Moodle's activity settings.")
-    form = DeepLinkForm()
-    if request.method == "POST" and form.validate_on_submit():
-        platform = db.session.get(Platform, launch.platform_id)
-        if platform is None:
-            abort(404)
-        base = current_app.config["BASE_URL"].rstrip("/")
-        title = form.title.data or "AI use declaration"
-        item = deep_linking.ResourceLinkItem(
-            title=title, url=base + "/lti/launch",
-            line_item=deep_linking.LineItemSpec(
-                score_maximum=1, label=f"AI use declaration — {title}",
-                resource_id="aiu-declaration", tag="aiu-declaration",
-                submission_review={"reviewableStatus": ["Submitted", "Completed"],
-                                   "label": "AI use panel", "url": base + "/lti/launch"},
-            ),
-        )
-        token = deep_linking.response_jwt(platform, launch.deployment_id, launch.deep_linking,
-                                          [item], key_store())
-        return render_template("lti/autopost.html",
-                               action=launch.deep_linking["deep_link_return_url"],
-                               fields={"JWT": token})
-    return render_template("staff/deep_link.html", form=form, person=launch.person)
+    policy = policies.current_or_bundled()
+    form = SettingsForm()
+    form.set_policy(policy)
+    if not form.is_submitted():
+        form.title.data = "AI use declaration"
+    if form.validate_on_submit():
+        try:
+            created = _create_settings(form, policy)
+        except declarations.DeclarationError as exc:
+            getattr(form, exc.field).errors = [exc.message]
+        else:
+            return _deep_link_response(created)
+    status = 400 if form.is_submitted() else 200
+    return render_template("staff/deep_link.html", form=form, person=launch.person), status
+
+
+def _deep_link_response(created: PlacementSettings) -> str:
+    launch = g.launch
+    platform = db.session.get(Platform, launch.platform_id)
+    if platform is None:
+        abort(404)
+    base = current_app.config["BASE_URL"].rstrip("/")
+    item = deep_linking.ResourceLinkItem(
+        title=created.title, url=base + "/lti/launch",
+        custom={declarations.SETTINGS_PARAM: created.token},
+        line_item=deep_linking.LineItemSpec(
+            score_maximum=1, label=f"AI use declaration — {created.title}",
+            resource_id=f"aiu-declaration-{created.id}", tag="aiu-declaration",
+            # Moodle keeps submissionReview only from a deep-linking response; it makes
+            # "Grade analysis" in the gradebook open the learner's panel in the tool.
+            submission_review={"reviewableStatus": ["Submitted", "Completed"],
+                               "label": "AI use panel", "url": base + "/lti/launch"},
+        ),
+    )
+    token = deep_linking.response_jwt(platform, launch.deployment_id, launch.deep_linking,
+                                      [item], key_store())
+    return render_template("lti/autopost.html",
+                           action=launch.deep_linking["deep_link_return_url"],
+                           fields={"JWT": token})

@@ -10,6 +10,7 @@ from flask import Flask
 from lti_tool.lti.keys import KeyStore
 from tests.conftest import row_counts
 from tests.support.browser import FormBrowser, launch, start_launch
+from tests.support.pages import post_form
 
 DL = "LtiDeepLinkingRequest"
 REVIEW = "LtiSubmissionReviewRequest"
@@ -19,9 +20,9 @@ def _deep_link(app: Flask, browser: FormBrowser, moodle: Any, title: str) -> Any
     form_page = launch(browser, moodle, "marker1", message_type=DL)
     assert form_page.status_code == 200, form_page.text
     assert "/staff/deep-link" in form_page.url
-    token = form_page.text.split('name="csrf_token" type="hidden" value="', 1)[1].split('"')[0]
-    return browser.submit(form_page.url, {"csrf_token": token, "title": title},
-                          initiator=form_page.url)
+    return post_form(browser, form_page, {
+        "title": title, "assignment_name": "Unit 3", "qualification": "CIPD",
+        "permitted_uses": ["reading", "planning", "criteria"], "guidance": ""})
 
 
 def test_teacher_places_the_tool_by_deep_linking(app: Flask, registered: Any, moodle: Any,
@@ -76,7 +77,7 @@ def test_marker_review_opens_the_learner_panel(app: Flask, registered: Any, mood
         launch(learner, moodle, "learner1")
     page = launch(browser, moodle, "marker1", message_type=REVIEW, for_user="learner1")
     assert page.status_code == 200, page.text
-    assert "/review/3" in page.url
+    assert "/learners/" in page.url and "Lena Learner" in page.text
 
 
 def test_review_without_lineitem_claim_still_opens(app: Flask, registered: Any, moodle: Any,
@@ -92,7 +93,7 @@ def test_review_without_lineitem_claim_still_opens(app: Flask, registered: Any, 
     page = launch(browser, moodle, "marker1", activity.id, message_type=REVIEW,
                   for_user="learner2")
     assert page.status_code == 200, page.text
-    assert "/review/4" in page.url
+    assert "/review/4" in page.url  # learner2 has not opened the tool yet
 
 
 def test_view_results_without_for_user_opens_the_placement(app: Flask, registered: Any,

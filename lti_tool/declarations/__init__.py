@@ -1,0 +1,1 @@
+"""Placement settings and learners' pre-assignment AI-use declarations."""

@@ -1,0 +1,101 @@
+"""Placement settings (what a teacher chose for an assignment) and declarations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lti_tool.dbtypes import UTCDateTime, utcnow
+from lti_tool.extensions import db
+from lti_tool.people.models import Person, Placement
+from lti_tool.policy.models import PolicyVersion
+
+QUALIFICATIONS = {"CIPD": "CIPD", "CMI": "CMI"}
+
+
+class PlacementSettings(db.Model):  # type: ignore[name-defined,misc]
+    """A teacher's configuration of the tool for one assignment.
+
+    Made by deep linking (before Moodle has created the activity, so it travels to the
+    activity as the custom parameter ``aiu_settings``) or at the first staff launch of a
+    placement added by hand. Changes make a new row; the placement points at the latest.
+    """
+
+    __tablename__ = "placement_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id"), nullable=False)
+    course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), nullable=False)
+    title: Mapped[str] = mapped_column(String(200), nullable=False)
+    assignment_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    qualification: Mapped[str] = mapped_column(String(16), nullable=False)
+    permitted_uses: Mapped[str] = mapped_column(Text, nullable=False)  # JSON list of keys
+    guidance: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    created_by: Mapped[int] = mapped_column(ForeignKey("person.id"), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("placement_settings.id"),
+                                                    nullable=True)
+
+    def __repr__(self) -> str:
+        return f"<PlacementSettings {self.id} {self.title!r}>"
+
+
+class PlacementBinding(db.Model):  # type: ignore[name-defined,misc]
+    """Which settings a placement uses now (one row per placement, repointed on change)."""
+
+    __tablename__ = "placement_binding"
+
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placement.id"), primary_key=True)
+    settings_id: Mapped[int] = mapped_column(ForeignKey("placement_settings.id"),
+                                             nullable=False)
+    bound_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+    settings: Mapped[PlacementSettings] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<PlacementBinding {self.placement_id} -> {self.settings_id}>"
+
+
+class Declaration(db.Model):  # type: ignore[name-defined,misc]
+    """A learner's pre-assignment AI-use declaration. Never updated: a change is a new row
+    whose ``supersedes_id`` points at the one it replaces."""
+
+    __tablename__ = "declaration"
+    __table_args__ = (
+        Index("ix_declaration_person_placement", "person_id", "placement_id"),
+        # One first declaration per learner and placement; later ones each supersede exactly
+        # one earlier (supersedes_id is unique), so the history is a single chain.
+        Index("uq_declaration_first", "person_id", "placement_id", unique=True,
+              sqlite_where=text("supersedes_id IS NULL"),
+              postgresql_where=text("supersedes_id IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), nullable=False)
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placement.id"), nullable=False,
+                                              index=True)
+    policy_version_id: Mapped[int] = mapped_column(ForeignKey("policy_version.id"),
+                                                   nullable=False)
+    settings_id: Mapped[int | None] = mapped_column(ForeignKey("placement_settings.id"),
+                                                    nullable=True)
+    uses_ai: Mapped[bool] = mapped_column(nullable=False)
+    permitted_uses: Mapped[str] = mapped_column(Text, nullable=False)  # JSON list of keys
+    ai_tools: Mapped[str] = mapped_column(Text, nullable=False)  # JSON list of names
+    authorisation_ids: Mapped[str] = mapped_column(Text, nullable=False, default="[]")
+    confirmed_no_personal_data: Mapped[bool] = mapped_column(nullable=False)
+    confirmed_no_ai_after_start: Mapped[bool] = mapped_column(nullable=False)
+    confirmed_own_work: Mapped[bool] = mapped_column(nullable=False)
+    signature: Mapped[str] = mapped_column(String(200), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("declaration.id"),
+                                                      nullable=True, unique=True)
+
+    person: Mapped[Person] = relationship()
+    placement: Mapped[Placement] = relationship()
+    policy_version: Mapped[PolicyVersion] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Declaration {self.id} person={self.person_id} placement={self.placement_id}>"

@@ -1,0 +1,326 @@
+"""Placement settings and declarations: the rules, the records and what they send Moodle."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from lti_tool.audit import service as audit
+from lti_tool.declarations.models import (
+    QUALIFICATIONS,
+    Declaration,
+    PlacementBinding,
+    PlacementSettings,
+)
+from lti_tool.extensions import db
+from lti_tool.gradesync.service import queue_score
+from lti_tool.people.models import Course, CourseMember, Person, Placement
+from lti_tool.policy.service import Policy
+
+SETTINGS_PARAM = "aiu_settings"
+
+
+class DeclarationError(ValueError):
+    """The declaration breaks a rule; ``field`` names the form field it concerns."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class DeclarationConflict(RuntimeError):
+    """Another declaration was saved for the same assignment at the same moment."""
+
+
+# --- placement settings -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EffectiveSettings:
+    """What applies to a placement: its settings, or the defaults until a teacher sets it."""
+
+    configured: bool
+    title: str
+    assignment_name: str
+    qualification: str | None
+    permitted_uses: list[str] | None  # None: every permitted use in the policy
+    guidance: str
+    settings_id: int | None = None
+
+
+def create_settings(*, platform_id: int, course_id: int, created_by: int, title: str,
+                    assignment_name: str, qualification: str, permitted_uses: Sequence[str],
+                    guidance: str, policy: Policy,
+                    replaces_id: int | None = None) -> PlacementSettings:
+    """Store a teacher's settings (validated against the policy)."""
+    if qualification not in QUALIFICATIONS:
+        raise DeclarationError("qualification", "Choose CIPD or CMI.")
+    known = {u.key for u in policy.permitted_uses}
+    chosen = [u for u in permitted_uses if u in known]
+    if not chosen or len(chosen) != len(set(permitted_uses)):
+        raise DeclarationError("permitted_uses", "Choose at least one of the policy's "
+                               "permitted uses.")
+    settings = PlacementSettings(
+        token=secrets.token_urlsafe(16), platform_id=platform_id, course_id=course_id,
+        title=title.strip(), assignment_name=assignment_name.strip(),
+        qualification=qualification, permitted_uses=json.dumps(chosen),
+        guidance=guidance.strip(), created_by=created_by, replaces_id=replaces_id)
+    db.session.add(settings)
+    db.session.flush()
+    audit.record(f"person:{created_by}", "placement_settings.created", "placement_settings",
+                 settings.id, {"title": settings.title, "qualification": qualification,
+                               "permitted_uses": chosen})
+    return settings
+
+
+def bind(placement: Placement, settings: PlacementSettings, actor: str) -> None:
+    binding = db.session.get(PlacementBinding, placement.id)
+    if binding is not None and binding.settings_id == settings.id:
+        return
+    if binding is None:
+        db.session.add(PlacementBinding(placement_id=placement.id, settings_id=settings.id))
+    else:
+        binding.settings_id = settings.id
+    db.session.flush()
+    audit.record(actor, "placement.settings_bound", "placement", placement.id,
+                 {"settings_id": settings.id})
+
+
+def bind_from_launch(placement_id: int | None, platform_id: int,
+                     custom: dict[str, Any], actor: str) -> None:
+    """A deep-linked activity carries its settings token as a custom parameter: bind the
+    placement to those settings on its first launch (and after a course copy)."""
+    token = custom.get(SETTINGS_PARAM)
+    if placement_id is None or not isinstance(token, str) or not token:
+        return
+    binding = db.session.get(PlacementBinding, placement_id)
+    if binding is not None:
+        return
+    settings = db.session.scalar(sa.select(PlacementSettings).where(
+        PlacementSettings.token == token, PlacementSettings.platform_id == platform_id))
+    placement = db.session.get(Placement, placement_id)
+    if settings is not None and placement is not None:
+        bind(placement, settings, actor)
+
+
+def effective_settings(placement: Placement) -> EffectiveSettings:
+    binding = db.session.get(PlacementBinding, placement.id)
+    if binding is None:
+        return EffectiveSettings(False, placement.display_name, "", None, None, "")
+    s = binding.settings
+    return EffectiveSettings(True, s.title, s.assignment_name, s.qualification,
+                             json.loads(s.permitted_uses), s.guidance, s.id)
+
+
+# --- declarations ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DeclarationInput:
+    uses_ai: bool
+    permitted_uses: list[str]
+    ai_tools: list[str]
+    confirmed_no_personal_data: bool
+    confirmed_no_ai_after_start: bool
+    confirmed_own_work: bool
+    signature: str
+    authorisation_ids: list[int] = field(default_factory=list)
+
+
+def _normalise_name(name: str) -> str:
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    return " ".join(folded.replace(".", " ").split())
+
+
+def parse_tools(text: str) -> list[str]:
+    """AI tools typed one per line or separated by commas, de-duplicated, in order."""
+    seen: list[str] = []
+    for part in text.replace(",", "\n").splitlines():
+        name = " ".join(part.split())[:100]
+        if name and name.casefold() not in (s.casefold() for s in seen):
+            seen.append(name)
+    return seen
+
+
+def check(data: DeclarationInput, person: Person, settings: EffectiveSettings,
+          policy: Policy) -> list[DeclarationError]:
+    """Every rule a declaration must meet; an empty list means it may be saved."""
+    errors: list[DeclarationError] = []
+    allowed = {u.key for u in policy.permitted(settings.permitted_uses)}
+    if data.uses_ai:
+        if not data.permitted_uses:
+            errors.append(DeclarationError("permitted_uses", "Choose what you used, or will "
+                                           "use, AI for."))
+        elif not set(data.permitted_uses) <= allowed:
+            errors.append(DeclarationError("permitted_uses", "Choose only uses this "
+                                           "assignment allows."))
+        if not data.ai_tools:
+            errors.append(DeclarationError("ai_tools", "Name the AI tool or tools, for "
+                                           "example ChatGPT or Copilot."))
+        elif len(data.ai_tools) > 20:
+            errors.append(DeclarationError("ai_tools", "Name at most 20 AI tools."))
+    elif data.permitted_uses or data.ai_tools:
+        errors.append(DeclarationError("uses_ai", "You said you will not use AI: clear the "
+                                       "uses and tools, or choose 'Yes'."))
+    for name, ok, message in (
+        ("confirmed_no_personal_data", data.confirmed_no_personal_data,
+         "Confirm that you have not entered, and will not enter, company or personal data "
+         "into public AI tools."),
+        ("confirmed_no_ai_after_start", data.confirmed_no_ai_after_start,
+         "Confirm that you will not use AI once you start the assignment."),
+        ("confirmed_own_work", data.confirmed_own_work,
+         "Confirm that the work you submit will be your own."),
+    ):
+        if not ok:
+            errors.append(DeclarationError(name, message))
+    signature = " ".join(data.signature.split())
+    if not signature:
+        errors.append(DeclarationError("signature", "Type your full name to sign."))
+    elif len(signature) > 200:
+        errors.append(DeclarationError("signature", "Your name must be 200 characters or "
+                                       "fewer."))
+    elif person.display_name and person.name and \
+            _normalise_name(signature) != _normalise_name(person.name):
+        errors.append(DeclarationError("signature", f"Type your full name as Moodle knows "
+                                       f"it: {person.name}."))
+    return errors
+
+
+def history(person_id: int, placement_id: int) -> list[Declaration]:
+    """Every declaration the learner made for this placement, newest first."""
+    return list(db.session.scalars(
+        sa.select(Declaration)
+        .where(Declaration.person_id == person_id, Declaration.placement_id == placement_id)
+        .order_by(Declaration.id.desc())))
+
+
+def latest(person_id: int, placement_id: int) -> Declaration | None:
+    return db.session.scalar(
+        sa.select(Declaration)
+        .where(Declaration.person_id == person_id, Declaration.placement_id == placement_id)
+        .order_by(Declaration.id.desc()).limit(1))
+
+
+def declare(person: Person, placement: Placement, data: DeclarationInput,
+            policy: Policy, *, at: datetime | None = None) -> Declaration:
+    """Save a declaration (a new version if one exists) and queue the gradebook score.
+
+    Raises the first :class:`DeclarationError` if a rule is broken (nothing is written),
+    or :class:`DeclarationConflict` if another declaration was saved at the same moment.
+    """
+    settings = effective_settings(placement)
+    errors = check(data, person, settings, policy)
+    if errors:
+        raise errors[0]
+    previous = latest(person.id, placement.id)
+    declaration = Declaration(
+        person_id=person.id, placement_id=placement.id, policy_version_id=policy.id,
+        settings_id=settings.settings_id, uses_ai=data.uses_ai,
+        permitted_uses=json.dumps(sorted(data.permitted_uses) if data.uses_ai else []),
+        ai_tools=json.dumps(data.ai_tools if data.uses_ai else []),
+        authorisation_ids=json.dumps(sorted(data.authorisation_ids)),
+        confirmed_no_personal_data=True, confirmed_no_ai_after_start=True,
+        confirmed_own_work=True, signature=" ".join(data.signature.split()),
+        supersedes_id=previous.id if previous else None,
+    )
+    if at is not None:
+        declaration.created_at = at
+    try:
+        with db.session.begin_nested():
+            db.session.add(declaration)
+    except IntegrityError as exc:
+        raise DeclarationConflict("another declaration was saved at the same moment") from exc
+    audit.record(f"person:{person.id}", "declaration.made", "declaration", declaration.id,
+                 {"placement_id": placement.id, "policy": policy.label,
+                  "supersedes": declaration.supersedes_id, "uses_ai": data.uses_ai})
+    queue_score(placement, person.sub, score_given=1, score_maximum=1,
+                comment=declaration_comment(declaration, policy), at=declaration.created_at)
+    return declaration
+
+
+def declaration_comment(declaration: Declaration, policy: Policy) -> str:
+    when = declaration.created_at.strftime("%d %B %Y").lstrip("0")
+    return f"AI use declaration received on {when} (policy {policy.reference} v{policy.version})"
+
+
+@dataclass(frozen=True)
+class OfferedAuthorisation:
+    id: int
+    label: str
+
+
+def available_authorisations(person: Person, placement: Placement) -> list[OfferedAuthorisation]:
+    """Approved, unexpired AI-tool authorisations the learner may cite in a declaration."""
+    return []
+
+
+# --- status and the staff view -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class LearnerStatus:
+    state: str  # "none", "current", "outdated"
+    latest: Declaration | None
+
+    @property
+    def declared(self) -> bool:
+        return self.state == "current"
+
+
+def status(latest_declaration: Declaration | None, policy: Policy) -> LearnerStatus:
+    if latest_declaration is None:
+        return LearnerStatus("none", None)
+    if latest_declaration.policy_version_id != policy.id:
+        return LearnerStatus("outdated", latest_declaration)
+    return LearnerStatus("current", latest_declaration)
+
+
+@dataclass(frozen=True)
+class OverviewRow:
+    sub: str
+    name: str
+    email: str
+    person_id: int | None
+    status: LearnerStatus
+    history: list[Declaration]
+
+
+def placement_overview(course: Course, placement: Placement,
+                       policy: Policy) -> list[OverviewRow]:
+    """One row per learner of the course (from the cached roster, plus anyone who declared),
+    with their declarations; three queries whatever the size of the course."""
+    members = list(db.session.scalars(
+        sa.select(CourseMember).where(CourseMember.course_id == course.id,
+                                      CourseMember.is_learner.is_(True))))
+    people = {p.sub: p for p in db.session.scalars(
+        sa.select(Person).where(Person.platform_id == course.platform_id,
+                                Person.sub.in_([m.sub for m in members]) | Person.id.in_(
+                                    sa.select(Declaration.person_id).where(
+                                        Declaration.placement_id == placement.id))))}
+    by_person: dict[int, list[Declaration]] = {}
+    for declaration in db.session.scalars(
+            sa.select(Declaration).where(Declaration.placement_id == placement.id)
+            .order_by(Declaration.id.desc())):
+        by_person.setdefault(declaration.person_id, []).append(declaration)
+    rows: dict[str, OverviewRow] = {}
+    for member in members:
+        person = people.get(member.sub)
+        declarations = by_person.get(person.id, []) if person else []
+        rows[member.sub] = OverviewRow(member.sub, member.name or (person.display_name if person
+                                       else f"User {member.sub}"), member.email,
+                                       person.id if person else None,
+                                       status(declarations[0] if declarations else None, policy),
+                                       declarations)
+    for person in people.values():
+        if person.sub not in rows and person.id in by_person:
+            declarations = by_person[person.id]
+            rows[person.sub] = OverviewRow(person.sub, person.display_name, person.email,
+                                           person.id, status(declarations[0], policy),
+                                           declarations)
+    return sorted(rows.values(), key=lambda r: (r.status.declared, r.name.casefold()))

@@ -1,0 +1,1 @@
+"""Scores sent to Moodle's gradebook through the outbox."""

@@ -1,0 +1,1 @@
+"""The Learner AI Usage Policy as versioned data."""

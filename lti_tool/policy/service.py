@@ -1,0 +1,190 @@
+"""Importing, publishing and reading policy versions."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from lti_tool.audit import service as audit
+from lti_tool.dbtypes import utcnow
+from lti_tool.extensions import db
+from lti_tool.policy.models import DRAFT, PUBLISHED, RETIRED, PolicyVersion
+
+REQUIRED_TEXT = ("reference", "version", "title", "issue_date", "review_date", "timing_rule",
+                 "prohibited_rule", "data_protection", "misuse", "detection_process",
+                 "contact")
+BUNDLED = Path(__file__).resolve().parents[2] / "config" / "policy" / "aiu-1.0.json"
+
+
+class PolicyError(ValueError):
+    """The policy file or the requested change is not acceptable; the message says why."""
+
+
+@dataclass(frozen=True)
+class PermittedUse:
+    key: str
+    text: str
+    plain: str
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A policy version's content, typed."""
+
+    id: int
+    reference: str
+    version: str
+    title: str
+    data: dict[str, Any]
+
+    @property
+    def label(self) -> str:
+        return f"{self.reference} v{self.version}"
+
+    @property
+    def permitted_uses(self) -> list[PermittedUse]:
+        return [PermittedUse(u["key"], u["text"], u.get("plain") or u["text"])
+                for u in self.data["permitted_uses"]]
+
+    def permitted(self, keys: list[str] | None) -> list[PermittedUse]:
+        """The permitted uses among ``keys`` (all of them when ``keys`` is None)."""
+        uses = self.permitted_uses
+        return uses if keys is None else [u for u in uses if u.key in keys]
+
+    def __getitem__(self, name: str) -> Any:
+        return self.data[name]
+
+
+def validate_content(data: Any) -> dict[str, Any]:
+    """Check that a policy document has everything the screens and declarations rely on."""
+    if not isinstance(data, dict):
+        raise PolicyError("the policy file must hold a JSON object")
+    missing = [k for k in REQUIRED_TEXT if not isinstance(data.get(k), str) or not data[k]]
+    if missing:
+        raise PolicyError("the policy file is missing: " + ", ".join(missing))
+    uses = data.get("permitted_uses")
+    if not isinstance(uses, list) or not uses or not all(
+            isinstance(u, dict) and u.get("key") and u.get("text") for u in uses):
+        raise PolicyError("permitted_uses must list objects with 'key' and 'text'")
+    if len({u["key"] for u in uses}) != len(uses):
+        raise PolicyError("permitted_uses keys must be unique")
+    prohibited = data.get("prohibited_uses")
+    if not isinstance(prohibited, list) or not prohibited:
+        raise PolicyError("prohibited_uses must be a non-empty list")
+    stages = data.get("stages")
+    if not isinstance(stages, list) or [s.get("stage") for s in stages] != [1, 2, 3]:
+        raise PolicyError("stages must list stages 1, 2 and 3 in order")
+    return data
+
+
+def import_file(path: str | Path, actor: str) -> tuple[PolicyVersion, bool]:
+    """Import a policy version from JSON. Re-importing identical content is a no-op;
+    different content under an existing version number is refused (versions never change).
+    Returns (version, whether it was new)."""
+    try:
+        raw = Path(path).read_text("utf-8")
+        data = validate_content(json.loads(raw))
+    except OSError as exc:
+        raise PolicyError(f"cannot read {path}: {exc.strerror}") from exc
+    except json.JSONDecodeError as exc:
+        raise PolicyError(f"{path} is not valid JSON: {exc.msg} (line {exc.lineno})") from exc
+    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False)
+    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    existing = db.session.scalar(sa.select(PolicyVersion).where(
+        PolicyVersion.reference == data["reference"], PolicyVersion.version == data["version"]))
+    if existing is not None:
+        if existing.content_hash != digest:
+            raise PolicyError(f"{data['reference']} v{data['version']} already exists with "
+                              "different content; give the new text a new version number")
+        return existing, False
+    version = PolicyVersion(reference=data["reference"], version=data["version"],
+                            title=data["title"], content=canonical, content_hash=digest,
+                            status=DRAFT, imported_by=actor)
+    db.session.add(version)
+    db.session.flush()
+    audit.record(actor, "policy.imported", "policy_version", version.id,
+                 {"reference": version.reference, "version": version.version,
+                  "sha256": digest})
+    return version, True
+
+
+def publish(version_label: str, actor: str, reference: str | None = None) -> PolicyVersion:
+    """Make a version the one learners declare under; the previous one retires."""
+    stmt = sa.select(PolicyVersion).where(PolicyVersion.version == version_label)
+    if reference:
+        stmt = stmt.where(PolicyVersion.reference == reference)
+    found = list(db.session.scalars(stmt))
+    if not found:
+        raise PolicyError(f"no policy version {version_label} has been imported")
+    if len(found) > 1:
+        raise PolicyError(f"several policies have version {version_label}; name the reference")
+    version = found[0]
+    if version.status == PUBLISHED:
+        return version
+    for previous in db.session.scalars(sa.select(PolicyVersion).where(
+            PolicyVersion.reference == version.reference,
+            PolicyVersion.status == PUBLISHED)):
+        previous.status = RETIRED
+        audit.record(actor, "policy.retired", "policy_version", previous.id,
+                     {"version": previous.version})
+    version.status = PUBLISHED
+    version.published_at = utcnow()
+    version.published_by = actor
+    db.session.flush()
+    audit.record(actor, "policy.published", "policy_version", version.id,
+                 {"reference": version.reference, "version": version.version})
+    return version
+
+
+_parsed: dict[int, Policy] = {}
+
+
+def as_policy(version: PolicyVersion) -> Policy:
+    """The typed content of a version (cached: a version's content never changes)."""
+    cached = _parsed.get(version.id)
+    if cached is None or cached.version != version.version:
+        cached = Policy(version.id, version.reference, version.version, version.title,
+                        json.loads(version.content))
+        _parsed[version.id] = cached
+    return cached
+
+
+def current() -> Policy | None:
+    """The published policy, or None before any is published."""
+    version = db.session.scalar(sa.select(PolicyVersion).where(
+        PolicyVersion.status == PUBLISHED).order_by(PolicyVersion.published_at.desc()))
+    return as_policy(version) if version else None
+
+
+def by_id(version_id: int) -> Policy | None:
+    version = db.session.get(PolicyVersion, version_id)
+    return as_policy(version) if version else None
+
+
+def versions() -> list[PolicyVersion]:
+    return list(db.session.scalars(sa.select(PolicyVersion).order_by(PolicyVersion.id)))
+
+
+def current_or_bundled() -> Policy:
+    """The published policy; on a fresh install, the bundled version 1.0 is imported and
+    published first (once, audited as the system)."""
+    found = current()
+    if found is not None:
+        return found
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        with db.session.begin_nested():
+            version, _ = import_file(BUNDLED, "system")
+            publish(version.version, "system", version.reference)
+    except IntegrityError:
+        pass  # another request installed it at the same moment
+    result = current()
+    if result is None:
+        raise PolicyError("no policy is published")
+    return result
