@@ -16,7 +16,7 @@ from lti_tool.platforms.models import Platform
 SCOPE_NRPS = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
 MEMBERSHIP_TYPE = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
 # Moodle writes rel=“next” with typographic quotes (sent as Latin-1 bytes) and &amp; in URLs.
-_NEXT = re.compile(r"<([^>]+)>[^<]*?rel=\W*next\b", re.IGNORECASE)
+_NEXT = re.compile(r"<([^>]+)>[^<,]*?rel=[^<,]*?next", re.IGNORECASE)
 MAX_PAGES = 200
 
 

@@ -1,0 +1,87 @@
+"""The policy as versioned data: the bundled 1.0 is faithful and imports cleanly; versions
+never change once imported."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from lti_tool.extensions import db
+from lti_tool.policy import service as policies
+
+POLICY_TEXT = Path("/work/shared/policy/learner-ai-usage-policy-v1.0.txt")
+
+
+def test_bundled_policy_is_installed_on_first_use(app: Flask) -> None:
+    with app.app_context():
+        policy = policies.current_or_bundled()
+        db.session.commit()
+        assert policy.label == "AIU v1.0"
+        assert [u.key for u in policy.permitted_uses] == ["reading", "planning", "criteria"]
+        assert [s["stage"] for s in policy["stages"]] == [1, 2, 3]
+        assert policies.current_or_bundled().id == policy.id
+
+
+@pytest.mark.skipif(not POLICY_TEXT.exists(), reason="the shared policy text is not here")
+def test_bundled_policy_quotes_the_policy_text_word_for_word() -> None:
+    text = " ".join(POLICY_TEXT.read_text("utf-8").split())
+    data = json.loads(policies.BUNDLED.read_text("utf-8"))
+    quoted = [data["timing_rule"], data["prohibited_rule"], data["data_protection"],
+              data["misuse"], data["detection_process"], data["detection"],
+              *data["principles"], *data["authenticity"], *data["marker_responsibilities"],
+              *(u["text"] for u in data["permitted_uses"]),
+              *(u["text"] for u in data["prohibited_uses"]),
+              *(s["text"] for s in data["stages"])]
+    for sentence in quoted:
+        assert " ".join(sentence.split()) in text, sentence
+
+
+def _write(tmp_path: Path, name: str, data: Any) -> str:
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data), "utf-8")
+    return str(path)
+
+
+def test_cli_import_publish_and_list(app: Flask, runner: Any, tmp_path: Path) -> None:
+    result = runner.invoke(args=["policy", "import", str(policies.BUNDLED), "--publish"])
+    assert result.exit_code == 0, result.output
+    assert "Imported AIU v1.0 and published it." in result.output
+    again = runner.invoke(args=["policy", "import", str(policies.BUNDLED)])
+    assert "Already imported" in again.output
+    data = json.loads(policies.BUNDLED.read_text("utf-8"))
+    data["version"] = "2.0"
+    assert runner.invoke(args=["policy", "import", _write(tmp_path, "v2.json", data)]
+                         ).exit_code == 0
+    listing = runner.invoke(args=["policy", "list"]).output
+    assert "AIU v1.0" in listing and "published" in listing and "draft" in listing
+    assert runner.invoke(args=["policy", "publish", "2.0"]).exit_code == 0
+    listing = runner.invoke(args=["policy", "list"]).output
+    assert "retired" in listing
+
+
+@pytest.mark.parametrize("content,message", [
+    ("{not json", "not valid JSON"),
+    ([], "JSON object"),
+    ({"reference": "AIU"}, "missing"),
+])
+def test_bad_policy_files_are_refused(app: Flask, runner: Any, tmp_path: Path, content: Any,
+                                      message: str) -> None:
+    result = runner.invoke(args=["policy", "import", _write(tmp_path, "bad.json", content)])
+    assert result.exit_code != 0 and message in result.output
+
+
+def test_a_version_never_changes(app: Flask, runner: Any, tmp_path: Path) -> None:
+    runner.invoke(args=["policy", "import", str(policies.BUNDLED)])
+    data = json.loads(policies.BUNDLED.read_text("utf-8"))
+    data["timing_rule"] = "Something else."
+    result = runner.invoke(args=["policy", "import", _write(tmp_path, "changed.json", data)])
+    assert result.exit_code != 0 and "already exists with different content" in result.output
+
+
+def test_publishing_an_unknown_version(app: Flask, runner: Any) -> None:
+    result = runner.invoke(args=["policy", "publish", "9.9"])
+    assert result.exit_code != 0 and "no policy version 9.9" in result.output
