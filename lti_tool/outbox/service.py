@@ -155,7 +155,8 @@ def deliver_due(limit: int = 50) -> dict[str, int]:
 def failed_messages(platform_id: int | None = None) -> list[OutboxMessage]:
     stmt = sa.select(OutboxMessage).where(OutboxMessage.status == FAILED)
     if platform_id is not None:
-        stmt = stmt.where(OutboxMessage.platform_id == platform_id)
+        stmt = stmt.where(sa.or_(OutboxMessage.platform_id == platform_id,
+                                 OutboxMessage.platform_id.is_(None)))
     return list(db.session.scalars(stmt.order_by(OutboxMessage.id.desc())))
 
 

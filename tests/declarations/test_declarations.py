@@ -323,3 +323,27 @@ def test_staff_overview_queries_do_not_grow_with_the_course(app: Flask, activity
         rows = declarations.placement_overview(course, placement, policy)
         assert len(rows) >= 8
         assert len(statements) <= 3
+
+
+def test_permanent_failures_are_shown_to_staff_and_admins_can_resend(
+        app: Flask, activity: Any, moodle: Any, browser: FormBrowser, runner: Any) -> None:
+    moodle.fail_next(1, status=400, body="Incorrect score received", only="ags")
+    declare(browser, moodle, activity.id)
+    (item,) = moodle.activity_items(activity.id)
+    with app.app_context():
+        wait_for(lambda: db.session.scalar(sa.select(OutboxMessage.status)) == "failed")
+        db.session.remove()
+    with FormBrowser() as marker:
+        overview = launch(marker, moodle, "marker1", activity.id)
+        assert "could not be sent to Moodle" in overview.text
+        assert "Incorrect score received" in overview.text
+    with FormBrowser() as admin:
+        launch(admin, moodle, "admin", activity.id)
+        page = admin.open(app.config["BASE_URL"] + "/admin/")
+        assert "Send again" in page.text
+        message_id = page.text.split("/admin/outbox/", 1)[1].split("/", 1)[0]
+        done = post_form(admin, page, {}, action=app.config["BASE_URL"]
+                         + f"/admin/outbox/{message_id}/retry")
+        assert "Queued again" in done.text
+    runner.invoke(args=["worker", "--once"])
+    assert moodle.grade_for(item.id, "learner1").score_given == 1
