@@ -5,6 +5,7 @@ and the Moodle-faithful platform stand-in that performs whole launches."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,11 @@ from lti_tool.platforms import service as platforms
 from tests.support.browser import FormBrowser
 
 TEST_SECRET = "test-secret-key-not-for-production"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# As the workplace's probe runs it: no background networking (the machine has no internet).
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 
 
 def free_port() -> int:
@@ -199,3 +205,18 @@ def smtp(app: Flask) -> Iterator[SmtpSink]:
         sink.stop()
     except (AssertionError, RuntimeError):
         pass
+
+
+@pytest.fixture
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright (no browser download)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is not installed: run bash scripts/test.sh")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
