@@ -19,7 +19,7 @@ WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 def axe_violations(frame: Any) -> list[str]:
     frame.evaluate(AXE_SCRIPT)
     results = frame.evaluate(
-        "axe.run(document, {runOnly: {type: 'tag', values: %s}})" % WCAG_TAGS)
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_TAGS)
     return [f"{v['id']}: {v['help']} ({len(v['nodes'])}x: "
             f"{v['nodes'][0]['html'][:120]})" for v in results["violations"]]
 

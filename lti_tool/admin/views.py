@@ -17,11 +17,11 @@ from lti_tool.platforms import service as platforms
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
-def _page(**extra: object) -> str:
+def _page(new_url: str | None = None, **extra: object) -> str:
     return render_template("admin/index.html", platforms=platforms.list_platforms(),
                            keys=key_store().keys(), person=g.launch.person,
                            failed=outbox.failed_messages(g.launch.platform_id),
-                           new_url=None, **extra)
+                           new_url=new_url, **extra)
 
 
 @bp.get("/")
