@@ -13,7 +13,9 @@ from flask import Flask
 from lti_tool.extensions import db
 from lti_tool.policy import service as policies
 
-POLICY_TEXT = Path("/work/shared/policy/learner-ai-usage-policy-v1.0.txt")
+# shared/ sits beside the repository (here and in CI).
+POLICY_TEXT = (Path(__file__).resolve().parents[2].parent / "shared" / "policy"
+               / "learner-ai-usage-policy-v1.0.txt")
 
 
 def test_bundled_policy_is_installed_on_first_use(app: Flask) -> None:
