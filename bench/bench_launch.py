@@ -31,9 +31,9 @@ from flask_migrate import upgrade  # noqa: E402
 from lti_tool import create_app  # noqa: E402
 from lti_tool.demo.platform import MoodleStandIn  # noqa: E402
 from lti_tool.demo.server import serve_in_thread  # noqa: E402
+from lti_tool.demo.wiring import register_both_ways  # noqa: E402
 from lti_tool.extensions import db  # noqa: E402
 from lti_tool.lti.keys import KeyStore  # noqa: E402
-from lti_tool.platforms import service as platforms  # noqa: E402
 from tests.support.browser import FormBrowser, launch  # noqa: E402
 
 
@@ -62,17 +62,8 @@ def main() -> None:
     moodle = MoodleStandIn(f"http://127.0.0.1:{moodle_port}")
     serve_in_thread(moodle.app, "127.0.0.1", moodle_port)
     serve_in_thread(app, "127.0.0.1", port)
-    base = app.config["BASE_URL"]
-    reg = moodle.register_tool(initiate_login_uri=base + "/lti/login",
-                               redirect_uris=[base + "/lti/launch"], jwks_uri=base + "/lti/jwks",
-                               target_link_uri=base + "/lti/launch")
     with app.app_context():
-        platforms.upsert_platform(
-            issuer=moodle.issuer, client_id=reg.client_id,
-            auth_login_url=moodle.issuer + "/mod/lti/auth.php",
-            auth_token_url=moodle.issuer + "/mod/lti/token.php",
-            key_set_url=moodle.issuer + "/mod/lti/certs.php",
-            deployment_id=reg.deployment_id, name="bench", actor="bench")
+        register_both_ways(moodle, app.config["BASE_URL"], actor="bench")
         db.session.commit()
         engine = db.engine
     statements = 0

@@ -219,6 +219,7 @@ def demo_command(platform_port: int) -> None:
 
     from lti_tool.demo.platform import MoodleStandIn
     from lti_tool.demo.server import serve_in_thread
+    from lti_tool.demo.wiring import register_both_ways
 
     cfg = current_app.config
     base = urlsplit(cfg["BASE_URL"])
@@ -231,18 +232,8 @@ def demo_command(platform_port: int) -> None:
             "production settings.")
     standin = MoodleStandIn(f"http://127.0.0.1:{platform_port}")
     tool = cfg["BASE_URL"]
-    registration = standin.register_tool(
-        initiate_login_uri=tool + "/lti/login", redirect_uris=[tool + "/lti/launch"],
-        jwks_uri=tool + "/lti/jwks", target_link_uri=tool + "/lti/launch",
-        deep_linking_url=tool + "/lti/launch", client_id="aiu-demo-client",
-    )
-    platforms.upsert_platform(
-        issuer=standin.issuer, client_id=registration.client_id,
-        auth_login_url=standin.issuer + "/mod/lti/auth.php",
-        auth_token_url=standin.issuer + "/mod/lti/token.php",
-        key_set_url=standin.issuer + "/mod/lti/certs.php",
-        deployment_id=registration.deployment_id, name="Demo Moodle", actor=_actor(),
-    )
+    register_both_ways(standin, tool, actor=_actor(), client_id="aiu-demo-client",
+                       name="Demo Moodle")
     db.session.commit()
     serve_in_thread(standin.app, "127.0.0.1", platform_port)
     click.echo(f"Demo Moodle:  {standin.issuer}/   <- open this in your browser")

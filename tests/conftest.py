@@ -19,9 +19,9 @@ from flask.testing import FlaskCliRunner
 from lti_tool import create_app
 from lti_tool.demo.platform import MoodleStandIn
 from lti_tool.demo.server import ServerHandle, serve_in_thread
+from lti_tool.demo.wiring import register_both_ways
 from lti_tool.extensions import db
 from lti_tool.lti.keys import KeyStore
-from lti_tool.platforms import service as platforms
 from tests.support.browser import FormBrowser
 
 TEST_SECRET = "test-secret-key-not-for-production"
@@ -126,23 +126,8 @@ def tool_url(app: Flask) -> str:
 @pytest.fixture
 def registered(app: Flask, tool: ServerHandle, moodle: MoodleStandIn) -> Any:
     """The tool registered on the stand-in (as an admin would by hand) and vice versa."""
-    base = tool_url(app)
-    registration = moodle.register_tool(
-        initiate_login_uri=base + "/lti/login",
-        redirect_uris=[base + "/lti/launch"],
-        jwks_uri=base + "/lti/jwks",
-        target_link_uri=base + "/lti/launch",
-        deep_linking_url=base + "/lti/launch",
-    )
     with app.app_context():
-        platforms.upsert_platform(
-            issuer=moodle.issuer, client_id=registration.client_id,
-            auth_login_url=moodle.issuer + "/mod/lti/auth.php",
-            auth_token_url=moodle.issuer + "/mod/lti/token.php",
-            key_set_url=moodle.issuer + "/mod/lti/certs.php",
-            deployment_id=registration.deployment_id, name="Moodle stand-in",
-            actor="test",
-        )
+        registration, _ = register_both_ways(moodle, tool_url(app), actor="test")
         db.session.commit()
     return registration
 

@@ -15,9 +15,9 @@ from flask import Flask
 
 from lti_tool import create_app
 from lti_tool.demo.server import serve_in_thread
+from lti_tool.demo.wiring import register_both_ways
 from lti_tool.extensions import db
 from lti_tool.lti.models import LoginState, UsedNonce, WebSession
-from lti_tool.platforms import service as platforms
 from tests.conftest import TEST_SECRET, free_port
 from tests.support.browser import FormBrowser, launch
 
@@ -47,17 +47,8 @@ def redis_app(database_uri: str, keys_dir: Path, tmp_path: Path) -> Iterator[Fla
 
 def test_launch_with_redis_shared_state(redis_app: Flask, moodle: Any) -> None:
     assert redis_app.config["CACHE_TYPE"] == "RedisCache"
-    base = redis_app.config["BASE_URL"]
-    registration = moodle.register_tool(
-        initiate_login_uri=base + "/lti/login", redirect_uris=[base + "/lti/launch"],
-        jwks_uri=base + "/lti/jwks", target_link_uri=base + "/lti/launch")
     with redis_app.app_context():
-        platforms.upsert_platform(
-            issuer=moodle.issuer, client_id=registration.client_id,
-            auth_login_url=moodle.issuer + "/mod/lti/auth.php",
-            auth_token_url=moodle.issuer + "/mod/lti/token.php",
-            key_set_url=moodle.issuer + "/mod/lti/certs.php",
-            deployment_id=registration.deployment_id, name=None, actor="test")
+        register_both_ways(moodle, redis_app.config["BASE_URL"], actor="test")
         db.session.commit()
     with FormBrowser() as browser:
         page = launch(browser, moodle, "learner1")
