@@ -251,13 +251,13 @@ def worker_command(once: bool) -> None:
     """Deliver the outbox (scores to Moodle, emails) and keep delivering."""
     import time
 
-    from lti_tool.lti.state import purge_expired_nonces
+    from lti_tool.lti.state import purge_expired
     from lti_tool.outbox.service import deliver_due
 
     poll = float(current_app.config["WORKER_POLL_SECONDS"])
     while True:
         counts = deliver_due()
-        purge_expired_nonces()
+        purge_expired()
         db.session.commit()
         if counts:
             click.echo(", ".join(f"{n} {status}" for status, n in sorted(counts.items())))

@@ -94,7 +94,14 @@ class RedisStateStore:
                                    ex=ttl))
 
 
-def purge_expired_nonces() -> int:
-    """Delete nonces whose tokens have expired anyway (run by the worker)."""
-    result = db.session.execute(sa.delete(UsedNonce).where(UsedNonce.expires_at < utcnow()))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+def purge_expired() -> int:
+    """Delete nonces whose tokens have expired anyway, abandoned logins and ended sessions
+    (run by the worker)."""
+    from lti_tool.lti.models import WebSession
+
+    now = utcnow()
+    removed = 0
+    for model in (UsedNonce, LoginState, WebSession):
+        result = db.session.execute(sa.delete(model).where(model.expires_at < now))
+        removed += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return removed

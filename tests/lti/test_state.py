@@ -74,3 +74,26 @@ def test_redis_store_is_single_use() -> None:
     assert store.consume_login("rs") is None
     assert store.use_nonce(3, "x", 60)
     assert not store.use_nonce(3, "x", 60)
+
+
+def test_worker_purges_expired_protocol_state(app: Flask, runner: object) -> None:
+    from datetime import timedelta
+
+    import sqlalchemy as sa
+
+    from lti_tool.dbtypes import utcnow
+    from lti_tool.lti.models import LoginState, UsedNonce, WebSession
+
+    store = DatabaseStateStore()
+    with app.app_context():
+        past = utcnow() - timedelta(minutes=1)
+        store.save_login("old", PendingLogin("n", 1, "b"), -60)
+        db.session.add(UsedNonce(platform_id=1, nonce="old", expires_at=past))
+        db.session.add(WebSession(sid_hash="x" * 64, data="{}", expires_at=past))
+        store.use_nonce(1, "fresh", 60)
+        db.session.commit()
+    assert runner.invoke(args=["worker", "--once"]).exit_code == 0  # type: ignore[attr-defined]
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(LoginState)) == 0
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(WebSession)) == 0
+        assert db.session.scalar(sa.select(UsedNonce.nonce)) == "fresh"
