@@ -9,8 +9,9 @@ the latest decision in force is what counts.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Index, String, Text
+from sqlalchemy import Date, ForeignKey, Index, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lti_tool.dbtypes import UTCDateTime, utcnow
@@ -176,3 +177,13 @@ class RequestReply(db.Model):  # type: ignore[name-defined,misc]
 
     def __repr__(self) -> str:
         return f"<RequestReply {self.id} to decision {self.decision_id}>"
+
+
+class ImmutableRecord(RuntimeError):
+    """Raised on an attempt to change a decision or an answer once written."""
+
+
+@event.listens_for(RequestDecision, "before_update")
+@event.listens_for(RequestReply, "before_update")
+def _never_update(mapper: Any, connection: Any, target: Any) -> None:
+    raise ImmutableRecord(f"{type(target).__name__} rows are never changed: record a new one")

@@ -161,6 +161,17 @@ def test_decisions_are_refused_when_incomplete_stale_or_not_allowed(world: World
     assert db.session.scalar(sa.select(sa.func.count()).select_from(RequestDecision)) == 1
 
 
+def test_decisions_cannot_be_changed_once_written(world: World) -> None:
+    from lti_tool.requests.models import ImmutableRecord
+
+    w = world
+    decision = _approve(w, _ask(w, "course"))
+    decision.conditions = "Anything goes"
+    with pytest.raises(ImmutableRecord):
+        db.session.flush()
+    db.session.rollback()
+
+
 def test_timeline_and_age(world: World) -> None:
     w = world
     req = _ask(w, "course")
