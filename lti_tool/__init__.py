@@ -33,6 +33,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     register_extensions(app)
     app.jinja_env.filters["fromjson"] = json.loads
     register_blueprints(app)
+    register_template_context(app)
     register_request_hooks(app)
     register_errorhandlers(app)
     register_commands(app)
@@ -98,6 +99,8 @@ def register_extensions(app: Flask) -> None:
     from lti_tool.people import models as _people  # noqa: F401
     from lti_tool.platforms import models as _platforms  # noqa: F401
     from lti_tool.policy import models as _policy  # noqa: F401
+    from lti_tool.requests import models as _requests  # noqa: F401
+    from lti_tool.roles import models as _roles  # noqa: F401
 
 
 @event.listens_for(Engine, "connect")
@@ -117,10 +120,21 @@ def register_blueprints(app: Flask) -> None:
     from lti_tool.learner.views import bp as learner_bp
     from lti_tool.lti.views import bp as lti_bp
     from lti_tool.public.views import bp as public_bp
+    from lti_tool.requests.als_views import bp as als_bp
+    from lti_tool.requests.staff_views import bp as course_requests_bp
+    from lti_tool.requests.views import bp as requests_bp
     from lti_tool.staff.views import bp as staff_bp
 
     for bp in (public_bp, lti_bp, learner_bp, staff_bp, admin_bp):
         app.register_blueprint(bp)
+    for bp in (requests_bp, als_bp, course_requests_bp):
+        app.register_blueprint(bp)
+
+
+def register_template_context(app: Flask) -> None:
+    from lti_tool import navigation
+
+    navigation.init_app(app)
 
 
 def register_request_hooks(app: Flask) -> None:

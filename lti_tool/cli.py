@@ -1,8 +1,9 @@
-"""Command-line administration: ``flask --app lti_tool keys|platforms|audit ...``."""
+"""Command-line administration: ``flask --app lti_tool keys|platforms|roles|audit ...``."""
 
 from __future__ import annotations
 
 import getpass
+from collections.abc import Callable
 
 import click
 from flask import Flask, current_app
@@ -12,6 +13,9 @@ from lti_tool.audit import service as audit
 from lti_tool.extensions import db
 from lti_tool.lti.keystore import key_store
 from lti_tool.platforms import service as platforms
+from lti_tool.platforms.models import Platform
+from lti_tool.roles import service as roles
+from lti_tool.roles.models import ALS, TOOL_ADMIN
 
 
 def _actor() -> str:
@@ -191,6 +195,108 @@ def policy_list() -> None:
     for v in found:
         click.echo(f"{v.label:<12} {v.status:<10} imported {v.imported_at:%Y-%m-%d} by "
                    f"{v.imported_by}  sha256 {v.content_hash[:12]}")
+roles_cli = AppGroup("roles", help="Roles the tool holds: ALS team members and tool "
+                                    "administrators, per platform.")
+
+
+def _one_platform(ref: str) -> Platform:
+    found = platforms.find_platforms(ref)
+    if not found:
+        raise click.ClickException(f"No platform matches {ref!r} ('platforms list' shows them).")
+    if len(found) > 1:
+        raise click.ClickException(f"{ref!r} matches {len(found)} registrations; use the "
+                                   "numeric id from 'platforms list'.")
+    return found[0]
+
+
+def _who_options(fn: Callable[..., None]) -> Callable[..., None]:
+    fn = click.option("--email", default=None, help="Their email address in Moodle.")(fn)
+    fn = click.option("--user-id", "sub", default=None,
+                      help="Their Moodle user id (the launch's 'sub').")(fn)
+    return click.option("--platform", "platform_ref", required=True,
+                        help="The platform: id, client id or issuer.")(fn)
+
+
+def _grant(role: str, platform_ref: str, sub: str | None, email: str | None) -> None:
+    platform = _one_platform(platform_ref)
+    try:
+        row, created = roles.grant(platform.id, role, actor=_actor(), sub=sub, email=email)
+    except roles.RoleError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    if not created:
+        click.echo(f"{row.holder_name} already is {row.role_phrase} on platform {platform.id}.")
+    elif row.person_id is None:
+        click.echo(f"Granted: {row.named_as} becomes {row.role_phrase} on platform "
+                   f"{platform.id} at their first launch.")
+    else:
+        click.echo(f"Granted: {row.holder_name} is {row.role_phrase} on platform "
+                   f"{platform.id}.")
+
+
+def _revoke(role: str, platform_ref: str, sub: str | None, email: str | None) -> None:
+    platform = _one_platform(platform_ref)
+    try:
+        rows = roles.revoke(platform.id, role, actor=_actor(), sub=sub, email=email)
+    except roles.RoleError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    for row in rows:
+        click.echo(f"Revoked: {row.holder_name} is no longer {row.role_phrase} on platform "
+                   f"{platform.id}.")
+
+
+@roles_cli.command("grant-als")
+@_who_options
+def roles_grant_als(platform_ref: str, sub: str | None, email: str | None) -> None:
+    """Make someone an ALS team member (by Moodle user id or email; they need not have
+    launched yet)."""
+    _grant(ALS, platform_ref, sub, email)
+
+
+@roles_cli.command("revoke-als")
+@_who_options
+def roles_revoke_als(platform_ref: str, sub: str | None, email: str | None) -> None:
+    """End someone's ALS membership (the grant stays in the history)."""
+    _revoke(ALS, platform_ref, sub, email)
+
+
+@roles_cli.command("grant-admin")
+@_who_options
+def roles_grant_admin(platform_ref: str, sub: str | None, email: str | None) -> None:
+    """Make someone a tool administrator (Moodle site administrators always are)."""
+    _grant(TOOL_ADMIN, platform_ref, sub, email)
+
+
+@roles_cli.command("revoke-admin")
+@_who_options
+def roles_revoke_admin(platform_ref: str, sub: str | None, email: str | None) -> None:
+    """End someone's granted tool administrator role."""
+    _revoke(TOOL_ADMIN, platform_ref, sub, email)
+
+
+@roles_cli.command("list")
+@click.option("--platform", "platform_ref", default=None,
+              help="Only this platform (id, client id or issuer).")
+@click.option("--history", is_flag=True, help="Include revoked grants.")
+def roles_list(platform_ref: str | None, history: bool) -> None:
+    """List who holds the tool's roles."""
+    platform_id = _one_platform(platform_ref).id if platform_ref else None
+    rows = roles.list_grants(platform_id, include_revoked=history)
+    if not rows:
+        click.echo("No roles granted.")
+    for row in rows:
+        who = row.holder_name
+        if row.person is not None and row.named_as and row.named_as != who:
+            who += f" ({row.named_as})"
+        line = (f"platform {row.platform_id}  {row.role_label:<18}  {who}  granted "
+                f"{row.granted_at:%Y-%m-%d %H:%M} by {row.granted_by}")
+        if row.person_id is None:
+            line += "  [waiting for their first launch]"
+        if row.revocation is not None:
+            line += (f"  REVOKED {row.revocation.revoked_at:%Y-%m-%d %H:%M} by "
+                     f"{row.revocation.revoked_by}")
+        click.echo(line)
 
 
 audit_cli = AppGroup("audit", help="The audit trail.")
@@ -232,8 +338,10 @@ def demo_command(platform_port: int) -> None:
             "production settings.")
     standin = MoodleStandIn(f"http://127.0.0.1:{platform_port}")
     tool = cfg["BASE_URL"]
-    register_both_ways(standin, tool, actor=_actor(), client_id="aiu-demo-client",
-                       name="Demo Moodle")
+    _, demo_platform = register_both_ways(standin, tool, actor=_actor(),
+                                          client_id="aiu-demo-client", name="Demo Moodle")
+    # The demo's als1 (Moodle user 6) is in the ALS team.
+    roles.grant(demo_platform.id, ALS, actor=_actor(), sub=str(standin.user("als1").id))
     db.session.commit()
     serve_in_thread(standin.app, "127.0.0.1", platform_port)
     click.echo(f"Demo Moodle:  {standin.issuer}/   <- open this in your browser")
@@ -267,7 +375,7 @@ def worker_command(once: bool) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    for group in (keys_cli, platforms_cli, policy_cli, audit_cli):
+    for group in (keys_cli, platforms_cli, policy_cli, roles_cli, audit_cli):
         app.cli.add_command(group)
     app.cli.add_command(demo_command)
     app.cli.add_command(worker_command)

@@ -1,18 +1,25 @@
-"""Pages for tool administrators (Moodle site administrators launching the tool)."""
+"""Pages for tool administrators: Moodle site administrators launching the tool, and people
+granted the role. Registration URLs, platforms, keys, and who holds the tool's own roles."""
 
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response as BaseResponse
+from wtforms import StringField
+from wtforms.validators import DataRequired, Length
 
 from lti_tool.audit import service as audit
 from lti_tool.extensions import db
+from lti_tool.formfields import RadioGroup
 from lti_tool.lti.keystore import key_store
 from lti_tool.outbox import service as outbox
 from lti_tool.outbox.models import FAILED, OutboxMessage
-from lti_tool.people.access import require
-from lti_tool.people.roles import ADMIN
 from lti_tool.platforms import service as platforms
+from lti_tool.roles import service as roles
+from lti_tool.roles.access import require_tool_admin
+from lti_tool.roles.models import ALS, ROLE_LABELS, TOOL_ADMIN
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -25,13 +32,13 @@ def _page(new_url: str | None = None, **extra: object) -> str:
 
 
 @bp.get("/")
-@require(ADMIN)
+@require_tool_admin
 def index() -> str:
     return _page()
 
 
 @bp.post("/registration-url")
-@require(ADMIN)
+@require_tool_admin
 def registration_url() -> str:
     url, invite = platforms.mint_invite(current_app.config["BASE_URL"],
                                         f"person:{g.launch.person_id}",
@@ -40,7 +47,7 @@ def registration_url() -> str:
 
 
 @bp.post("/outbox/<int:message_id>/retry")
-@require(ADMIN)
+@require_tool_admin
 def retry(message_id: int) -> ResponseReturnValue:
     message = db.session.get(OutboxMessage, message_id)
     if message is None or message.status != FAILED or (
@@ -51,3 +58,72 @@ def retry(message_id: int) -> ResponseReturnValue:
                  message.id, {"kind": message.kind})
     flash("Queued again: it will be sent in a moment.", "success")
     return redirect(url_for("admin.index"), code=303)
+
+
+class GrantForm(FlaskForm):
+    role = RadioGroup("Role", options=[(ALS, ROLE_LABELS[ALS]),
+                                       (TOOL_ADMIN, ROLE_LABELS[TOOL_ADMIN])],
+                      message="Choose the role to give.")
+    who = StringField("Moodle user ID or email address", validators=[
+        DataRequired("Enter the person's Moodle user ID or email address."),
+        Length(max=320, message="That is too long for a user ID or an email address.")])
+
+
+class RevokeForm(FlaskForm):
+    pass
+
+
+def _roles_page(form: GrantForm | None = None) -> str:
+    platform_id = g.launch.platform_id
+    return render_template(
+        "admin/roles.html", person=g.launch.person, form=form or GrantForm(formdata=None),
+        revoke_form=RevokeForm(formdata=None),
+        grants=roles.list_grants(platform_id),
+        history=[r for r in roles.list_grants(platform_id, include_revoked=True)
+                 if not r.active])
+
+
+@bp.get("/roles")
+@require_tool_admin
+def roles_page() -> str:
+    return _roles_page()
+
+
+@bp.post("/roles")
+@require_tool_admin
+def grant_role() -> BaseResponse | tuple[str, int]:
+    form = GrantForm()
+    if form.validate_on_submit():
+        who = (form.who.data or "").strip()
+        identity = {"email": who} if "@" in who else {"sub": who}
+        try:
+            row, created = roles.grant(g.launch.platform_id, form.role.data or "",
+                                       actor=f"person:{g.launch.person_id}", **identity)
+        except roles.RoleError as exc:
+            form.who.errors = [*form.who.errors, str(exc)]
+        else:
+            if created:
+                waiting = "" if row.person_id else (
+                    " It takes effect when they first open the tool from Moodle.")
+                flash(f"{row.holder_name} is now {row.role_phrase}.{waiting}")
+            else:
+                flash(f"{row.holder_name} already was {row.role_phrase}.")
+            return redirect(url_for("admin.roles_page"), code=303)
+    return _roles_page(form), 400
+
+
+@bp.post("/roles/<int:grant_id>/revoke")
+@require_tool_admin
+def revoke_role(grant_id: int) -> BaseResponse:
+    if not RevokeForm().validate_on_submit():
+        abort(400)
+    row = roles.get_grant(grant_id, g.launch.platform_id)
+    if row is None:
+        abort(404)
+    try:
+        roles.revoke_grant(row, actor=f"person:{g.launch.person_id}")
+    except roles.RoleError as exc:
+        flash(str(exc))
+    else:
+        flash(f"{row.holder_name} is no longer {row.role_phrase}.")
+    return redirect(url_for("admin.roles_page"), code=303)

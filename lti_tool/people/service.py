@@ -15,6 +15,7 @@ from lti_tool.lti.launch import Launch
 from lti_tool.people.models import Course, CourseMember, CourseRole, Person, Placement
 from lti_tool.people.roles import ADMIN, role_from_claims
 from lti_tool.platforms.models import Deployment, Platform
+from lti_tool.roles import service as roles
 
 M = TypeVar("M")
 
@@ -59,6 +60,8 @@ def record_launch(launch: Launch) -> dict[str, Any]:
     if created:
         audit.record(f"platform:{launch.platform_id}", "person.created", "person", person.id,
                      {"sub": launch.sub})
+    # Roles granted by Moodle user id or email before this person launched take hold now.
+    roles.resolve_grants(person)
 
     platform = db.session.get(Platform, launch.platform_id)
     assert platform is not None

@@ -1,13 +1,20 @@
-"""Helpers for filling in the tool's own forms in tests."""
+"""Helpers for tests that fill in the tool's own forms through ``FormBrowser``."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
+from html import unescape
+from urllib.parse import urljoin
 
 import requests
+import sqlalchemy as sa
+from flask import Flask
 
-from tests.support.browser import FormBrowser
+from lti_tool.extensions import db
+from lti_tool.platforms.models import Platform
+from tests.support.browser import FormBrowser, _FormParser
 
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 
@@ -23,7 +30,8 @@ def csrf(page: requests.Response) -> str:
 def post_form(browser: FormBrowser, page: requests.Response, fields: Mapping[str, FieldValue],
               action: str | None = None) -> requests.Response:
     """Submit a form of ``page`` (to ``action`` or the page's own URL) with its CSRF token,
-    as the browser would, following what happens afterwards."""
+    as the browser would, following what happens afterwards. Unlike :func:`fill`, only the
+    given fields are sent (unticked boxes are absent), and a list value repeats the name."""
     data: list[tuple[str, str]] = [("csrf_token", csrf(page))]
     for name, value in fields.items():
         if isinstance(value, str):
@@ -34,3 +42,52 @@ def post_form(browser: FormBrowser, page: requests.Response, fields: Mapping[str
     # A list of pairs carries repeated names (checkbox groups); requests sends it as is.
     answer = browser.request("POST", target, data=data, initiator=page.url)  # type: ignore[arg-type]
     return browser.follow_all(answer)
+
+
+def form(page: requests.Response, action_contains: str) -> tuple[str, dict[str, str]]:
+    """(absolute action URL, current field values) of the page's form whose action contains
+    ``action_contains`` (hidden fields such as the CSRF token and version included)."""
+    parser = _FormParser()
+    parser.feed(page.text)
+    parser.close()
+    for found in parser.forms:
+        if action_contains in found["action"]:
+            return urljoin(page.url, found["action"]), dict(found["fields"])
+    raise AssertionError(f"no form posting to *{action_contains}* on {page.url} "
+                         f"(status {page.status_code})")
+
+
+def fill(browser: FormBrowser, page: requests.Response, action_contains: str,
+         values: Mapping[str, str], *, follow: bool = True) -> requests.Response:
+    """Fill in and send a form of ``page`` as a person would. HTTP redirects are always
+    followed; ``follow`` also follows auto-submitting pages (the ``FormBrowser.submit``
+    behaviour), which the tool's own pages never are."""
+    action, fields = form(page, action_contains)
+    fields.update(values)
+    if follow:
+        return browser.submit(action, fields, initiator=page.url)
+    return browser.request("POST", action, data=fields, initiator=page.url)
+
+
+def text(page: requests.Response) -> str:
+    """The page's visible text, whitespace collapsed (for plain-English assertions)."""
+    body = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", page.text, flags=re.S)
+    body = re.sub(r"</?(strong|em|b|i|span|a|code)\b[^>]*>", "", body)  # inline: no gap
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", body)).split())
+
+
+def platform_id(app: Flask) -> int:
+    with app.app_context():
+        found = db.session.scalar(sa.select(Platform.id).order_by(Platform.id))
+        assert found is not None
+        return int(found)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """Poll ``condition`` until it holds or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()

@@ -1,0 +1,1 @@
+"""Telling people things: emails rendered from templates and sent through the outbox."""

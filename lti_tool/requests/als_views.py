@@ -1,0 +1,114 @@
+"""The ALS team's pages: the queue of requests on the platform and the decision page.
+
+Checked against the ALS role on the session's platform, whatever course or role the member
+launched with."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from lti_tool.extensions import db
+from lti_tool.requests import service
+from lti_tool.requests.forms import DecisionForm
+from lti_tool.requests.models import (
+    APPROVED,
+    DECLINED,
+    MORE_INFO,
+    OUTCOMES,
+    REVOKED,
+    AiToolRequest,
+)
+from lti_tool.roles.access import require_als
+
+bp = Blueprint("als", __name__, url_prefix="/als")
+
+DONE = {
+    APPROVED: "approved",
+    DECLINED: "declined",
+    MORE_INFO: "more information requested",
+    REVOKED: "authorisation revoked",
+}
+STATUS_FILTERS = [
+    ("open", "Open (waiting for the ALS team or the learner)"),
+    ("pending", "Waiting for the ALS team"),
+    ("more_info", "Waiting for the learner's answer"),
+    ("approved", "Approved"),
+    ("declined", "Declined"),
+    ("revoked", "Revoked"),
+    ("withdrawn", "Withdrawn by the learner"),
+    ("all", "All"),
+]
+
+
+@bp.get("/")
+@require_als
+def queue() -> str:
+    status = request.args.get("status", "open")
+    if status not in service.QUEUE_FILTERS:
+        status = "open"
+    course_id = request.args.get("course", type=int)
+    learner_id = request.args.get("learner", type=int)
+    courses, learners = service.queue_choices(g.launch.platform_id)
+    items = service.queue(g.launch.platform_id, status=status, course_id=course_id,
+                          person_id=learner_id)
+    return render_template("als/queue.html", person=g.person, items=items, status=status,
+                           course_id=course_id, learner_id=learner_id, courses=courses,
+                           learners=learners, status_filters=STATUS_FILTERS)
+
+
+def _platform_request(request_id: int) -> AiToolRequest:
+    req = service.get_request(request_id)
+    if req is None or req.platform_id != g.launch.platform_id:
+        abort(404)
+    return req
+
+
+def _request_page(req: AiToolRequest, form: DecisionForm | None = None,
+                  notice: str | None = None) -> str:
+    outcomes = service.allowed_outcomes(req)
+    if form is None:
+        form = DecisionForm(formdata=None, version=req.version,
+                            scope=service.scope_in_force(req))
+    form.offer(outcomes)
+    history = [r for r in service.requests_of(req.person_id) if r.id != req.id]
+    return render_template("als/request.html", person=g.person, req=req, form=form,
+                           outcomes=outcomes, history=history, timeline=service.timeline(req),
+                           own=req.person_id == g.person.id, notice=notice,
+                           authorisations=service.active_authorisations(req.person_id))
+
+
+@bp.get("/requests/<int:request_id>")
+@require_als
+def request_page(request_id: int) -> str:
+    return _request_page(_platform_request(request_id))
+
+
+@bp.post("/requests/<int:request_id>/decision")
+@require_als
+def decide(request_id: int) -> BaseResponse | tuple[str, int]:
+    req = _platform_request(request_id)
+    # Any outcome passes the form: whether the request's state allows it is the service's
+    # call, made against the version the member saw (a stale page gets a 409, not a 400).
+    form = DecisionForm()
+    form.offer(OUTCOMES)
+    if not form.validate_on_submit():
+        return _request_page(req, form), 400
+    try:
+        decision = service.decide(
+            req, g.person, version=form.version_number(), outcome=form.outcome.data or "",
+            conditions=form.conditions.data or "", scope=form.scope.data,
+            expires_on=form.expiry, reason=form.reason.data or "",
+            question=form.question.data or "")
+    except service.RequestChanged:
+        db.session.expire_all()
+        return _request_page(_platform_request(request_id), notice=(
+            "Someone else changed this request while you had it open (another ALS member "
+            "decided, or the learner answered or withdrew it), so your decision was not "
+            "saved. Here is where it stands now.")), 409
+    except service.InvalidAction as exc:
+        return _request_page(req, form, notice=str(exc)), 400
+    told = "by email and in the tool" if req.person.email else (
+        "in the tool (Moodle shared no email address for them)")
+    flash(f"Decision recorded: {DONE[decision.outcome]}. The learner is told {told}.")
+    return redirect(url_for("als.request_page", request_id=req.id), code=303)

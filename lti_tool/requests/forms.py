@@ -1,0 +1,133 @@
+"""Forms for learners' requests and ALS decisions (server-side validation, CSRF)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, StopValidation
+
+from lti_tool.dbtypes import utcnow
+from lti_tool.formfields import RadioGroup
+from lti_tool.requests.models import (
+    APPROVED,
+    DECLINED,
+    MORE_INFO,
+    OTHER,
+    REASON_LABELS,
+    REASONS,
+    REVOKED,
+    SCOPE_LABELS,
+    SCOPES,
+)
+
+
+class VersionedForm(FlaskForm):
+    # The request's version the person saw: their change only applies to that state.
+    version = HiddenField()
+
+    def version_number(self) -> int:
+        try:
+            return int(self.version.data or "")
+        except ValueError:
+            return -1
+
+
+def _length(limit: int) -> Length:
+    return Length(max=limit, message=f"Keep this under {limit} characters.")
+
+
+class RequestForm(FlaskForm):
+    tool_name = StringField(
+        "Which AI tool do you want to use?",
+        validators=[DataRequired("Name the AI tool, for example Microsoft Copilot."),
+                    _length(200)])
+    purpose = TextAreaField(
+        "What do you want to use it for?",
+        validators=[DataRequired("Say what you want to use the AI tool for."), _length(2000)])
+    reason = RadioGroup(
+        "Why do you need it?", options=[(r, REASON_LABELS[r]) for r in REASONS],
+        message="Choose why you need the AI tool.")
+    # No Optional() here: it would stop the chain before validate_reason_detail runs.
+    reason_detail = TextAreaField("Tell us more about why you need it",
+                                  validators=[_length(2000)])
+    scope = RadioGroup(
+        "Where do you want to use it?", options=[(s, SCOPE_LABELS[s]) for s in SCOPES],
+        message="Choose where you want to use the AI tool.")
+    supporting_detail = TextAreaField("Anything else the ALS team should know (optional)",
+                                      validators=[_length(4000)])
+
+    def validate_reason_detail(self, field: Any) -> None:
+        if self.reason.data == OTHER and not (field.data or "").strip():
+            raise StopValidation("Tell us your reason, as you chose 'Another reason'.")
+
+
+class AnswerForm(VersionedForm):
+    answer = TextAreaField("Your answer", validators=[
+        DataRequired("Write your answer to the ALS team's question."), _length(4000)])
+
+
+class WithdrawForm(VersionedForm):
+    pass
+
+
+DECISION_LABELS = {
+    APPROVED: "Approve",
+    DECLINED: "Decline",
+    MORE_INFO: "Ask the learner for more information",
+    REVOKED: "Revoke the authorisation",
+}
+
+
+class DecisionForm(VersionedForm):
+    outcome = RadioGroup("Decision", message="Choose a decision.")
+    conditions = TextAreaField("Conditions of use", validators=[_length(2000)])
+    scope = RadioGroup("Where the authorisation applies",
+                       options=[(s, SCOPE_LABELS[s].replace("my ", "the learner's "))
+                                for s in SCOPES],
+                       message="Choose where the authorisation applies.")
+    expires_on = StringField("Expiry date", render_kw={"type": "date"})
+    reason = TextAreaField("Reason", validators=[_length(2000)])
+    question = TextAreaField("Question for the learner", validators=[_length(2000)])
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.expiry: date | None = None
+
+    def offer(self, outcomes: tuple[str, ...]) -> None:
+        """The decisions the radio group offers (and accepts)."""
+        self.outcome.options = [(o, DECISION_LABELS[o]) for o in outcomes]
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        super().validate(extra_validators)
+        outcome = self.outcome.data
+        if outcome == APPROVED:
+            if not (self.conditions.data or "").strip():
+                self._add_error(self.conditions, "Write the conditions the learner must keep to.")
+            self._check_expiry()
+        else:
+            # Only an approval has a scope: the radio group need not be answered.
+            self.scope.errors = []
+        if outcome in (DECLINED, REVOKED) and not (self.reason.data or "").strip():
+            self._add_error(self.reason, "Give the reason for the decision.")
+        if outcome == MORE_INFO and not (self.question.data or "").strip():
+            self._add_error(self.question, "Write your question for the learner.")
+        return not any(field.errors for field in self)
+
+    @staticmethod
+    def _add_error(field: Any, message: str) -> None:
+        field.errors = [*field.errors, message]
+
+    def _check_expiry(self) -> None:
+        raw = (self.expires_on.data or "").strip()
+        try:
+            value = date.fromisoformat(raw)
+        except ValueError:
+            self._add_error(self.expires_on, "Enter the expiry date, for example 2027-07-31.")
+            return
+        if value <= utcnow().date():
+            self._add_error(self.expires_on, "The expiry date must be in the future.")
+            return
+        self.expiry = value

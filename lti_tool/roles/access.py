@@ -1,0 +1,56 @@
+"""Page guards for the tool-held roles: checked on the platform of the session's launch,
+whatever the course or role the person launched with."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import g
+
+from lti_tool.lti.exceptions import AccessDenied
+from lti_tool.people.access import SessionEnded, current_launch
+from lti_tool.people.roles import ADMIN
+from lti_tool.roles import service as roles
+from lti_tool.roles.models import ALS, TOOL_ADMIN
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_REFUSALS = {
+    ALS: ("not_als", "This page is for the ALS team. If you are in the team, ask a tool "
+          "administrator to add you."),
+    TOOL_ADMIN: ("not_tool_admin", "This page is for the tool's administrators."),
+}
+
+
+def require_tool_role(role: str) -> Callable[[F], F]:
+    """The view needs a launch whose person holds ``role`` (ALS or tool admin) on the
+    launch's platform; puts the launch in ``g.launch`` and the person in ``g.person``."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            launch = current_launch()
+            if launch is None:
+                raise SessionEnded("no_session", "Your session with the tool has ended or was "
+                                   "never started. Open the activity again in Moodle.")
+            person = launch.person
+            if role == ALS:
+                allowed = roles.is_als(person)
+            else:
+                allowed = launch.role == ADMIN or roles.is_tool_admin(person)
+            if not allowed:
+                reason, message = _REFUSALS[role]
+                raise AccessDenied(reason, message)
+            g.launch = launch
+            g.person = person
+            return view(*args, **kwargs)
+
+        return cast(F, wrapped)
+
+    return decorator
+
+
+require_als = require_tool_role(ALS)
+require_tool_admin = require_tool_role(TOOL_ADMIN)

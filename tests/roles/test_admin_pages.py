@@ -1,0 +1,68 @@
+"""Tool administrators give and take the ALS role on the admin page; ALS members get a
+"Review queue" link on every page of any launch."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Flask
+
+from tests.conftest import row_counts
+from tests.support.browser import FormBrowser, launch
+from tests.support.pages import fill, text
+
+
+def test_admin_grants_and_revokes_the_als_role(app: Flask, registered: Any, moodle: Any,
+                                               browser: FormBrowser,
+                                               ) -> None:
+    base = app.config["BASE_URL"]
+    landing = launch(browser, moodle, "admin")  # a Moodle site administrator
+    assert "Tool administration" in text(landing)
+    admin = browser.open(base + "/admin/")
+    assert "ALS team and tool administrators" in text(admin)
+    page = browser.open(base + "/admin/roles")
+    assert "No one has been given a role yet" in text(page)
+
+    before = row_counts(app)
+    for values, message in (({"role": "als", "who": " "},
+                             "Enter the person's Moodle user ID or email address."),
+                            ({"who": "learner3@example.test"}, "Choose the role to give."),
+                            ({"role": "owner", "who": "7"}, "Choose the role to give.")):
+        refused = fill(browser, page, "/admin/roles", values, follow=False)
+        assert refused.status_code == 400
+        assert text(refused).count(message) == 2
+    assert row_counts(app) == before
+
+    done = fill(browser, page, "/admin/roles", {"role": "als", "who": "learner3@example.test"})
+    assert "It takes effect when they first open the tool from Moodle" in text(done)
+    assert "Has not opened the tool yet" in text(done)
+
+    with FormBrowser() as learner3:
+        landing3 = launch(learner3, moodle, "learner3", course_id=3)
+        assert "Review queue" in text(landing3)  # on a learner's launch too
+        assert learner3.open(base + "/als/").status_code == 200
+        page = browser.open(base + "/admin/roles")
+        assert "Lucy Lane" in text(page)
+        grant_id = re.search(r"/admin/roles/(\d+)/revoke", page.text)
+        assert grant_id
+        revoked = fill(browser, page, f"/admin/roles/{grant_id.group(1)}/revoke", {})
+        assert "Lucy Lane is no longer an ALS team member" in text(revoked)
+        assert "Earlier roles" in text(revoked)
+        assert "Review queue" not in text(learner3.open(landing3.url))
+        assert learner3.open(base + "/als/").status_code == 403
+
+
+def test_the_review_queue_link_shows_for_als_members_only(app: Flask, registered: Any,
+                                                          moodle: Any, runner: Any) -> None:
+    from tests.support.pages import platform_id
+
+    result = runner.invoke(args=["roles", "grant-als", "--platform", str(platform_id(app)),
+                                 "--user-id", "6"])
+    assert result.exit_code == 0, result.output
+    for who, course, shown in (("als1", 2, True), ("als1", 3, True), ("marker1", 2, False),
+                               ("learner1", 2, False), ("admin", 2, False)):
+        with FormBrowser() as b:
+            landing = launch(b, moodle, who, course_id=course)
+            assert landing.status_code == 200
+            assert ("Review queue" in text(landing)) is shown, (who, course)
