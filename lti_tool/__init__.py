@@ -133,8 +133,10 @@ def register_blueprints(app: Flask) -> None:
 
 def register_template_context(app: Flask) -> None:
     from lti_tool import navigation
+    from lti_tool.declarations.service import latest_by_placement
 
     navigation.init_app(app)
+    app.add_template_global(latest_by_placement, "learner_declarations")
 
 
 def register_request_hooks(app: Flask) -> None:

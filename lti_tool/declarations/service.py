@@ -257,8 +257,46 @@ class OfferedAuthorisation:
 
 
 def available_authorisations(person: Person, placement: Placement) -> list[OfferedAuthorisation]:
-    """Approved, unexpired AI-tool authorisations the learner may cite in a declaration."""
-    return []
+    """Approved, unexpired AI-tool authorisations the learner may cite in a declaration
+    (identified by the approving decision)."""
+    from lti_tool.requests.service import active_authorisations
+
+    return [OfferedAuthorisation(a.decision_id, f"{a.tool_name}: {a.conditions} (until "
+                                 f"{a.expires_on:%d %B %Y})")
+            for a in active_authorisations(person.id, placement_id=placement.id)]
+
+
+def cited_authorisations(declaration: Declaration) -> list[str]:
+    """What the authorisations a declaration relied on said (tool and conditions)."""
+    from lti_tool.requests.models import AiToolRequest, RequestDecision
+
+    ids = json.loads(declaration.authorisation_ids)
+    if not ids:
+        return []
+    rows = db.session.execute(
+        sa.select(AiToolRequest.tool_name, RequestDecision.conditions)
+        .join(RequestDecision, RequestDecision.request_id == AiToolRequest.id)
+        .where(RequestDecision.id.in_(ids), AiToolRequest.person_id == declaration.person_id))
+    return [f"{tool}: {conditions}" for tool, conditions in rows]
+
+
+@dataclass(frozen=True)
+class PlacementDeclaration:
+    declaration: Declaration
+    placement: Placement
+    course: Course
+
+
+def latest_by_placement(person_id: int) -> list[PlacementDeclaration]:
+    """The person's current declaration in every placement (all courses), newest first."""
+    newer = sa.orm.aliased(Declaration)
+    stmt = (sa.select(Declaration, Placement, Course)
+            .join(Placement, Placement.id == Declaration.placement_id)
+            .join(Course, Course.id == Placement.course_id)
+            .where(Declaration.person_id == person_id,
+                   ~sa.select(newer.id).where(newer.supersedes_id == Declaration.id).exists())
+            .order_by(Declaration.created_at.desc()))
+    return [PlacementDeclaration(d, p, c) for d, p, c in db.session.execute(stmt)]
 
 
 # --- status and the staff view -----------------------------------------------------------
@@ -289,12 +327,16 @@ class OverviewRow:
     person_id: int | None
     status: LearnerStatus
     history: list[Declaration]
+    authorisations: list[Any] = field(default_factory=list)
 
 
 def placement_overview(course: Course, placement: Placement,
                        policy: Policy) -> list[OverviewRow]:
     """One row per learner of the course (from the cached roster, plus anyone who declared),
-    with their declarations; three queries whatever the size of the course."""
+    with their declarations and AI-tool authorisations; four queries whatever the size of
+    the course."""
+    from lti_tool.requests.service import active_authorisations_by_person
+
     members = list(db.session.scalars(
         sa.select(CourseMember).where(CourseMember.course_id == course.id,
                                       CourseMember.is_learner.is_(True))))
@@ -323,4 +365,9 @@ def placement_overview(course: Course, placement: Placement,
             rows[person.sub] = OverviewRow(person.sub, person.display_name, person.email,
                                            person.id, status(declarations[0], policy),
                                            declarations)
-    return sorted(rows.values(), key=lambda r: (r.status.declared, r.name.casefold()))
+    authorisations = active_authorisations_by_person(
+        [p.id for p in people.values()], placement_id=placement.id) if people else {}
+    result = [OverviewRow(r.sub, r.name, r.email, r.person_id, r.status, r.history,
+                          authorisations.get(r.person_id, []) if r.person_id else [])
+              for r in rows.values()]
+    return sorted(result, key=lambda r: (r.status.declared, r.name.casefold()))

@@ -93,4 +93,5 @@ def receipt(declaration_id: int) -> str:
                            person=g.launch.person, placement=declaration.placement,
                            uses=policy.permitted(json.loads(declaration.permitted_uses)),
                            tools=json.loads(declaration.ai_tools),
-                           settings=declarations.effective_settings(declaration.placement))
+                           settings=declarations.effective_settings(declaration.placement),
+                           cited=declarations.cited_authorisations(declaration))

@@ -12,6 +12,7 @@ a given time) and render ``requests/_authorisations.html`` with its result.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -406,6 +407,16 @@ def active_authorisations(person_id: int, *, course_id: int | None = None,
     apply to that assignment (its own, its course's and qualification-wide ones); with
     ``course_id`` those that apply anywhere in that course. ``at`` must be timezone-aware.
     """
+    return active_authorisations_by_person([person_id], course_id=course_id,
+                                           placement_id=placement_id, at=at).get(person_id, [])
+
+
+def active_authorisations_by_person(person_ids: Collection[int], *,
+                                    course_id: int | None = None,
+                                    placement_id: int | None = None,
+                                    at: datetime | None = None
+                                    ) -> dict[int, list[Authorisation]]:
+    """:func:`active_authorisations` for many people in one query (for staff lists)."""
     at = at or utcnow()
     if at.tzinfo is None:
         raise ValueError("at must be timezone-aware")
@@ -413,7 +424,8 @@ def active_authorisations(person_id: int, *, course_id: int | None = None,
     rows = db.session.execute(
         sa.select(AiToolRequest, RequestDecision)
         .join(RequestDecision, RequestDecision.request_id == AiToolRequest.id)
-        .where(AiToolRequest.person_id == person_id, RequestDecision.created_at <= at)
+        .where(AiToolRequest.person_id.in_(list(person_ids)),
+               RequestDecision.created_at <= at)
         .options(selectinload(AiToolRequest.course), selectinload(AiToolRequest.placement))
         .order_by(RequestDecision.created_at, RequestDecision.id)).all()
     latest: dict[int, tuple[AiToolRequest, RequestDecision]] = {}
@@ -423,7 +435,7 @@ def active_authorisations(person_id: int, *, course_id: int | None = None,
     if placement_id is not None:
         placement = db.session.get(Placement, placement_id)
         placement_course = placement.course_id if placement is not None else None
-    found: list[Authorisation] = []
+    found: dict[int, list[Authorisation]] = {}
     for req, decision in latest.values():
         if decision.outcome != APPROVED or decision.expires_on is None \
                 or decision.expires_on < day:
@@ -436,11 +448,12 @@ def active_authorisations(person_id: int, *, course_id: int | None = None,
             continue
         if course_id is not None and scope != QUALIFICATION and req.course_id != course_id:
             continue
-        found.append(Authorisation(
+        found.setdefault(req.person_id, []).append(Authorisation(
             request_id=req.id, decision_id=decision.id, person_id=req.person_id,
             tool_name=req.tool_name, purpose=req.purpose, conditions=decision.conditions,
             scope=scope, course_id=req.course_id, course_title=req.course.display_name,
             placement_id=req.placement_id,
             placement_title=req.placement.display_name if req.placement else "",
             expires_on=decision.expires_on, decided_at=decision.created_at))
-    return sorted(found, key=lambda a: (a.tool_name.lower(), a.request_id))
+    return {person: sorted(items, key=lambda a: (a.tool_name.lower(), a.request_id))
+            for person, items in found.items()}

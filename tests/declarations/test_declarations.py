@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from lti_tool.declarations.models import Declaration, PlacementBinding
+from lti_tool.people.models import Placement
 from lti_tool.extensions import db
 from lti_tool.outbox.models import DELIVERED, OutboxMessage
 from lti_tool.policy import service as policies
@@ -322,7 +323,7 @@ def test_staff_overview_queries_do_not_grow_with_the_course(app: Flask, activity
                         lambda *a: statements.append(a[2]))
         rows = declarations.placement_overview(course, placement, policy)
         assert len(rows) >= 8
-        assert len(statements) <= 3
+        assert len(statements) <= 4
 
 
 def test_permanent_failures_are_shown_to_staff_and_admins_can_resend(
@@ -347,3 +348,65 @@ def test_permanent_failures_are_shown_to_staff_and_admins_can_resend(
         assert "Queued again" in done.text
     runner.invoke(args=["worker", "--once"])
     assert moodle.grade_for(item.id, "learner1").score_given == 1
+
+
+def _authorise(app: Flask, learner_sub: str, tool: str, *, days: int = 30) -> int:
+    """An ALS member (als1) approves a request of the learner for ``tool``."""
+    from datetime import timedelta
+
+    from lti_tool.dbtypes import utcnow
+    from lti_tool.people.models import Person
+    from lti_tool.requests import service as requests_service
+
+    with app.app_context():
+        learner = db.session.scalar(sa.select(Person).where(Person.sub == learner_sub))
+        placement = db.session.get(Placement, _placement_id(app))
+        assert learner is not None and placement is not None
+        als = db.session.scalar(sa.select(Person).where(Person.sub == "6"))
+        if als is None:
+            als = Person(platform_id=learner.platform_id, sub="6", name="Alex Support")
+            db.session.add(als)
+            db.session.flush()
+        req = requests_service.create_request(learner, placement, requests_service.NewRequest(
+            tool_name=tool, purpose="Dictation", reason="accessibility", scope="course"))
+        decision = requests_service.decide(
+            req, als, version=req.version, outcome="approved",
+            conditions="Dictation only, before starting", scope="course",
+            expires_on=(utcnow() + timedelta(days=days)).date())
+        db.session.commit()
+        return decision.id
+
+
+def test_authorisations_are_offered_cited_and_shown_to_staff(app: Flask, activity: Any,
+                                                             moodle: Any,
+                                                             browser: FormBrowser) -> None:
+    page = launch(browser, moodle, "learner1", activity.id)
+    decision_id = _authorise(app, "3", "Dragon Dictate")
+    form = browser.open(page.url + "/declare")
+    assert "Dragon Dictate: Dictation only, before starting" in form.text
+    receipt = post_form(browser, form, {**GOOD, "authorisations": [str(decision_id)]})
+    assert receipt.status_code == 200, receipt.text
+    assert "Relies on these authorisations" in receipt.text
+    assert "Dragon Dictate: Dictation only" in receipt.text
+    with FormBrowser() as marker:
+        overview = launch(marker, moodle, "marker1", activity.id)
+        assert "Dragon Dictate (until" in overview.text
+
+
+def test_expired_authorisations_are_not_offered(app: Flask, activity: Any, moodle: Any,
+                                                browser: FormBrowser) -> None:
+    from datetime import timedelta
+
+    from lti_tool.requests.models import RequestDecision
+
+    page = launch(browser, moodle, "learner1", activity.id)
+    decision_id = _authorise(app, "3", "Grammarly")
+    with app.app_context():
+        decision = db.session.get(RequestDecision, decision_id)
+        assert decision is not None
+        # Expired yesterday (a direct update: decisions are otherwise never changed).
+        db.session.execute(sa.update(RequestDecision).where(RequestDecision.id == decision_id)
+                           .values(expires_on=decision.created_at.date() - timedelta(days=1)))
+        db.session.commit()
+    form = browser.open(page.url + "/declare")
+    assert "Grammarly" not in form.text
