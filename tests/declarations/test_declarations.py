@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from flask import Flask
 
 from lti_tool.declarations.models import Declaration, PlacementBinding
-from lti_tool.people.models import Placement
 from lti_tool.extensions import db
 from lti_tool.outbox.models import DELIVERED, OutboxMessage
+from lti_tool.people.models import Placement
 from lti_tool.policy import service as policies
 from tests.conftest import row_counts
 from tests.support.browser import FormBrowser, launch
