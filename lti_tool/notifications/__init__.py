@@ -1,0 +1,1 @@
+"""Notifications: emails rendered from templates and sent through the durable outbox."""
