@@ -635,15 +635,6 @@ def _ask_learner(incident: Incident, policy: Policy, at: datetime, *, reminder: 
         "link_expires_at": link.expires_at.isoformat()}, at)
 
 
-def open_questions(person: Person) -> list[Incident]:
-    """The learner's incidents waiting for their answer, oldest first."""
-    return list(db.session.scalars(
-        sa.select(Incident).where(Incident.learner_id == person.id,
-                                  Incident.state == AWAITING_ANSWER)
-        .options(selectinload(Incident.placement), selectinload(Incident.course))
-        .order_by(Incident.raised_at)))
-
-
 def waiting_on_learner(person: Person) -> list[tuple[Incident, str]]:
     """The learner's undecided incidents (questions to answer, answers being reviewed), with
     the assignment each concerns, oldest first, for their own page."""
