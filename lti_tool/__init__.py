@@ -93,6 +93,7 @@ def register_extensions(app: Flask) -> None:
     # Import the models so that metadata (and migrations) know every table.
     from lti_tool.audit import models as _audit  # noqa: F401
     from lti_tool.declarations import models as _declarations  # noqa: F401
+    from lti_tool.incidents import models as _incidents  # noqa: F401
     from lti_tool.lti import models as _lti  # noqa: F401
     from lti_tool.outbox import handlers as _outbox_handlers  # noqa: F401
     from lti_tool.outbox import models as _outbox  # noqa: F401
@@ -117,12 +118,14 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from lti_tool.admin.views import bp as admin_bp
+    from lti_tool.learner import incidents as _learner_incidents  # noqa: F401 - adds routes
     from lti_tool.learner.views import bp as learner_bp
     from lti_tool.lti.views import bp as lti_bp
     from lti_tool.public.views import bp as public_bp
     from lti_tool.requests.als_views import bp as als_bp
     from lti_tool.requests.staff_views import bp as course_requests_bp
     from lti_tool.requests.views import bp as requests_bp
+    from lti_tool.staff import incidents as _staff_incidents  # noqa: F401 - adds routes
     from lti_tool.staff.views import bp as staff_bp
 
     for bp in (public_bp, lti_bp, learner_bp, staff_bp, admin_bp):

@@ -356,14 +356,24 @@ def demo_command(platform_port: int) -> None:
 @click.option("--once", is_flag=True, help="Deliver what is due now, then stop.")
 @with_appcontext
 def worker_command(once: bool) -> None:
-    """Deliver the outbox (scores to Moodle, emails) and keep delivering."""
+    """Deliver the outbox (scores to Moodle, emails), queue due reminders, and keep going."""
     import time
 
+    from lti_tool.incidents.service import send_due_reminders
     from lti_tool.lti.state import purge_expired
     from lti_tool.outbox.service import deliver_due
 
     poll = float(current_app.config["WORKER_POLL_SECONDS"])
     while True:
+        try:
+            reminders = send_due_reminders()
+            db.session.commit()
+        except Exception:  # noqa: BLE001 - the outbox must keep going; retried next round
+            db.session.rollback()
+            current_app.logger.exception("incident_reminders_failed")
+            reminders = 0
+        if reminders:
+            click.echo(f"{reminders} reminder{'s' if reminders != 1 else ''} queued")
         counts = deliver_due()
         purge_expired()
         db.session.commit()

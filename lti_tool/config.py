@@ -67,3 +67,15 @@ class DefaultConfig:
     MAIL_FROM = "AIU <aiu@localhost>"
     MAIL_TIMEOUT = 10.0
     MAIL_MESSAGE_ID_DOMAIN = "aiu.localhost"
+
+    # Incidents (the policy's "Misuse of AI"). The AI-checking systems IT has authorised on
+    # behalf of CIPD and CMI (a JSON list in the environment); a result from one of them is
+    # recorded as one piece of evidence needing the marker's judgement, never as a verdict.
+    AI_CHECKERS: list[str] = ["Turnitin AI writing detection"]
+    # Hours after the question email before an unanswered learner is reminded (once).
+    INCIDENT_REMINDER_HOURS = 72
+    # Hours an emailed answer link stays valid (each link works once).
+    INCIDENT_ANSWER_LINK_HOURS = 14 * 24
+    # Largest evidence file accepted (only the evidence upload pages accept more than
+    # MAX_CONTENT_LENGTH; every other page, the launch included, keeps that limit).
+    INCIDENT_MAX_UPLOAD_BYTES = 5 * 1024 * 1024

@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from lti_tool.audit import service as audit
 from lti_tool.declarations.models import (
@@ -201,6 +202,18 @@ def history(person_id: int, placement_id: int) -> list[Declaration]:
         .order_by(Declaration.id.desc())))
 
 
+def histories(person_id: int) -> list[tuple[Placement, list[Declaration]]]:
+    """Every placement the learner declared for on the platform, each with its declarations
+    newest first (most recently declared placement first); two queries."""
+    by_placement: dict[int, list[Declaration]] = {}
+    for declaration in db.session.scalars(
+            sa.select(Declaration).where(Declaration.person_id == person_id)
+            .options(selectinload(Declaration.placement).selectinload(Placement.course))
+            .order_by(Declaration.id.desc())):
+        by_placement.setdefault(declaration.placement_id, []).append(declaration)
+    return [(found[0].placement, found) for found in by_placement.values()]
+
+
 def latest(person_id: int, placement_id: int) -> Declaration | None:
     return db.session.scalar(
         sa.select(Declaration)
@@ -240,8 +253,12 @@ def declare(person: Person, placement: Placement, data: DeclarationInput,
     audit.record(f"person:{person.id}", "declaration.made", "declaration", declaration.id,
                  {"placement_id": placement.id, "policy": policy.label,
                   "supersedes": declaration.supersedes_id, "uses_ai": data.uses_ai})
+    from lti_tool.incidents.service import gradebook_note
+
+    # The feedback keeps whatever the incident process shows there (see the README).
     queue_score(placement, person.sub, score_given=1, score_maximum=1,
-                comment=declaration_comment(declaration, policy), at=declaration.created_at)
+                comment=declaration_comment(declaration, policy) + gradebook_note(
+                    person, placement), at=declaration.created_at)
     return declaration
 
 

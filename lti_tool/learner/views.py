@@ -12,6 +12,7 @@ from lti_tool.declarations import service as declarations
 from lti_tool.declarations.forms import DeclarationForm
 from lti_tool.declarations.models import Declaration
 from lti_tool.extensions import db
+from lti_tool.incidents import service as incidents
 from lti_tool.lti.exceptions import AccessDenied
 from lti_tool.people.access import require
 from lti_tool.people.roles import LEARNER
@@ -30,7 +31,8 @@ def placement(placement_id: int) -> str:
     state = declarations.status(history[0] if history else None, policy)
     return render_template("learner/placement.html", placement=g.placement, person=person,
                            policy=policy, settings=settings, status=state, history=history,
-                           uses=policy.permitted(settings.permitted_uses))
+                           uses=policy.permitted(settings.permitted_uses),
+                           questions=incidents.waiting_on_learner(person))
 
 
 @bp.route("/placements/<int:placement_id>/declare", methods=["GET", "POST"])

@@ -30,8 +30,9 @@ def send_email(to: str, subject: str, template: str, *, platform_id: int | None 
     to = (to or "").strip()
     if not to:
         return None
+    subject = " ".join(subject.split())  # one line, whatever a title held
     text = render_template(f"email/{template}.txt", subject=subject, **context)
     html = render_template(f"email/{template}.html", subject=subject, **context)
     return enqueue(EMAIL, {"to": to, "subject": subject, "text": text, "html": html},
                    ordering_key=ordering_key or f"email:{to.lower()}",
-                   platform_id=platform_id, summary=f"email {template}")
+                   platform_id=platform_id, summary=f"Email '{subject}' to {to}")

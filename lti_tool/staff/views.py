@@ -1,5 +1,6 @@
-"""Pages for markers and other course staff: a placement's declarations, its settings, the
-learner panel a gradebook review opens, and deep linking."""
+"""Pages for markers and other course staff: the course dashboard, a placement's settings, the
+review redirect to the learner panel, and deep linking. The learner panel and the incident
+pages are in :mod:`lti_tool.staff.incidents`."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from flask import (
     g,
     redirect,
     render_template,
+    request,
     url_for,
 )
 from flask.typing import ResponseReturnValue
@@ -25,6 +27,13 @@ from lti_tool.declarations import service as declarations
 from lti_tool.declarations.forms import SettingsForm
 from lti_tool.declarations.models import PlacementSettings
 from lti_tool.extensions import db
+from lti_tool.incidents.dashboard import (
+    DECLARATION_FILTERS,
+    INCIDENT_FILTERS,
+    SORTS,
+    DashboardQuery,
+    course_dashboard,
+)
 from lti_tool.lti import deep_linking, http
 from lti_tool.lti.exceptions import AccessDenied, ServiceError
 from lti_tool.lti.keystore import key_store
@@ -64,10 +73,13 @@ def placement(placement_id: int) -> ResponseReturnValue:
     roster_error = None
     if course.roster_fetched_at is None and g.placement.memberships_url:
         roster_error = _refresh_roster(course)
-    rows = declarations.placement_overview(course, g.placement, policy)
+    query = DashboardQuery.from_args(request.args)
+    every, rows = course_dashboard(course, g.placement, policy, query)
     return render_template("staff/placement.html", placement=g.placement, course=course,
                            person=g.launch.person, policy=policy, settings=settings, rows=rows,
-                           declared=sum(1 for r in rows if r.status.declared),
+                           total=len(every), declared=sum(1 for r in every if r.status.declared),
+                           query=query, sorts=SORTS, declaration_filters=DECLARATION_FILTERS,
+                           incident_filters=INCIDENT_FILTERS,
                            failed=_failed_syncs(), roster_error=roster_error)
 
 
@@ -121,20 +133,6 @@ def export_csv(placement_id: int) -> Response:
 def _cell(value: str) -> str:
     # Spreadsheet programs run cells starting with these as formulas (CSV injection).
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-@bp.get("/placements/<int:placement_id>/learners/<int:person_id>")
-@require(STAFF)
-def learner(placement_id: int, person_id: int) -> str:
-    person = db.session.get(Person, person_id)
-    if person is None or person.platform_id != g.launch.platform_id:
-        abort(404)
-    policy = policies.current_or_bundled()
-    history = declarations.history(person.id, g.placement.id)
-    return render_template("staff/learner.html", placement=g.placement, learner=person,
-                           history=history, status=declarations.status(
-                               history[0] if history else None, policy),
-                           person=g.launch.person, policy=policy)
 
 
 @bp.get("/placements/<int:placement_id>/review/<sub>")

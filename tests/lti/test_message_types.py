@@ -78,12 +78,22 @@ def test_marker_review_opens_the_learner_panel(app: Flask, registered: Any, mood
     page = launch(browser, moodle, "marker1", message_type=REVIEW, for_user="learner1")
     assert page.status_code == 200, page.text
     assert "/learners/" in page.url and "Lena Learner" in page.text
+    # The learner panel: stage, incidents, authorisations, declarations, and recording.
+    for section in ("Stage under the policy", "No incidents recorded.",
+                    "No AI tool authorisations", "Declarations for this assignment",
+                    "Record an incident for this assignment"):
+        assert section in page.text
 
 
+@pytest.mark.parametrize("opened_before", [False, True])
 def test_review_without_lineitem_claim_still_opens(app: Flask, registered: Any, moodle: Any,
-                                                   browser: FormBrowser) -> None:
+                                                   browser: FormBrowser,
+                                                   opened_before: bool) -> None:
     activity = moodle.add_activity(2, title="Two items", client_id=registered.client_id,
                                    line_items=2)
+    if opened_before:
+        with FormBrowser() as learner:
+            launch(learner, moodle, "learner2", activity.id)
 
     def check(header: dict[str, Any], claims: dict[str, Any]) -> None:
         ags = claims["https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"]
@@ -93,7 +103,11 @@ def test_review_without_lineitem_claim_still_opens(app: Flask, registered: Any, 
     page = launch(browser, moodle, "marker1", activity.id, message_type=REVIEW,
                   for_user="learner2")
     assert page.status_code == 200, page.text
-    assert "/review/4" in page.url  # learner2 has not opened the tool yet
+    if opened_before:  # the panel, for this placement, found without the lineitem claim
+        assert "/learners/" in page.url and "Liam Learnwell" in page.text
+        assert "Two items" in page.text and "Record an incident" in page.text
+    else:
+        assert "/review/4" in page.url  # learner2 has not opened the tool yet
 
 
 def test_view_results_without_for_user_opens_the_placement(app: Flask, registered: Any,

@@ -281,9 +281,11 @@ class FormBrowser:
 
     # -- one request --------------------------------------------------------------------------
     def request(self, method: str, url: str, *, data: Mapping[str, str] | None = None,
-                initiator: str | None = None, **kwargs: Any) -> requests.Response:
+                initiator: str | None = None, files: Any = None,
+                **kwargs: Any) -> requests.Response:
         """One navigation: the request plus its HTTP redirects (303/301/302 after a POST
-        become GETs; 307/308 keep method and body). Auto-submitting forms are not followed."""
+        become GETs; 307/308 keep method and body). Auto-submitting forms are not followed.
+        ``files`` (as for ``requests``) sends the body as multipart/form-data."""
         method = method.upper()
         origin = initiator if initiator is not None else self.current_url
         body: Mapping[str, str] | None = data
@@ -296,7 +298,8 @@ class FormBrowser:
             if origin:
                 headers.setdefault("Referer", origin)
             prepared = self.session.prepare_request(requests.Request(
-                method, url, data=body if method != "GET" else None, headers=headers))
+                method, url, data=body if method != "GET" else None, headers=headers,
+                files=files if method != "GET" else None))
             # requests copies the cookies into a jar with the default policy: decide here.
             prepared.headers.pop("Cookie", None)
             cookie_header = get_cookie_header(self.session.cookies, prepared)
@@ -310,7 +313,7 @@ class FormBrowser:
                 url = urljoin(url, response.headers["Location"])
                 if response.status_code == 303 or (
                         response.status_code in (301, 302) and method == "POST"):
-                    method, body = "GET", None
+                    method, body, files = "GET", None, None
                 continue
             self.current_url = url
             return response

@@ -16,7 +16,8 @@ from lti_tool.extensions import db
 from lti_tool.platforms.models import Platform
 from tests.support.browser import FormBrowser, _FormParser
 
-_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+_CSRF = re.compile(r'name="(?:[\w]+-)?csrf_token"[^>]*value="([^"]+)"'
+                   r'|value="([^"]+)"[^>]*name="(?:[\w]+-)?csrf_token"')
 
 FieldValue = str | Sequence[str]
 
@@ -28,11 +29,19 @@ def csrf(page: requests.Response) -> str:
 
 
 def post_form(browser: FormBrowser, page: requests.Response, fields: Mapping[str, FieldValue],
-              action: str | None = None) -> requests.Response:
+              action: str | None = None, *,
+              files: Mapping[str, tuple[str, bytes, str]] | None = None) -> requests.Response:
     """Submit a form of ``page`` (to ``action`` or the page's own URL) with its CSRF token,
     as the browser would, following what happens afterwards. Unlike :func:`fill`, only the
-    given fields are sent (unticked boxes are absent), and a list value repeats the name."""
-    data: list[tuple[str, str]] = [("csrf_token", csrf(page))]
+    given fields are sent (unticked boxes are absent), and a list value repeats the name.
+    ``files`` maps a file field to
+    (filename, content, content type) and sends the form as multipart/form-data."""
+    token = csrf(page)
+    data: list[tuple[str, str]] = [("csrf_token", token)]
+    # A page with several forms prefixes each one's fields ("decision-reasons") and its
+    # token ("decision-csrf_token"), as the browser would send them.
+    for prefix in sorted({name.split("-", 1)[0] for name in fields if "-" in name}):
+        data.append((f"{prefix}-csrf_token", token))
     for name, value in fields.items():
         if isinstance(value, str):
             data.append((name, value))
@@ -40,7 +49,8 @@ def post_form(browser: FormBrowser, page: requests.Response, fields: Mapping[str
             data.extend((name, v) for v in value)
     target = action or page.url
     # A list of pairs carries repeated names (checkbox groups); requests sends it as is.
-    answer = browser.request("POST", target, data=data, initiator=page.url)  # type: ignore[arg-type]
+    answer = browser.request("POST", target, data=data, initiator=page.url,  # type: ignore[arg-type]
+                             files=dict(files) if files else None)
     return browser.follow_all(answer)
 
 

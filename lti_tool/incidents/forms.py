@@ -1,0 +1,157 @@
+"""Forms for incidents (CSRF-protected). The rules live in
+:mod:`lti_tool.incidents.service`; these only parse and check what is required."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from lti_tool.declarations.forms import MultiCheckboxField
+from lti_tool.incidents.models import (
+    ACTION_NEW_ASSIGNMENT,
+    ACTION_PROFESSIONAL_DISCUSSION,
+    NOT_UPHELD,
+    SOURCE_OBSERVATION,
+    UPHELD,
+)
+from lti_tool.incidents.service import CHECK_OUTCOMES
+
+FILE_HINT = "PDF, Word (.docx), text, PNG or JPEG, up to {limit}."
+
+
+class IncidentForm(FlaskForm):
+    source = RadioField("Where did the concern come from?",
+                        validators=[InputRequired("Choose where the concern came from.")])
+    checker_result = StringField(
+        "The system's score or report reference",
+        validators=[Optional(), Length(max=500)],
+        description="Only if you used an AI-checking system, for example '78% likely AI' or "
+                    "the report number. It is one piece of evidence that needs your "
+                    "judgement: it is not a verdict.")
+    observations = TextAreaField(
+        "Your observations",
+        validators=[DataRequired("Describe what you observed in the work."),
+                    Length(max=10000)],
+        description="What in the work made you concerned, in your own words.")
+    evidence_label = StringField("What is the further evidence? (optional)",
+                                 validators=[Optional(), Length(max=200)])
+    evidence_text = TextAreaField("Further evidence (optional)",
+                                  validators=[Optional(), Length(max=20000)])
+    evidence_file = FileField("Attach a file (optional)")
+    planned_checks = MultiCheckboxField(
+        "Authenticity checks you plan (optional)", validate_choice=False,
+        description="The policy's checks. You can plan them, and record when they are done, "
+                    "on the incident's page.")
+
+    def set_choices(self, checkers: list[str], checks: list[str]) -> None:
+        self.source.choices = [
+            *(SelectChoice(c, f"{c} (an AI-checking system authorised by IT)")
+              for c in checkers),
+            SelectChoice(SOURCE_OBSERVATION, "My own observation (no AI-checking system)"),
+        ]
+        self.planned_checks.choices = [SelectChoice(c, c.capitalize()) for c in checks]
+
+
+class EvidenceForm(FlaskForm):
+    label = StringField("What is this evidence?",
+                        validators=[DataRequired("Say what this evidence is."),
+                                    Length(max=200)],
+                        description="For example 'Draft submitted in week 3' or 'Notes from "
+                                    "the learner's tutor'.")
+    text = TextAreaField("Details (optional)", validators=[Optional(), Length(max=20000)])
+    file = FileField("Attach a file (optional)")
+
+
+class CheckPlanForm(FlaskForm):
+    method = RadioField("Which authenticity check?",
+                        validators=[InputRequired("Choose a check.")])
+    planned_for = DateField("Planned for (optional)", validators=[Optional()])
+    assessor = StringField("Who will carry it out? (optional)",
+                           validators=[Optional(), Length(max=200)])
+
+    def set_choices(self, checks: list[str]) -> None:
+        self.method.choices = [SelectChoice(c, c.capitalize()) for c in checks]
+
+
+class CheckResultForm(FlaskForm):
+    done_on = DateField("Date it was done",
+                        validators=[InputRequired("Enter the date the check was done.")])
+    conducted_by = StringField("Who carried it out",
+                               validators=[DataRequired("Enter who carried out the check."),
+                                           Length(max=200)])
+    outcome = RadioField("Outcome",
+                         choices=[SelectChoice(k, v) for k, v in CHECK_OUTCOMES.items()],
+                         validators=[InputRequired("Choose the outcome of the check.")])
+    notes = TextAreaField("Notes", validators=[DataRequired("Enter notes on the check."),
+                                               Length(max=10000)])
+
+
+class DecisionForm(FlaskForm):
+    outcome = RadioField("Your decision",
+                         validators=[InputRequired("Choose whether the incident is upheld.")])
+    stage_action = RadioField(
+        "For Stage 2, what will the learner do?",
+        choices=[SelectChoice(ACTION_PROFESSIONAL_DISCUSSION,
+                              "Take part in a professional discussion"),
+                 SelectChoice(ACTION_NEW_ASSIGNMENT, "Complete a new assignment")],
+        validators=[Optional()], validate_choice=False)
+    reasons = TextAreaField("Reasons for your decision",
+                            validators=[DataRequired("Give the reasons for your decision."),
+                                        Length(max=10000)],
+                            description="Refer to the learner's answer, the evidence and the "
+                                        "authenticity checks.")
+    without_answer = BooleanField("Decide without the learner's answer")
+    expected_stage = HiddenField()
+
+    def set_choices(self, next_stage: int) -> None:
+        self.outcome.choices = [
+            SelectChoice(NOT_UPHELD, "Not upheld: close the incident. It does not count "
+                                     "towards a stage."),
+            SelectChoice(UPHELD, f"Upheld: the learner reaches Stage {next_stage}."),
+        ]
+
+
+class FollowUpForm(FlaskForm):
+    result = RadioField("Result", validators=[InputRequired("Choose the result.")])
+    done_on = DateField("Date", validators=[InputRequired("Enter the date.")])
+    notes = TextAreaField("Notes", validators=[DataRequired("Enter notes on the result."),
+                                               Length(max=10000)],
+                          description="For a report to the awarding body, include its "
+                                      "reference.")
+
+    def set_choices(self, results: dict[str, str]) -> None:
+        self.result.choices = [SelectChoice(k, v) for k, v in results.items()]
+
+
+class WithdrawForm(FlaskForm):
+    reason = TextAreaField("Why is the decision being withdrawn?",
+                           validators=[DataRequired("Give the reason for withdrawing the "
+                                                    "decision."), Length(max=10000)])
+
+
+class NoteForm(FlaskForm):
+    text = TextAreaField("Note", validators=[DataRequired("Enter the note."),
+                                             Length(max=10000)])
+    corrects = SelectField("Does it correct an earlier step? (optional)",
+                           validators=[Optional()], validate_choice=False)
+
+
+class AnswerForm(FlaskForm):
+    answer = TextAreaField(
+        "How could this have occurred?",
+        validators=[DataRequired("Write your answer."),
+                    Length(max=10000, message="Your answer must be 10,000 characters or "
+                                              "fewer.")],
+        description="Explain in your own words how you prepared and wrote this work, and "
+                    "any AI tools you used and when.")

@@ -1,0 +1,92 @@
+"""The learner's answer to "how could this have occurred?" (routes on the learner blueprint):
+from their own launch of the activity, or from the single-use link in the email, which
+needs no Moodle launch and works only for that learner and that incident."""
+
+from __future__ import annotations
+
+from flask import abort, flash, g, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+
+from lti_tool.extensions import db
+from lti_tool.incidents import service as incidents
+from lti_tool.incidents.forms import AnswerForm
+from lti_tool.incidents.models import AWAITING_ANSWER, Incident
+from lti_tool.learner.views import bp
+from lti_tool.lti.exceptions import AccessDenied
+from lti_tool.people.access import current_launch, require
+from lti_tool.people.models import Person
+from lti_tool.people.roles import LEARNER
+from lti_tool.policy import service as policies
+
+
+def _errors(form: AnswerForm) -> dict[str, str]:
+    return {form[name].id: messages[0] for name, messages in form.errors.items()
+            if name in form and messages}
+
+
+def _render(form: AnswerForm, incident: Incident, learner: Person, *, via_link: bool,
+            status: int = 200) -> ResponseReturnValue:
+    errors = _errors(form)
+    return render_template("incidents/answer.html", form=form, incident=incident,
+                           learner=learner, person=None if via_link else learner,
+                           assignment=incidents.assignment_name(incident.placement),
+                           policy=policies.current_or_bundled(), errors=errors,
+                           via_link=via_link), (400 if errors else status)
+
+
+@bp.route("/incidents/<int:incident_id>/answer", methods=["GET", "POST"])
+@require(LEARNER)
+def answer_question(incident_id: int) -> ResponseReturnValue:
+    incident = db.session.get(Incident, incident_id)
+    if incident is None or incident.platform_id != g.launch.platform_id:
+        abort(404)
+    learner = g.launch.person
+    if incident.learner_id != learner.id:
+        raise AccessDenied("not_your_question", "This question was sent to someone else.")
+    if incident.state != AWAITING_ANSWER:
+        return render_template("incidents/answered.html", incident=incident, person=learner,
+                               assignment=incidents.assignment_name(incident.placement),
+                               answer=incidents.answer_of(incident), via_link=False)
+    form = AnswerForm()
+    if form.validate_on_submit():
+        try:
+            incidents.answer(incident, learner, form.answer.data or "", via="moodle")
+        except incidents.IncidentError as exc:
+            form.answer.errors = [*form.answer.errors, exc.message]
+        else:
+            flash("Thank you: your answer has been sent to your tutor.", "success")
+            if g.launch.placement_id is not None:
+                return redirect(url_for("learner.placement",
+                                        placement_id=g.launch.placement_id), code=303)
+            return redirect(url_for("learner.answer_question", incident_id=incident.id),
+                            code=303)
+    return _render(form, incident, learner, via_link=False)
+
+
+@bp.route("/answer/<token>", methods=["GET", "POST"])
+def answer_by_link(token: str) -> ResponseReturnValue:
+    link = incidents.link_for_token(token)
+    launch = current_launch()
+    if launch is not None and launch.person_id != link.person_id:
+        # This browser is signed in to the tool as someone else: not this learner's link.
+        raise AccessDenied("not_your_question", "This link was sent to someone else. Open "
+                           "the AI use activity in Moodle to see your own questions.")
+    incident = db.session.get(Incident, link.incident_id)
+    learner = db.session.get(Person, link.person_id)
+    assert incident is not None and learner is not None
+    if incident.state != AWAITING_ANSWER:
+        raise incidents.LinkRefused("answer_link_closed", "This question has already been "
+                                    "answered or closed.", status=410)
+    form = AnswerForm()
+    if form.validate_on_submit():
+        try:
+            incidents.answer(incident, learner, form.answer.data or "", via="link")
+        except incidents.IncidentError as exc:
+            form.answer.errors = [*form.answer.errors, exc.message]
+        else:
+            return render_template("incidents/answered.html", incident=incident,
+                                   person=None, assignment=incidents.assignment_name(
+                                       incident.placement),
+                                   answer=incidents.answer_of(incident), via_link=True,
+                                   just_sent=True)
+    return _render(form, incident, learner, via_link=True)

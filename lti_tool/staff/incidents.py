@@ -1,0 +1,399 @@
+"""Staff pages for incidents (routes on the staff blueprint): recording an incident from a
+learner's panel, the incident's page with its evidence, checks, the learner's answer, the
+decision and the follow-up, and evidence downloads."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from flask import (
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_wtf import FlaskForm
+from werkzeug.datastructures import FileStorage
+from wtforms.fields.choices import SelectChoice
+
+from lti_tool.declarations import service as declarations
+from lti_tool.extensions import db
+from lti_tool.incidents import service as incidents
+from lti_tool.incidents.forms import (
+    FILE_HINT,
+    CheckPlanForm,
+    CheckResultForm,
+    DecisionForm,
+    EvidenceForm,
+    FollowUpForm,
+    IncidentForm,
+    NoteForm,
+    WithdrawForm,
+)
+from lti_tool.incidents.models import (
+    ANSWERED,
+    EVIDENCE_FILE,
+    FOLLOW_UP,
+    SOURCE_CHECKER,
+    UNDECIDED_STATES,
+    AuthenticityCheck,
+    EvidenceItem,
+    Incident,
+)
+from lti_tool.lti.exceptions import AccessDenied
+from lti_tool.people.access import require
+from lti_tool.people.models import Person
+from lti_tool.people.roles import STAFF
+from lti_tool.policy import service as policies
+from lti_tool.staff.views import bp
+
+UPLOAD_ENDPOINTS = {"staff.new_incident", "staff.add_evidence"}
+# Room for the form's other fields on top of the file itself.
+_FORM_ALLOWANCE = 512 * 1024
+
+
+@bp.url_value_preprocessor
+def _allow_uploads(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    # Runs before the CSRF check reads the body: only the evidence upload pages accept more
+    # than MAX_CONTENT_LENGTH (the launch endpoint and every other page keep it).
+    if endpoint in UPLOAD_ENDPOINTS:
+        request.max_content_length = (int(current_app.config["INCIDENT_MAX_UPLOAD_BYTES"])
+                                      + _FORM_ALLOWANCE)
+
+
+def _file_hint() -> str:
+    limit = int(current_app.config["INCIDENT_MAX_UPLOAD_BYTES"])
+    return FILE_HINT.format(limit=incidents.size_label(limit))
+
+
+def _errors(form: FlaskForm) -> dict[str, str]:
+    return {form[name].id: messages[0] for name, messages in form.errors.items()
+            if name in form and messages}
+
+
+def _attach(form: FlaskForm, exc: incidents.IncidentError,
+            mapping: dict[str, str] | None = None) -> None:
+    name = (mapping or {}).get(exc.field, exc.field)
+    field = form[name] if name in form else next(iter(form))
+    field.errors = [*field.errors, exc.message]
+
+
+def _upload(storage: Any) -> tuple[str | None, bytes | None]:
+    if not isinstance(storage, FileStorage) or not storage.filename:
+        return None, None
+    return storage.filename, storage.read()
+
+
+def _learner(person_id: int) -> Person:
+    """The learner in the URL: on the launch's platform and in its course (or named by the
+    review launch), unless the viewer sees everything."""
+    person = db.session.get(Person, person_id)
+    if person is None or person.platform_id != g.launch.platform_id:
+        abort(404)
+    viewer = g.launch.person
+    if not (incidents.can_see_everything(viewer) or g.launch.for_user == person.sub
+            or incidents.learner_in_course(person, g.placement.course)):
+        raise AccessDenied("learner_not_in_course", "This learner is not in the course you "
+                           "opened the tool from.")
+    return person
+
+
+def _incident(incident_id: int) -> Incident:
+    """An incident the viewer may see in full (staff of its course, or everything)."""
+    incident = db.session.get(Incident, incident_id)
+    if incident is None or incident.platform_id != g.launch.platform_id:
+        abort(404)
+    if not incidents.full_detail(g.launch.person, incident):
+        raise AccessDenied("incident_summary_only", "This incident belongs to a course you "
+                           "do not teach: you can see its summary on the learner's panel.")
+    return incident
+
+
+# --- the learner panel ------------------------------------------------------------------------
+
+@bp.get("/placements/<int:placement_id>/learners/<int:person_id>")
+@require(STAFF)
+def learner(placement_id: int, person_id: int) -> str:
+    person = _learner(person_id)
+    viewer = g.launch.person
+    policy = policies.current_or_bundled()
+    history = declarations.history(person.id, g.placement.id)
+    elsewhere = [(p, h) for p, h in declarations.histories(person.id)
+                 if p.id != g.placement.id]
+    staff_courses = incidents.staff_course_ids(viewer)
+    everything = incidents.can_see_everything(viewer)
+    cases = [(i, incidents.full_detail(viewer, i, staff_courses, everything))
+             for i in incidents.incidents_of(person)]
+    current = incidents.standing(person)
+    return render_template(
+        "staff/learner.html", placement=g.placement, learner=person, person=viewer,
+        policy=policy, history=history, status=declarations.status(
+            history[0] if history else None, policy),
+        elsewhere=elsewhere, cases=cases, standing=current,
+        next_meaning=incidents.stage_meaning(policy, current.next_stage),
+        state_label=incidents.state_label)
+
+
+# --- recording an incident ---------------------------------------------------------------------
+
+@bp.route("/placements/<int:placement_id>/learners/<int:person_id>/incidents/new",
+          methods=["GET", "POST"])
+@require(STAFF)
+def new_incident(placement_id: int, person_id: int) -> ResponseReturnValue:
+    learner = _learner(person_id)
+    policy = policies.current_or_bundled()
+    checks = [str(c) for c in policy["authenticity_checks"]]
+    form = IncidentForm()
+    form.set_choices(incidents.checkers(), checks)
+    if form.validate_on_submit():
+        filename, content = _upload(form.evidence_file.data)
+        evidence = []
+        if (form.evidence_text.data or "").strip() or filename:
+            evidence.append(incidents.EvidenceInput(
+                label=form.evidence_label.data or "", text=form.evidence_text.data or "",
+                filename=filename, content=content))
+        source = form.source.data or ""
+        try:
+            incident = incidents.raise_incident(
+                placement=g.placement, learner=learner, raised_by=g.launch.person,
+                source=SOURCE_CHECKER if source in incidents.checkers() else source,
+                checker=source if source in incidents.checkers() else None,
+                checker_result=form.checker_result.data or "",
+                observations=form.observations.data or "", evidence=evidence,
+                planned_checks=list(form.planned_checks.data or []), policy=policy)
+        except incidents.IncidentError as exc:
+            _attach(form, exc)
+        else:
+            flash(f"Incident recorded. {learner.display_name} has been asked how this could "
+                  "have occurred." if incidents.learner_email(incident) else
+                  f"Incident recorded. Moodle has no email address for "
+                  f"{learner.display_name}: they will see the question when they next open "
+                  "the activity.", "success")
+            return redirect(url_for("staff.incident", placement_id=placement_id,
+                                    incident_id=incident.id), code=303)
+    errors = _errors(form)
+    return render_template("incidents/new.html", form=form, errors=errors, learner=learner,
+                           placement=g.placement, person=g.launch.person, policy=policy,
+                           settings=declarations.effective_settings(g.placement),
+                           standing=incidents.standing(learner), file_hint=_file_hint(),
+                           checkers=incidents.checkers()), (400 if errors else 200)
+
+
+# --- the incident page -------------------------------------------------------------------------
+
+def _page(incident: Incident, *, status: int = 200, **forms: Any) -> ResponseReturnValue:
+    policy = policies.current_or_bundled()
+    checks = [str(c) for c in policy["authenticity_checks"]]
+    current = incidents.standing(incident.learner)
+    plan = forms.get("plan") or CheckPlanForm(prefix="plan", formdata=None)
+    plan.set_choices(checks)
+    decision = forms.get("decision") or DecisionForm(prefix="decision", formdata=None)
+    decision.set_choices(current.next_stage)
+    if not decision.is_submitted() or decision.expected_stage.data in (None, ""):
+        decision.expected_stage.data = str(current.next_stage)
+    follow_up = forms.get("follow_up") or FollowUpForm(prefix="followup", formdata=None)
+    follow_up.set_choices(incidents.FOLLOW_UP_RESULTS.get(incident.stage or 0, {}))
+    note = forms.get("note") or NoteForm(prefix="note", formdata=None)
+    entries = incidents.timeline(incident)
+    note.corrects.choices = [SelectChoice(str(e.seq), f"Step {e.seq}") for e in entries]
+    check_rows = incidents.checks_of(incident)
+    result_forms = {c.id: (forms.get(f"check{c.id}") or
+                           CheckResultForm(prefix=f"check{c.id}", formdata=None))
+                    for c in check_rows if not c.done}
+    errors: dict[str, str] = {}
+    for form in [*forms.values()]:
+        errors.update(_errors(form))
+    return render_template(
+        "incidents/detail.html", incident=incident, placement=g.placement,
+        person=g.launch.person, policy=policy, learner=incident.learner,
+        settings=declarations.effective_settings(incident.placement),
+        evidence=incidents.evidence_of(incident), checks=check_rows,
+        answer=incidents.answer_of(incident), timeline=entries, standing=current,
+        next_meaning=incidents.stage_meaning(policy, current.next_stage),
+        stage_meaning=(incidents.stage_meaning(policy, incident.stage)
+                       if incident.stage else ""),
+        evidence_form=forms.get("evidence") or EvidenceForm(prefix="evidence", formdata=None),
+        plan_form=plan, result_forms=result_forms, decision_form=decision,
+        follow_up_form=follow_up,
+        withdraw_form=forms.get("withdraw") or WithdrawForm(prefix="withdraw", formdata=None),
+        note_form=note, errors=errors, state_label=incidents.state_label(incident),
+        action_labels=incidents.ACTION_LABELS, check_outcomes=incidents.CHECK_OUTCOMES,
+        follow_up_results=incidents.FOLLOW_UP_RESULTS, file_hint=_file_hint(),
+        undecided=incident.state in UNDECIDED_STATES, answered=incident.state == ANSWERED,
+        needs_follow_up=incident.state == FOLLOW_UP), status
+
+
+def _done(incident: Incident, message: str) -> ResponseReturnValue:
+    flash(message, "success")
+    return redirect(url_for("staff.incident", placement_id=g.placement.id,
+                            incident_id=incident.id), code=303)
+
+
+@bp.get("/placements/<int:placement_id>/incidents/<int:incident_id>")
+@require(STAFF)
+def incident(placement_id: int, incident_id: int) -> ResponseReturnValue:
+    return _page(_incident(incident_id))
+
+
+@bp.post("/placements/<int:placement_id>/incidents/<int:incident_id>/evidence")
+@require(STAFF)
+def add_evidence(placement_id: int, incident_id: int) -> ResponseReturnValue:
+    incident = _incident(incident_id)
+    form = EvidenceForm(prefix="evidence")
+    if form.validate_on_submit():
+        filename, content = _upload(form.file.data)
+        try:
+            incidents.add_evidence(incident, g.launch.person, incidents.EvidenceInput(
+                label=form.label.data or "", text=form.text.data or "", filename=filename,
+                content=content))
+        except incidents.IncidentError as exc:
+            _attach(form, exc, {"evidence_text": "text", "evidence_file": "file"})
+        else:
+            return _done(incident, "Evidence added.")
+    return _page(incident, status=400, evidence=form)
+
+
+@bp.get("/placements/<int:placement_id>/incidents/<int:incident_id>/evidence/<int:evidence_id>")
+@require(STAFF)
+def download_evidence(placement_id: int, incident_id: int,
+                      evidence_id: int) -> ResponseReturnValue:
+    incident = _incident(incident_id)
+    item = db.session.get(EvidenceItem, evidence_id)
+    if item is None or item.incident_id != incident.id or item.kind != EVIDENCE_FILE:
+        abort(404)
+    content = incidents.evidence_file(item)
+    if content is None:
+        abort(404)
+    response = send_file(io.BytesIO(content), mimetype=item.content_type,
+                         as_attachment=True, download_name=item.filename or "evidence",
+                         conditional=False, etag=False, max_age=0)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.post("/placements/<int:placement_id>/incidents/<int:incident_id>/checks")
+@require(STAFF)
+def plan_check(placement_id: int, incident_id: int) -> ResponseReturnValue:
+    incident = _incident(incident_id)
+    policy = policies.current_or_bundled()
+    form = CheckPlanForm(prefix="plan")
+    form.set_choices([str(c) for c in policy["authenticity_checks"]])
+    if form.validate_on_submit():
+        try:
+            incidents.plan_check(incident, g.launch.person, policy,
+                                 method=form.method.data or "",
+                                 planned_for=form.planned_for.data,
+                                 assessor=form.assessor.data or "")
+        except incidents.IncidentError as exc:
+            _attach(form, exc)
+        else:
+            return _done(incident, "Authenticity check planned.")
+    return _page(incident, status=400, plan=form)
+
+
+@bp.post("/placements/<int:placement_id>/incidents/<int:incident_id>/checks/<int:check_id>")
+@require(STAFF)
+def record_check(placement_id: int, incident_id: int, check_id: int) -> ResponseReturnValue:
+    incident = _incident(incident_id)
+    check = db.session.get(AuthenticityCheck, check_id)
+    if check is None or check.incident_id != incident.id:
+        abort(404)
+    form = CheckResultForm(prefix=f"check{check.id}")
+    if form.validate_on_submit():
+        assert form.done_on.data is not None
+        try:
+            incidents.record_check(check, g.launch.person, done_on=form.done_on.data,
+                                   conducted_by=form.conducted_by.data or "",
+                                   outcome=form.outcome.data or "",
+                                   notes=form.notes.data or "")
+        except incidents.IncidentError as exc:
+            _attach(form, exc)
+        else:
+            return _done(incident, f"The {check.method} is recorded.")
+    return _page(incident, status=400, **{f"check{check.id}": form})
+
+
+@bp.post("/placements/<int:placement_id>/incidents/<int:incident_id>/decision")
+@require(STAFF)
+def decide(placement_id: int, incident_id: int) -> ResponseReturnValue:
+    incident = _incident(incident_id)
+    policy = policies.current_or_bundled()
+    form = DecisionForm(prefix="decision")
+    form.set_choices(incidents.standing(incident.learner).next_stage)
+    if form.validate_on_submit():
+        expected = form.expected_stage.data or ""
+        try:
+            incidents.decide(incident, g.launch.person, outcome=form.outcome.data or "",
+                             reasons=form.reasons.data or "", policy=policy,
+                             stage_action=form.stage_action.data or None,
+                             expected_stage=int(expected) if expected.isdigit() else None,
+                             without_answer=bool(form.without_answer.data))
+        except incidents.IncidentError as exc:
+            _attach(form, exc)
+        else:
+            return _done(incident, "Decision recorded. The learner has been told the "
+                         "outcome.")
+    return _page(incident, status=400, decision=form)
+
+
+@bp.post("/placements/<int:placement_id>/incidents/<int:incident_id>/follow-up")
+@require(STAFF)
+def follow_up(placement_id: int, incident_id: int) -> ResponseReturnValue:
+    incident = _incident(incident_id)
+    form = FollowUpForm(prefix="followup")
+    form.set_choices(incidents.FOLLOW_UP_RESULTS.get(incident.stage or 0, {}))
+    if form.validate_on_submit():
+        assert form.done_on.data is not None
+        try:
+            incidents.record_follow_up(incident, g.launch.person,
+                                       result=form.result.data or "",
+                                       notes=form.notes.data or "", done_on=form.done_on.data)
+        except incidents.IncidentError as exc:
+            _attach(form, exc)
+        else:
+            return _done(incident, "Follow-up recorded; the incident is closed.")
+    return _page(incident, status=400, follow_up=form)
+
+
+@bp.post("/placements/<int:placement_id>/incidents/<int:incident_id>/withdraw")
+@require(STAFF)
+def withdraw_decision(placement_id: int, incident_id: int) -> ResponseReturnValue:
+    incident = _incident(incident_id)
+    form = WithdrawForm(prefix="withdraw")
+    if form.validate_on_submit():
+        try:
+            incidents.withdraw_decision(incident, g.launch.person, form.reason.data or "")
+        except incidents.IncidentError as exc:
+            _attach(form, exc)
+        else:
+            return _done(incident, "Decision withdrawn. The incident is open to decide "
+                         "again.")
+    return _page(incident, status=400, withdraw=form)
+
+
+@bp.post("/placements/<int:placement_id>/incidents/<int:incident_id>/notes")
+@require(STAFF)
+def add_note(placement_id: int, incident_id: int) -> ResponseReturnValue:
+    incident = _incident(incident_id)
+    form = NoteForm(prefix="note")
+    form.corrects.choices = [SelectChoice(str(n), f"Step {n}")
+                             for n in range(1, incident.last_seq + 1)]
+    if form.validate_on_submit():
+        corrects = form.corrects.data or ""
+        try:
+            incidents.add_note(incident, g.launch.person, form.text.data or "",
+                               corrects=int(corrects) if corrects.isdigit() else None)
+        except incidents.IncidentError as exc:
+            _attach(form, exc)
+        else:
+            return _done(incident, "Note added.")
+    return _page(incident, status=400, note=form)

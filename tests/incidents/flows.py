@@ -1,0 +1,113 @@
+"""Whole-flow helpers for the incident tests: place the declaration activity in both courses,
+declare, open a learner's panel through a gradebook review launch, record an incident,
+decide, answer."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+import sqlalchemy as sa
+from flask import Flask
+
+from lti_tool.extensions import db
+from lti_tool.incidents.models import Incident
+from lti_tool.people.models import Person
+from tests.declarations.test_declarations import GOOD, declare, deep_link, wait_for
+from tests.support.browser import FormBrowser, launch
+from tests.support.pages import FieldValue, post_form
+
+REVIEW = "LtiSubmissionReviewRequest"
+CHECKER = "Turnitin AI writing detection"
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+__all__ = ["GOOD", "declare", "wait_for"]
+
+
+@dataclass
+class Courses:
+    """The declaration activity deep-linked in course 2 (marker1) and course 3 (marker2)."""
+
+    cipd: Any
+    cmi: Any
+
+
+def place_both(moodle: Any) -> Courses:
+    with FormBrowser() as teacher:
+        cipd = deep_link(teacher, moodle, title="Unit 1 declaration", qualification="CIPD")
+    with FormBrowser() as teacher:
+        cmi = deep_link(teacher, moodle, title="Unit 7 declaration", qualification="CMI",
+                        user="marker2", course_id=3)
+    return Courses(cipd, cmi)
+
+
+def declare_as(moodle: Any, activity_id: int, user: str = "learner1",
+               name: str = "Lena Learner") -> None:
+    with FormBrowser() as learner:
+        receipt = declare(learner, moodle, activity_id, user, {**GOOD, "signature": name})
+        assert receipt.status_code == 200, receipt.text
+
+
+def panel(browser: FormBrowser, moodle: Any, marker: str, activity_id: int,
+          learner: str) -> requests.Response:
+    """The learner's panel, opened as Moodle's gradebook "Grade analysis" does."""
+    page = launch(browser, moodle, marker, activity_id, message_type=REVIEW, for_user=learner)
+    assert page.status_code == 200, page.text
+    assert "/learners/" in page.url, page.url
+    return page
+
+
+def record(browser: FormBrowser, panel_page: requests.Response, *,
+           source: str = CHECKER, result: str = "82% likely AI-generated",
+           observations: str = "The style changes abruptly in section 2.",
+           extra: dict[str, FieldValue] | None = None,
+           files: dict[str, tuple[str, bytes, str]] | None = None) -> requests.Response:
+    """Fill in "Record an incident" from the learner's panel."""
+    form = browser.open(panel_page.url + "/incidents/new")
+    assert form.status_code == 200, form.text
+    fields: dict[str, FieldValue] = {"source": source, "checker_result": result,
+                                     "observations": observations}
+    fields.update(extra or {})
+    return post_form(browser, form, {k: v for k, v in fields.items() if v != ""},
+                     files=files)
+
+
+def incident_url(page: requests.Response) -> str:
+    match = re.search(r"/staff/placements/\d+/incidents/\d+", page.url)
+    assert match, page.url
+    return page.url[:page.url.index(match.group(0))] + match.group(0)
+
+
+def decide(browser: FormBrowser, incident_page_url: str, outcome: str = "upheld",
+           reasons: str = "The answer did not explain the AI-generated sections.",
+           **extra: FieldValue) -> requests.Response:
+    page = browser.open(incident_page_url)
+    assert page.status_code == 200, page.text
+    fields: dict[str, FieldValue] = {"decision-outcome": outcome, "decision-reasons": reasons,
+                                     "decision-expected_stage": _expected(page.text)}
+    fields.update({f"decision-{k}": v for k, v in extra.items()})
+    return post_form(browser, page, fields, action=incident_page_url + "/decision")
+
+
+def _expected(html: str) -> str:
+    match = re.search(r'name="decision-expected_stage"[^>]*value="(\d)"', html) or re.search(
+        r'value="(\d)"[^>]*name="decision-expected_stage"', html)
+    assert match, "no expected stage on the page"
+    return match.group(1)
+
+
+def person_id(app: Flask, username_sub: str) -> int:
+    with app.app_context():
+        found = db.session.scalar(sa.select(Person.id).where(Person.sub == username_sub))
+        assert found is not None
+        return int(found)
+
+
+def incidents(app: Flask) -> list[Incident]:
+    with app.app_context():
+        rows = list(db.session.scalars(sa.select(Incident).order_by(Incident.id)))
+        for row in rows:
+            db.session.expunge(row)
+        return rows
