@@ -126,6 +126,7 @@ def register_blueprints(app: Flask) -> None:
     from lti_tool.requests.staff_views import bp as course_requests_bp
     from lti_tool.requests.views import bp as requests_bp
     from lti_tool.staff import incidents as _staff_incidents  # noqa: F401 - adds routes
+    from lti_tool.staff import reports as _staff_reports  # noqa: F401 - adds routes
     from lti_tool.staff.views import bp as staff_bp
 
     for bp in (public_bp, lti_bp, learner_bp, staff_bp, admin_bp):

@@ -57,6 +57,10 @@ class DefaultConfig:
     OUTBOX_LEASE_SECONDS = 120
     WORKER_POLL_SECONDS = 5.0
 
+    # The centre named in the Stage-3 report pack for the awarding body.
+    CENTRE_NAME = "Leep Talent"
+    CENTRE_NUMBER = ""
+
     # Email (SMTP).
     MAIL_SERVER = "localhost"
     MAIL_PORT = 25

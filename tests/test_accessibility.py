@@ -68,6 +68,11 @@ def test_staff_and_admin_screens(app: Flask, placed: Any, moodle: Any,
     page.goto(moodle.url(f"/mod/lti/view.php?id={placed.cmid}&as=admin"))
     frame = tool_frame(page, base)
     assert axe_violations(frame) == [], "staff overview"
+    frame.get_by_role("link", name="Analytics").click()
+    frame.wait_for_url("**/analytics")
+    assert axe_violations(frame) == [], "analytics"
+    frame.get_by_role("link", name="Back to").click()
+    frame.wait_for_url("**/placements/*")
     frame.get_by_role("link", name="Change settings").click()
     frame.wait_for_url("**/settings")
     assert axe_violations(frame) == [], "settings"

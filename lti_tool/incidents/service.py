@@ -1068,3 +1068,47 @@ def sync_gradebook(person: Person, placements: Sequence[Placement] | None = None
                     comment=comment, at=at)
         queued += 1
     return queued
+
+
+def describe(entry: TimelineEntry) -> str:
+    """One step of an incident in plain English (for the incident page and the reports)."""
+    d = entry.data
+    kind = entry.kind
+    if kind == EV_RAISED:
+        source = (f"AI-checking system: {d.get('checker')}" if d.get("source") == SOURCE_CHECKER
+                  else "marker's own observation")
+        return f"Incident raised ({source})."
+    if kind == EV_EVIDENCE_ADDED:
+        name = f" ({d['filename']})" if d.get("filename") else ""
+        return f"Evidence added: {d.get('label', '')}{name}."
+    if kind == EV_CHECK_PLANNED:
+        when = f" for {d['planned_for']}" if d.get("planned_for") else ""
+        return f"{str(d.get('method', 'Check')).capitalize()} planned{when}."
+    if kind == EV_CHECK_RECORDED:
+        outcome = CHECK_OUTCOMES.get(d.get("outcome") or "", d.get("outcome") or "")
+        return (f"{str(d.get('method', 'Check')).capitalize()} done on {d.get('done_on')} by "
+                f"{d.get('conducted_by')}: {outcome}.")
+    if kind == EV_LEARNER_ASKED:
+        return ("Learner emailed and asked how this could have occurred." if d.get("emailed")
+                else "Learner asked in the tool (Moodle has no email address for them).")
+    if kind == EV_REMINDER_SENT:
+        return ("Reminder emailed to the learner." if d.get("emailed")
+                else "Reminder due (no email address).")
+    if kind == EV_ANSWERED:
+        return "Learner answered " + ("through the emailed link." if d.get("via") == "link"
+                                      else "in Moodle.")
+    if kind == EV_DECIDED:
+        if d.get("outcome") == UPHELD:
+            action = ACTION_LABELS.get(d.get("action") or "", d.get("action") or "")
+            return f"Decision: upheld, Stage {d.get('stage')} ({action})."
+        return "Decision: not upheld."
+    if kind == EV_DECISION_WITHDRAWN:
+        return f"Decision withdrawn: {d.get('reason', '')}"
+    if kind == EV_FOLLOW_UP_RECORDED:
+        results = FOLLOW_UP_RESULTS.get(int(d.get("stage") or 0), {})
+        return (f"Follow-up recorded ({d.get('done_on')}): "
+                f"{results.get(d.get('result') or '', d.get('result'))}. {d.get('notes', '')}")
+    if kind == EV_NOTE_ADDED:
+        label = f"Correction to step {d['corrects']}" if d.get("corrects") else "Note"
+        return f"{label}: {d.get('text', '')}"
+    return kind.replace("_", " ").capitalize()

@@ -91,7 +91,7 @@ def _upload(storage: Any) -> tuple[str | None, bytes | None]:
     return storage.filename, storage.read()
 
 
-def _learner(person_id: int) -> Person:
+def viewable_learner(person_id: int) -> Person:
     """The learner in the URL: on the launch's platform and in its course (or named by the
     review launch), unless the viewer sees everything."""
     person = db.session.get(Person, person_id)
@@ -121,7 +121,7 @@ def _incident(incident_id: int) -> Incident:
 @bp.get("/placements/<int:placement_id>/learners/<int:person_id>")
 @require(STAFF)
 def learner(placement_id: int, person_id: int) -> str:
-    person = _learner(person_id)
+    person = viewable_learner(person_id)
     viewer = g.launch.person
     policy = policies.current_or_bundled()
     history = declarations.history(person.id, g.placement.id)
@@ -147,7 +147,7 @@ def learner(placement_id: int, person_id: int) -> str:
           methods=["GET", "POST"])
 @require(STAFF)
 def new_incident(placement_id: int, person_id: int) -> ResponseReturnValue:
-    learner = _learner(person_id)
+    learner = viewable_learner(person_id)
     policy = policies.current_or_bundled()
     checks = [str(c) for c in policy["authenticity_checks"]]
     form = IncidentForm()

@@ -44,6 +44,7 @@ from lti_tool.people.models import Course, Person
 from lti_tool.people.roles import STAFF
 from lti_tool.platforms.models import Platform
 from lti_tool.policy import service as policies
+from lti_tool.reports import safe_cell
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -116,23 +117,18 @@ def export_csv(placement_id: int) -> Response:
     for row in rows:
         latest = row.status.latest
         writer.writerow([
-            _cell(row.sub), _cell(row.name), _cell(row.email), row.status.state,
+            safe_cell(row.sub), safe_cell(row.name), safe_cell(row.email), row.status.state,
             latest.created_at.strftime("%Y-%m-%d %H:%M:%S") if latest else "",
             latest.policy_version.label if latest else "",
             ("yes" if latest.uses_ai else "no") if latest else "",
             "; ".join(json.loads(latest.permitted_uses)) if latest else "",
-            _cell("; ".join(json.loads(latest.ai_tools))) if latest else "",
-            _cell(latest.signature) if latest else "",
+            safe_cell("; ".join(json.loads(latest.ai_tools))) if latest else "",
+            safe_cell(latest.signature) if latest else "",
             len(row.history) if latest else 0, max(len(row.history) - 1, 0),
         ])
     filename = f"declarations-placement-{placement_id}.csv"
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
-
-
-def _cell(value: str) -> str:
-    # Spreadsheet programs run cells starting with these as formulas (CSV injection).
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 @bp.get("/placements/<int:placement_id>/review/<sub>")
