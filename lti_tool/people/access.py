@@ -64,6 +64,15 @@ class SessionEnded(ToolError):
     title = "Please open the tool from Moodle"
 
 
+def launch_or_end() -> CurrentLaunch:
+    """The session's launch, or a 401 page asking the person to open the tool from Moodle."""
+    launch = current_launch()
+    if launch is None:
+        raise SessionEnded("no_session", "Your session with the tool has ended or was never "
+                           "started. Open the activity again in Moodle.")
+    return launch
+
+
 def require(role: str) -> Callable[[F], F]:
     """The view needs a launch with at least ``role``; a ``placement_id`` or ``course_id``
     argument must belong to the launch's course, and the objects are put in ``g``."""
@@ -71,10 +80,7 @@ def require(role: str) -> Callable[[F], F]:
     def decorator(view: F) -> F:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            launch = current_launch()
-            if launch is None:
-                raise SessionEnded("no_session", "Your session with the tool has ended or was "
-                                   "never started. Open the activity again in Moodle.")
+            launch = launch_or_end()
             if not at_least(launch.role, role):
                 raise AccessDenied("role_insufficient", "This page is for course staff only."
                                    if role != "learner" else "Your role in this course does "

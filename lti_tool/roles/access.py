@@ -10,7 +10,7 @@ from typing import Any, TypeVar, cast
 from flask import g
 
 from lti_tool.lti.exceptions import AccessDenied
-from lti_tool.people.access import SessionEnded, current_launch
+from lti_tool.people.access import launch_or_end
 from lti_tool.people.roles import ADMIN
 from lti_tool.roles import service as roles
 from lti_tool.roles.models import ALS, TOOL_ADMIN
@@ -31,10 +31,7 @@ def require_tool_role(role: str) -> Callable[[F], F]:
     def decorator(view: F) -> F:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            launch = current_launch()
-            if launch is None:
-                raise SessionEnded("no_session", "Your session with the tool has ended or was "
-                                   "never started. Open the activity again in Moodle.")
+            launch = launch_or_end()
             person = launch.person
             if role == ALS:
                 allowed = roles.is_als(person)

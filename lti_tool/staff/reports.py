@@ -34,20 +34,14 @@ def _download(body: bytes | str, mimetype: str, filename: str) -> Response:
     return response
 
 
-@bp.get("/placements/<int:placement_id>/learners/<int:person_id>/report.pdf")
+@bp.get("/placements/<int:placement_id>/learners/<int:person_id>/report.<any(pdf, csv):fmt>")
 @require(STAFF)
-def report_pdf(placement_id: int, person_id: int) -> Response:
-    pack = _pack(person_id, "pdf")
-    return _download(stage3.to_pdf(pack), "application/pdf",
-                     f"aiu-stage3-report-{pack.learner.sub}.pdf")
-
-
-@bp.get("/placements/<int:placement_id>/learners/<int:person_id>/report.csv")
-@require(STAFF)
-def report_csv(placement_id: int, person_id: int) -> Response:
-    pack = _pack(person_id, "csv")
-    return _download(stage3.to_csv(pack), "text/csv",
-                     f"aiu-stage3-report-{pack.learner.sub}.csv")
+def report(placement_id: int, person_id: int, fmt: str) -> Response:
+    """The Stage-3 report pack as a PDF or a CSV download."""
+    pack = _pack(person_id, fmt)
+    body, mimetype = ((stage3.to_pdf(pack), "application/pdf") if fmt == "pdf"
+                      else (stage3.to_csv(pack), "text/csv"))
+    return _download(body, mimetype, f"aiu-stage3-report-{pack.learner.sub}.{fmt}")
 
 
 @bp.get("/placements/<int:placement_id>/analytics")
