@@ -1089,7 +1089,10 @@ def describe(entry: TimelineEntry) -> str:
         return (f"{str(d.get('method', 'Check')).capitalize()} done on {d.get('done_on')} by "
                 f"{d.get('conducted_by')}: {outcome}.")
     if kind == EV_LEARNER_ASKED:
-        return ("Learner emailed and asked how this could have occurred." if d.get("emailed")
+        until = (f" (link valid until {str(d['link_expires_at'])[:10]})"
+                 if d.get("link_expires_at") else "")
+        return (f"Learner emailed and asked how this could have occurred{until}."
+                if d.get("emailed")
                 else "Learner asked in the tool (Moodle has no email address for them).")
     if kind == EV_REMINDER_SENT:
         return ("Reminder emailed to the learner." if d.get("emailed")

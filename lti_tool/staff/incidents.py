@@ -226,6 +226,7 @@ def _page(incident: Incident, *, status: int = 200, **forms: Any) -> ResponseRet
         note_form=note, errors=errors, state_label=incidents.state_label(incident),
         action_labels=incidents.ACTION_LABELS, check_outcomes=incidents.CHECK_OUTCOMES,
         follow_up_results=incidents.FOLLOW_UP_RESULTS, file_hint=_file_hint(),
+        describe=incidents.describe,
         undecided=incident.state in UNDECIDED_STATES, answered=incident.state == ANSWERED,
         needs_follow_up=incident.state == FOLLOW_UP), status
 
