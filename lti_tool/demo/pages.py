@@ -27,7 +27,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from lti_tool.demo.endpoints import auto_post_form, error_page
 from lti_tool.demo.messages import DEEP_LINKING, RESOURCE_LINK, SUBMISSION_REVIEW
-from lti_tool.demo.model import ACTIVE, Activity, User
+from lti_tool.demo.model import ACTIVE, Activity, Course, User
 
 if TYPE_CHECKING:
     from lti_tool.demo.platform import MoodleStandIn
@@ -75,6 +75,18 @@ class DemoPages:
             return redirect(url_for("demo_home"))
         return user
 
+    def user_and_course(self) -> tuple[User, Course] | Response | WerkzeugResponse:
+        """The signed-in user and the course named by ``?id=``, or the page to show instead
+        (the home page when nobody is signed in, a 403 when the course is not theirs)."""
+        user = self.need_user()
+        if not isinstance(user, User):
+            return user
+        course_id = request.args.get("id", "")
+        course = self.standin.courses.get(int(course_id)) if course_id.isdigit() else None
+        if course is None or not self.standin.can_view_course(user, course.id):
+            return error_page("You cannot view this course.", 403)
+        return user, course
+
     # -- pages --------------------------------------------------------------------------------
     def home(self) -> str:
         s = self.standin
@@ -92,13 +104,11 @@ class DemoPages:
                                tools=sorted(s.tools.values(), key=lambda t: t.type_id))
 
     def course(self) -> str | WerkzeugResponse:
-        user = self.need_user()
-        if not isinstance(user, User):
-            return user
+        found = self.user_and_course()
+        if not isinstance(found, tuple):
+            return found
+        user, course = found
         s = self.standin
-        course = s.courses.get(int(request.args.get("id", "0") or 0))
-        if course is None or not s.can_view_course(user, course.id):
-            return error_page("You cannot view this course.", 403)
         with s.lock:
             activities = sorted((a for a in s.activities.values() if a.course_id == course.id),
                                 key=lambda a: a.id)
@@ -203,13 +213,11 @@ class DemoPages:
                            select_typeid=int(selected) if selected.isdigit() else None)
 
     def grader(self) -> str | Response | WerkzeugResponse:
-        user = self.need_user()
-        if not isinstance(user, User):
-            return user
+        found = self.user_and_course()
+        if not isinstance(found, tuple):
+            return found
+        user, course = found
         s = self.standin
-        course = s.courses.get(int(request.args.get("id", "0") or 0))
-        if course is None or not s.can_view_course(user, course.id):
-            return error_page("You cannot view this course.", 403)
         role = s.enrolment_role(course.id, user.id)
         if not (user.site_admin or role in ("editingteacher", "teacher")):
             return redirect(link("demo_user_report", id=course.id, **{"as": user.username}))
@@ -223,13 +231,11 @@ class DemoPages:
                                grades=s.grades, cmids=cmids)
 
     def user_report(self) -> str | Response | WerkzeugResponse:
-        user = self.need_user()
-        if not isinstance(user, User):
-            return user
+        found = self.user_and_course()
+        if not isinstance(found, tuple):
+            return found
+        user, course = found
         s = self.standin
-        course = s.courses.get(int(request.args.get("id", "0") or 0))
-        if course is None or not s.can_view_course(user, course.id):
-            return error_page("You cannot view this course.", 403)
         with s.lock:
             items = sorted((i for i in s.line_items.values() if i.course_id == course.id),
                            key=lambda i: i.id)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from flask import current_app
 
@@ -16,7 +17,6 @@ SCOPE_LINEITEM_READONLY = "https://purl.imsglobal.org/spec/lti-ags/scope/lineite
 SCOPE_RESULT = "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly"
 SCOPE_SCORE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
-LINEITEM_TYPE = "application/vnd.ims.lis.v2.lineitem+json"
 LINEITEMS_TYPE = "application/vnd.ims.lis.v2.lineitemcontainer+json"
 
 
@@ -50,8 +50,6 @@ def _call(platform: Platform, method: str, url: str, scopes: list[str], *,
 
 
 def _json_bytes(body: Any) -> bytes:
-    import json
-
     return json.dumps(body, separators=(",", ":")).encode("utf-8")
 
 
@@ -63,8 +61,6 @@ def post_score(platform: Platform, lineitem_url: str, score: dict[str, Any]) -> 
 
 def list_line_items(platform: Platform, lineitems_url: str, **filters: str) -> list[dict[str, Any]]:
     """Line items of the context, filtered (``resource_link_id``, ``resource_id``, ``tag``)."""
-    from urllib.parse import urlencode
-
     url = lineitems_url
     if filters:
         url += ("&" if "?" in url else "?") + urlencode(filters)
@@ -74,8 +70,3 @@ def list_line_items(platform: Platform, lineitems_url: str, **filters: str) -> l
     items = reply.json()
     return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
 
-
-def create_line_item(platform: Platform, lineitems_url: str,
-                     item: dict[str, Any]) -> http.Reply:
-    return _call(platform, "POST", lineitems_url, [SCOPE_LINEITEM], content_type=LINEITEM_TYPE,
-                 accept=LINEITEM_TYPE, body=item)

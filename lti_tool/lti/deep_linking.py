@@ -76,7 +76,3 @@ def _review_kwargs(review: Mapping[str, Any]) -> dict[str, Any]:
         "custom": review.get("custom"),
     }
 
-
-def auto_post_form(return_url: str, token: str) -> dict[str, str]:
-    """What the browser must POST back to the platform."""
-    return {"action": return_url, "JWT": token}

@@ -48,6 +48,7 @@ def record_launch(launch: Launch) -> dict[str, Any]:
         Person, {"platform_id": launch.platform_id, "sub": launch.sub},
         lambda: Person(platform_id=launch.platform_id, sub=launch.sub),
     )
+    previous_email = person.email
     person.name = launch.name or person.name
     person.given_name = launch.given_name or person.given_name
     person.family_name = launch.family_name or person.family_name
@@ -60,8 +61,11 @@ def record_launch(launch: Launch) -> dict[str, Any]:
     if created:
         audit.record(f"platform:{launch.platform_id}", "person.created", "person", person.id,
                      {"sub": launch.sub})
-    # Roles granted by Moodle user id or email before this person launched take hold now.
-    roles.resolve_grants(person)
+    # Roles granted by Moodle user id or email before the tool knew this person (or this
+    # email) take hold now; grants to a known person are tied to them when made, so a
+    # steady-state launch skips the lookup.
+    if created or person.email != previous_email:
+        roles.resolve_grants(person)
 
     platform = db.session.get(Platform, launch.platform_id)
     assert platform is not None
@@ -184,8 +188,3 @@ def refresh_roster(course: Course, memberships_url: str) -> list[CourseMember]:
     db.session.flush()
     return sorted(existing.values(), key=lambda m: (m.name.lower(), m.sub))
 
-
-def roster(course: Course) -> list[CourseMember]:
-    return list(db.session.scalars(
-        sa.select(CourseMember).where(CourseMember.course_id == course.id)
-        .order_by(sa.func.lower(CourseMember.name), CourseMember.sub)))

@@ -44,7 +44,7 @@ from lti_tool.people.models import Course, Person
 from lti_tool.people.roles import STAFF
 from lti_tool.platforms.models import Platform
 from lti_tool.policy import service as policies
-from lti_tool.reports import safe_cell
+from lti_tool.reports import attachment, safe_cell
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -127,8 +127,7 @@ def export_csv(placement_id: int) -> Response:
             len(row.history) if latest else 0, max(len(row.history) - 1, 0),
         ])
     filename = f"declarations-placement-{placement_id}.csv"
-    return Response(out.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return attachment(out.getvalue(), "text/csv", filename)
 
 
 @bp.get("/placements/<int:placement_id>/review/<sub>")
