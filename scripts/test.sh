@@ -2,10 +2,16 @@
 # Sets up everything the test suite needs on a fresh Debian machine with Python 3.11+, then
 # runs lint (ruff), type checks (mypy) and the whole suite twice: on SQLite, and on a
 # throwaway PostgreSQL 15 cluster. A local Redis server backs the Redis-store tests and
-# Debian's Chromium the browser test. Usage: bash scripts/test.sh [extra pytest args]
+# Debian's Chromium the browser tests (run once, with the SQLite suite).
+# Both suites always run; the command fails at the end if either failed.
+# Usage: bash scripts/test.sh [extra pytest args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$(pwd)
+START=$SECONDS
+
+# A bare environment (env -i, a container) has no locale: PostgreSQL, Python and the
+# browser all want UTF-8.
+export LANG="${LANG:-C.UTF-8}"
 
 SUDO=""
 if [ "$(id -u)" != "0" ]; then SUDO="sudo"; fi
@@ -17,8 +23,14 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 if [ ${#need[@]} -gt 0 ]; then
   echo "Installing system packages: ${need[*]}"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+  # A mirror can fail once: try again before giving up.
+  for attempt in 1 2 3; do
+    if $SUDO apt-get update -qq \
+       && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+    then break; fi
+    [ "$attempt" = 3 ] && { echo "Could not install ${need[*]} with apt-get." >&2; exit 1; }
+    sleep 5
+  done
 fi
 
 # 2. The project and its test tools in a virtual environment.
@@ -57,14 +69,34 @@ if [ "$(id -u)" = "0" ]; then
   chown postgres "$WORK"
   PGUSER_RUN="runuser -u postgres --"
 fi
-$PGUSER_RUN "$PGBIN/initdb" -D "$WORK/pg" -U postgres -A trust --no-sync >/dev/null
+# An explicit encoding: without a locale initdb would make an SQL_ASCII cluster.
+$PGUSER_RUN "$PGBIN/initdb" -D "$WORK/pg" -U postgres -A trust --no-sync \
+  -E UTF8 --locale=C.UTF-8 >/dev/null
 $PGUSER_RUN "$PGBIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg.log" -w \
   -o "-p $PG_PORT -k $WORK -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" start >/dev/null
 "$PGBIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres aiu_test
 
-# 5. The suite on SQLite, then on PostgreSQL.
-echo "== Test suite on SQLite"
-.venv/bin/pytest "$@"
-echo "== Test suite on PostgreSQL"
+# 5. The suite on SQLite (with the browser tests), then on PostgreSQL (without them: they
+#    test pages, not the database). Both run whatever the first gives; both summaries print.
+run_suite() {  # name, log file, pytest args...
+  local name=$1 log=$2; shift 2
+  echo "== Test suite on $name"
+  set +e
+  .venv/bin/pytest "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  set -e
+  return "$rc"
+}
+sqlite_rc=0; postgres_rc=0
+run_suite SQLite "$WORK/sqlite.log" "$@" || sqlite_rc=$?
 AIU_TEST_DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:$PG_PORT/aiu_test" \
-  .venv/bin/pytest "$@"
+  run_suite PostgreSQL "$WORK/postgres.log" -m "not browser" "$@" || postgres_rc=$?
+
+echo "== Summary ($(( (SECONDS - START) / 60 )) min $(( (SECONDS - START) % 60 )) s)"
+summary() { grep -E '(passed|failed|error|no tests ran).* in [0-9.]+s' "$1" | tail -n 1 | tr -d '='; }
+echo "SQLite:     $(summary "$WORK/sqlite.log")"
+echo "PostgreSQL: $(summary "$WORK/postgres.log")"
+if [ "$sqlite_rc" != 0 ] || [ "$postgres_rc" != 0 ]; then
+  echo "FAILED: SQLite exit $sqlite_rc, PostgreSQL exit $postgres_rc" >&2
+  exit 1
+fi

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import requests
 
 from tests.conftest import free_port
 from tests.support.browser import FormBrowser, launch
+from tests.support.pages import wait_until_serving
 
 BIN = Path(sys.executable).parent
 
@@ -56,14 +56,8 @@ def gunicorn(operator_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
                             env=operator_env, stdout=log, stderr=subprocess.STDOUT)
     base = operator_env["LTI_TOOL_BASE_URL"]
     try:
-        for _ in range(100):
-            try:
-                if requests.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        else:
-            pytest.fail((tmp_path / "gunicorn.log").read_text())
+        wait_until_serving(base + "/healthz", "gunicorn (2 workers)",
+                           log=tmp_path / "gunicorn.log")
         yield base
     finally:
         proc.terminate()

@@ -14,15 +14,13 @@ from tests.support.browser import FormBrowser
 from tests.support.fake_tool import FakeTool
 from tests.support.moodle import MoodleFactory, moodle_factory  # noqa: F401
 
-CAPTURES = Path(__file__).resolve().parents[3] / "shared" / "moodle" / "captures"
+# Copies of real Moodle 4.5 recordings (see tests/data/README.md for their source).
+CAPTURES = Path(__file__).resolve().parents[1] / "data" / "moodle" / "captures"
 
 
 def capture(name: str) -> dict[str, Any]:
-    """A recording from shared/moodle/captures (the test is skipped if it is not there)."""
-    path = CAPTURES / name
-    if not path.exists():
-        pytest.skip(f"capture {name} not available")
-    data: dict[str, Any] = json.loads(path.read_text("utf-8"))
+    """A recording from tests/data/moodle/captures."""
+    data: dict[str, Any] = json.loads((CAPTURES / name).read_text("utf-8"))
     return data
 
 

@@ -6,6 +6,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from html import unescape
+from pathlib import Path
 from urllib.parse import urljoin
 
 import requests
@@ -93,11 +94,44 @@ def platform_id(app: Flask) -> int:
         return int(found)
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    """Poll ``condition`` until it holds or ``timeout`` seconds pass."""
+def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
+    """Poll ``condition`` until it holds (True) or fail the test after ``timeout`` seconds.
+
+    Work done after a response (outbox deliveries, email) is quick on an idle machine but can
+    take seconds on a busy 2-core one: the deadline is generous because passing costs nothing.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return True
         time.sleep(0.05)
-    return condition()
+    if condition():
+        return True
+    raise AssertionError(f"still not true after {timeout:.0f} s: {_describe(condition)}")
+
+
+def _describe(condition: Callable[[], object]) -> str:
+    code = getattr(condition, "__code__", None)
+    if code is None:
+        return repr(condition)
+    return f"the condition at {code.co_filename}:{code.co_firstlineno}"
+
+
+def wait_until_serving(url: str, what: str, *, timeout: float = 60.0,
+                       log: Path | None = None) -> None:
+    """Wait for ``url`` to answer 200, retrying on any request error (refused, reset, read
+    timeout: a busy machine can accept a connection seconds before a new server answers).
+    On giving up, the failure names ``what`` was awaited, the last error and ``log``'s tail."""
+    deadline = time.monotonic() + timeout
+    last = "no answer yet"
+    while time.monotonic() < deadline:
+        try:
+            answer = requests.get(url, timeout=10)
+            if answer.status_code == 200:
+                return
+            last = f"HTTP {answer.status_code}"
+        except requests.RequestException as error:
+            last = f"{type(error).__name__}: {error}"
+        time.sleep(0.2)
+    tail = log.read_text("utf-8", errors="replace")[-3000:] if log and log.exists() else ""
+    raise AssertionError(f"{what} did not answer {url} within {timeout:.0f} s ({last})\n{tail}")
