@@ -144,6 +144,10 @@ def register_template_context(app: Flask) -> None:
 
 
 def register_request_hooks(app: Flask) -> None:
+    from lti_tool.people import access
+
+    access.init_app(app)
+
     @app.after_request
     def commit_or_roll_back(response: Response) -> Response:
         # One commit per request: services only flush. Refusals roll everything back.

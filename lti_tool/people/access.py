@@ -1,14 +1,20 @@
 """Who may open a page: every view states the role it needs, and any placement, course or
-person in its URL is checked against the context of the launch that opened the session."""
+person in its URL is checked against the context of the launch the page was opened from.
+
+One browser can hold several launches at once (two Moodle tabs: two activities, or two
+learners' Grade analysis). Each launch gets an id that the tool's own URLs carry as the
+``launch`` query parameter (added by ``url_for`` for every tool page), so each tab keeps its
+own context and only the rights its own launch gave."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import g, session
+from flask import Flask, g, request, session
 
 from lti_tool.extensions import db
 from lti_tool.lti.exceptions import AccessDenied, ToolError
@@ -17,12 +23,18 @@ from lti_tool.people.roles import at_least
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-SESSION_KEY = "launch"
+SESSION_KEY = "launches"
+LATEST_KEY = "latest_launch"
+LAUNCH_ARG = "launch"
+# Launches one browser keeps at once (the oldest go first): plenty of Moodle tabs.
+MAX_LAUNCHES = 12
+# Endpoints that never belong to a launch: the platform-facing LTI surface, public pages.
+_NO_LAUNCH_BLUEPRINTS = {"lti", "public"}
 
 
 @dataclass(frozen=True)
 class CurrentLaunch:
-    """The launch that opened this browser session."""
+    """The launch a page was opened from."""
 
     platform_id: int
     deployment_id: str
@@ -43,20 +55,58 @@ class CurrentLaunch:
 
 
 def current_launch() -> CurrentLaunch | None:
-    data = session.get(SESSION_KEY)
+    """The launch named by the request's ``launch`` parameter; without one (a link typed or
+    emailed), the browser's most recent launch. None when the session holds neither."""
+    launches = session.get(SESSION_KEY)
+    if not isinstance(launches, dict):
+        return None
+    launch_id = g.get("launch_id") or session.get(LATEST_KEY)
+    data = launches.get(launch_id)
     if not isinstance(data, dict):
         return None
     return CurrentLaunch(**data)
 
 
-def start_session(data: dict[str, Any]) -> None:
-    """Replace whatever session this browser had with one for this launch (a new id)."""
+def start_session(data: dict[str, Any]) -> str:
+    """Add this launch to the browser's session under a new launch id (returned, and used
+    by ``url_for`` for the rest of the request). The session id is replaced at every launch;
+    launches of another person or platform are dropped, so one browser never mixes people."""
+    launches = session.get(SESSION_KEY)
+    kept: dict[str, Any] = {}
+    if isinstance(launches, dict):
+        kept = {key: value for key, value in launches.items()
+                if isinstance(value, dict) and value.get("person_id") == data["person_id"]
+                and value.get("platform_id") == data["platform_id"]}
     regenerate = getattr(session, "regenerate", None)
     if regenerate is not None:
         regenerate()
     else:
         session.clear()
-    session[SESSION_KEY] = data
+    launch_id = secrets.token_urlsafe(12)
+    kept[launch_id] = data
+    while len(kept) > MAX_LAUNCHES:
+        kept.pop(next(iter(kept)))
+    session[SESSION_KEY] = kept
+    session[LATEST_KEY] = launch_id
+    g.launch_id = launch_id
+    return launch_id
+
+
+def init_app(app: Flask) -> None:
+    """Read the launch id from each request and put it in every URL the tool builds."""
+
+    @app.before_request
+    def read_launch_id() -> None:
+        value = request.args.get(LAUNCH_ARG)
+        if value and len(value) <= 64:
+            g.launch_id = value
+
+    @app.url_defaults
+    def add_launch_id(endpoint: str, values: dict[str, Any]) -> None:
+        launch_id = g.get("launch_id")
+        if (launch_id and LAUNCH_ARG not in values and endpoint != "static"
+                and endpoint.partition(".")[0] not in _NO_LAUNCH_BLUEPRINTS):
+            values[LAUNCH_ARG] = launch_id
 
 
 class SessionEnded(ToolError):
