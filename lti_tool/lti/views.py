@@ -29,7 +29,7 @@ from lti_tool.lti.registration import (
 )
 from lti_tool.lti.state import LaunchStateStore
 from lti_tool.people import service as people
-from lti_tool.people.access import start_session
+from lti_tool.people.access import start_session, under_launch
 from lti_tool.people.roles import LEARNER, STAFF, at_least, role_from_claims
 from lti_tool.platforms import service as platforms
 
@@ -78,10 +78,10 @@ def launch() -> BaseResponse:
     data = people.record_launch(validated)
     declarations.bind_from_launch(data["placement_id"], validated.platform_id,
                                   dict(validated.custom), f"person:{data['person_id']}")
-    start_session(data)
+    launch_id = start_session(data)
     current_app.logger.info("launch_ok platform=%s message=%s role=%s", validated.platform_id,
                             validated.message_type, data["role"])
-    return redirect(_landing(data), code=303)
+    return redirect(under_launch(launch_id, _landing(data)), code=303)
 
 
 def _check_message_access(launch: lti_launch.Launch) -> None:

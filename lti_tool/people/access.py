@@ -4,7 +4,12 @@ person in its URL is checked against the context of the launch the page was open
 One browser can hold several launches at once (two Moodle tabs: two activities, or two
 learners' Grade analysis). Each launch gets an id that the tool's own URLs carry as the
 ``launch`` query parameter (added by ``url_for`` for every tool page), so each tab keeps its
-own context and only the rights its own launch gave."""
+own context and only the rights its own launch gave.
+
+The launch id travels as the first segment of the tool's paths (``/l/<launch id>/learner/...``):
+a small WSGI middleware moves it into ``SCRIPT_NAME``, so routes stay as they are and every
+URL ``url_for`` builds on that page (links, form actions, redirects) keeps it by itself.
+A path without it (a link typed or emailed) means the browser's most recent launch."""
 
 from __future__ import annotations
 
@@ -25,11 +30,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 SESSION_KEY = "launches"
 LATEST_KEY = "latest_launch"
-LAUNCH_ARG = "launch"
+LAUNCH_PREFIX = "/l/"
+_ENVIRON_KEY = "aiu.launch_id"
 # Launches one browser keeps at once (the oldest go first): plenty of Moodle tabs.
 MAX_LAUNCHES = 12
-# Endpoints that never belong to a launch: the platform-facing LTI surface, public pages.
-_NO_LAUNCH_BLUEPRINTS = {"lti", "public"}
 
 
 @dataclass(frozen=True)
@@ -55,22 +59,23 @@ class CurrentLaunch:
 
 
 def current_launch() -> CurrentLaunch | None:
-    """The launch named by the request's ``launch`` parameter; without one (a link typed or
-    emailed), the browser's most recent launch. None when the session holds neither."""
+    """The launch named in the request's path; without one, or with an id this browser does
+    not hold (a link copied from elsewhere), the browser's most recent launch: never more than
+    this browser's own launches give. None when the session holds no launch."""
     launches = session.get(SESSION_KEY)
     if not isinstance(launches, dict):
         return None
-    launch_id = g.get("launch_id") or session.get(LATEST_KEY)
-    data = launches.get(launch_id)
+    data = launches.get(request.environ.get(_ENVIRON_KEY)) or launches.get(
+        session.get(LATEST_KEY))
     if not isinstance(data, dict):
         return None
     return CurrentLaunch(**data)
 
 
 def start_session(data: dict[str, Any]) -> str:
-    """Add this launch to the browser's session under a new launch id (returned, and used
-    by ``url_for`` for the rest of the request). The session id is replaced at every launch;
-    launches of another person or platform are dropped, so one browser never mixes people."""
+    """Add this launch to the browser's session under a new launch id (returned). The session
+    id is replaced at every launch; launches of another person or platform are dropped, so
+    one browser never mixes people."""
     launches = session.get(SESSION_KEY)
     kept: dict[str, Any] = {}
     if isinstance(launches, dict):
@@ -88,25 +93,35 @@ def start_session(data: dict[str, Any]) -> str:
         kept.pop(next(iter(kept)))
     session[SESSION_KEY] = kept
     session[LATEST_KEY] = launch_id
-    g.launch_id = launch_id
     return launch_id
 
 
+def under_launch(launch_id: str, path: str) -> str:
+    """``path`` (from ``url_for`` in a request without a launch id) for the given launch."""
+    root = request.script_root
+    return root + LAUNCH_PREFIX + launch_id + path[len(root):]
+
+
+class LaunchPathMiddleware:
+    """Moves ``/l/<launch id>`` from the front of the path into ``SCRIPT_NAME``."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(LAUNCH_PREFIX):
+            launch_id, slash, rest = path[len(LAUNCH_PREFIX):].partition("/")
+            if launch_id and slash and len(launch_id) <= 64:
+                environ[_ENVIRON_KEY] = launch_id
+                environ["SCRIPT_NAME"] = (environ.get("SCRIPT_NAME", "").rstrip("/")
+                                          + LAUNCH_PREFIX + launch_id)
+                environ["PATH_INFO"] = "/" + rest
+        return self.app(environ, start_response)
+
+
 def init_app(app: Flask) -> None:
-    """Read the launch id from each request and put it in every URL the tool builds."""
-
-    @app.before_request
-    def read_launch_id() -> None:
-        value = request.args.get(LAUNCH_ARG)
-        if value and len(value) <= 64:
-            g.launch_id = value
-
-    @app.url_defaults
-    def add_launch_id(endpoint: str, values: dict[str, Any]) -> None:
-        launch_id = g.get("launch_id")
-        if (launch_id and LAUNCH_ARG not in values and endpoint != "static"
-                and endpoint.partition(".")[0] not in _NO_LAUNCH_BLUEPRINTS):
-            values[LAUNCH_ARG] = launch_id
+    app.wsgi_app = LaunchPathMiddleware(app.wsgi_app)  # type: ignore[method-assign]
 
 
 class SessionEnded(ToolError):

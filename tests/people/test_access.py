@@ -85,6 +85,10 @@ def test_admin_mints_a_registration_url_with_csrf(app: Flask, registered: Any, m
     assert base + "/lti/register/" in minted.text
 
 
+def _launch_id(url: str) -> str:
+    return url.split("/l/", 1)[1].split("/", 1)[0]
+
+
 def _activity_in_course_2(moodle: Any, registered: Any, title: str) -> int:
     return int(moodle.add_activity(2, title=title, client_id=registered.client_id).id)
 
@@ -96,8 +100,8 @@ def test_two_tabs_keep_their_own_launch(app: Flask, registered: Any, moodle: Any
     first_tab = launch(browser, moodle, "marker1")
     second_tab = launch(browser, moodle, "marker1", second)
     assert first_tab.status_code == second_tab.status_code == 200
-    assert "launch=" in first_tab.url and "launch=" in second_tab.url
-    assert first_tab.url != second_tab.url
+    assert "/l/" in first_tab.url and "/l/" in second_tab.url
+    assert _launch_id(first_tab.url) != _launch_id(second_tab.url)
     # The first tab carries on after the second launched: the same page, then a link on it.
     again = browser.open(first_tab.url)
     assert again.status_code == 200, again.text[:300]
@@ -111,29 +115,34 @@ def test_each_tab_has_only_the_rights_of_its_own_launch(app: Flask, registered: 
     course_2 = launch(browser, moodle, "learner1")
     course_3 = launch(browser, moodle, "learner1", course_id=3)
     assert browser.open(course_2.url).status_code == 200
-    tab_2 = course_2.url.split("launch=")[1].split("&")[0]
-    refused = browser.open(course_3.url.split("?")[0] + f"?launch={tab_2}")
+    refused = browser.open(course_3.url.replace(_launch_id(course_3.url),
+                                                _launch_id(course_2.url)))
     assert refused.status_code == 403 and "another course or activity" in refused.text
 
 
 def test_links_on_a_page_carry_its_launch(app: Flask, registered: Any, moodle: Any,
                                          browser: FormBrowser) -> None:
     page = launch(browser, moodle, "learner1")
-    launch_id = page.url.split("launch=")[1].split("&")[0]
-    assert f"launch={launch_id}" in page.text  # navigation and forms name this launch
-    assert "/static/" in page.text and "static/aiu.css?launch=" not in page.text
+    # Navigation links and form actions on the page name this launch.
+    assert f'href="/l/{_launch_id(page.url)}/learner/placements/' in page.text
 
 
-def test_an_unknown_launch_id_is_not_another_launch(app: Flask, registered: Any,
-                                                   moodle: Any, browser: FormBrowser) -> None:
-    page = launch(browser, moodle, "learner1")
-    answer = browser.open(page.url.split("?")[0] + "?launch=not-a-launch")
-    assert answer.status_code == 401 and "Open the activity again in Moodle" in answer.text
+def test_a_launch_id_from_another_browser_gives_only_this_browsers_rights(
+        app: Flask, registered: Any, moodle: Any, browser: FormBrowser) -> None:
+    course_3 = launch(browser, moodle, "learner1", course_id=3)
+    with FormBrowser() as other:
+        launch(other, moodle, "learner3", course_id=3)
+        # learner3's own launch decides (same course: the page opens, as learner3)...
+        assert "Lena" not in other.open(course_3.url).text
+    with FormBrowser() as other:
+        launch(other, moodle, "learner2")  # ...and learner2 is not in course 3 at all.
+        assert other.open(course_3.url).status_code == 403
 
 
 def test_another_person_in_the_same_browser_replaces_the_launches(
         app: Flask, registered: Any, moodle: Any, browser: FormBrowser) -> None:
     learner = launch(browser, moodle, "learner1")
     launch(browser, moodle, "learner2")
-    # learner1's tab no longer works in this browser: it was learner1's launch.
-    assert browser.open(learner.url).status_code == 401
+    # learner1's tab no longer acts as learner1: the browser now holds learner2's launch only.
+    form = browser.open(learner.url + "/declare").text
+    assert "Lena Learner" not in form and "Moodle knows it: " in form
