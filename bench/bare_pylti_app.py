@@ -132,12 +132,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         message_launch = FlaskMessageLaunch.from_cache(
             request.args.get("launch_id", ""), lti_request(), tool_conf,
             launch_data_storage=launch_data_storage())
-        data = message_launch.get_launch_data()
+        data: dict[str, Any] = dict(message_launch.get_launch_data())
+        link: dict[str, Any] = data.get(CLAIM + "resource_link") or {}
+        context: dict[str, Any] = data.get(CLAIM + "context") or {}
         return render_template(
             "bare_landing.html",
             learner_name=data.get("name") or data.get("given_name") or data.get("sub"),
-            activity_title=(data.get(CLAIM + "resource_link") or {}).get("title", ""),
-            course_title=(data.get(CLAIM + "context") or {}).get("title", ""))
+            activity_title=link.get("title", ""), course_title=context.get("title", ""))
 
     @app.get("/lti/jwks")
     def jwks() -> Any:

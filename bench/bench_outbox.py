@@ -162,10 +162,10 @@ def main() -> None:
     out_of_order = 0
     last_row: dict[str, int] = {}
     for r in posts:
-        user, row = str(r.json["userId"]), row_of_comment[str(r.json["comment"])]
-        if row < last_row.get(user, -1):
+        sub, row = str(r.json["userId"]), row_of_comment[str(r.json["comment"])]
+        if row < last_row.get(sub, -1):
             out_of_order += 1
-        last_row[user] = max(row, last_row.get(user, -1))
+        last_row[sub] = max(row, last_row.get(sub, -1))
 
     delivered = statuses.get("delivered", 0)
     rate = delivered / elapsed if elapsed else 0.0
