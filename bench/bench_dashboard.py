@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -64,6 +65,7 @@ DASHBOARD_VIEWS = {
     "not declared": "?declaration=not-declared",
     "open incidents": "?incidents=open&sort=incidents&order=desc",
 }
+SEEDED_NAME = re.compile(rb"Learner \d{5}")
 INCIDENT_STATES = [incident_models.AWAITING_ANSWER, incident_models.ANSWERED,
                    incident_models.FOLLOW_UP, incident_models.CLOSED]
 
@@ -243,43 +245,64 @@ def counts(app: Flask) -> tuple[int, int, int]:
 
 
 # ---------------------------------------------------------------------------------- timing
-def fetch(browser: FormBrowser, probe: Probe, url: str) -> RequestFigures:
+def fetch(browser: FormBrowser, probe: Probe, url: str) -> tuple[RequestFigures, int]:
     """GET ``url`` as the marker, reading the body in chunks (so the client keeps little of
-    it in memory); the tool's figures for that request."""
+    it in memory): the tool's figures for that request, and the learners the page lists
+    (seeded names on a page; lines after the header of a CSV file)."""
     before = len(probe.done)
     response = browser.request("GET", url, stream=True)
-    for _ in response.iter_content(65536):
-        pass
+    csv_file = url.endswith(".csv")
+    lines, names = 0, set()
+    tail = b""
+    for chunk in response.iter_content(65536):
+        if csv_file:
+            lines += chunk.count(b"\n")
+        else:
+            text = tail + chunk
+            names.update(SEEDED_NAME.findall(text))
+            tail = text[-32:]
     response.close()
     if response.status_code != 200:
         raise RuntimeError(f"{url} answered {response.status_code}")
     deadline = time.monotonic() + 10
     while len(probe.done) == before and time.monotonic() < deadline:
         time.sleep(0.005)
-    return probe.done[-1]
+    return probe.done[-1], (lines - 1 if csv_file else len(names))
+
+
+@dataclass
+class PageFigures:
+    page: str
+    server_ms: float
+    statements: int
+    body_bytes: int
+    rows: int
+    peak_bytes: int | None
 
 
 def measure_tier(browser: FormBrowser, probe: Probe, dashboard: str, repeat: int
-                 ) -> list[tuple[str, float, int, int, int | None]]:
-    """(page, median server ms, statements, bytes, peak bytes) for each dashboard view and
-    the CSV export."""
+                 ) -> list[PageFigures]:
+    """Figures for each dashboard view and the CSV export (median server time of
+    ``repeat`` fetches after a warm one)."""
     results = []
     pages = [(name, dashboard + query) for name, query in DASHBOARD_VIEWS.items()]
     pages.append(("CSV export", dashboard + "/declarations.csv"))
     for name, url in pages:
         fetch(browser, probe, url)  # warm (template compiled, caches filled)
         runs = [fetch(browser, probe, url) for _ in range(repeat)]
+        rows = runs[-1][1]
         peak = None
         if name == "CSV export":
             probe.trace_memory = True
             tracemalloc.start()
             try:
-                peak = fetch(browser, probe, url).peak_bytes
+                peak = fetch(browser, probe, url)[0].peak_bytes
             finally:
                 tracemalloc.stop()
                 probe.trace_memory = False
-        results.append((name, 1000 * statistics.median(r.seconds for r in runs),
-                        runs[-1].statements, runs[-1].body_bytes, peak))
+        figures = [f for f, _ in runs]
+        results.append(PageFigures(name, 1000 * statistics.median(f.seconds for f in figures),
+                                   figures[-1].statements, figures[-1].body_bytes, rows, peak))
     return results
 
 
@@ -324,7 +347,7 @@ def main() -> None:
     with FormBrowser(timeout=120) as browser:
         ids, dashboard = set_up_course(app, moodle, browser)
         seeded = 0
-        by_tier: dict[int, list[tuple[str, float, int, int, int | None]]] = {}
+        by_tier: dict[int, list[PageFigures]] = {}
         for tier in tiers:
             started = time.perf_counter()
             seed(app, ids, seeded, tier)
@@ -332,37 +355,39 @@ def main() -> None:
             learners, declared, incidents = counts(app)
             print(f"\n{learners} learners, {declared} declarations, {incidents} incidents "
                   f"(seeded in {time.perf_counter() - started:.1f} s)")
-            print(f"  {'page':<16} {'server ms':>10} {'SQL':>5} {'KB':>8} {'peak MB':>8}")
+            print(f"  {'page':<16} {'server ms':>10} {'SQL':>5} {'KB':>8} {'learners':>9} "
+                  f"{'peak MB':>8}")
             by_tier[tier] = measure_tier(browser, probe, dashboard, args.repeat)
-            for name, ms, statements, size, peak in by_tier[tier]:
-                peak_text = f"{peak / 2**20:>8.1f}" if peak is not None else f"{'':>8}"
-                print(f"  {name:<16} {ms:>10.1f} {statements:>5} {size / 1024:>8.0f} "
-                      f"{peak_text}")
+            for f in by_tier[tier]:
+                peak_text = (f"{f.peak_bytes / 2**20:>8.1f}" if f.peak_bytes is not None
+                             else f"{'':>8}")
+                print(f"  {f.page:<16} {f.server_ms:>10.1f} {f.statements:>5} "
+                      f"{f.body_bytes / 1024:>8.0f} {f.rows:>9} {peak_text}")
 
-    last = by_tier[tiers[-1]]
-    first = by_tier[tiers[0]]
+    last, first = by_tier[tiers[-1]], by_tier[tiers[0]]
+    views = [f for f in last if f.page != "CSV export"]
     print("\ntargets (issue 13):")
-    slowest = max(ms for name, ms, *_ in last if name != "CSV export")
+    slowest = max(f.server_ms for f in views)
     print(f"  dashboard server time <= {TARGET_MS:.0f} ms per page at {tiers[-1]} learners: "
           f"slowest view {slowest:.1f} ms -> {'PASS' if slowest <= TARGET_MS else 'FAIL'}")
-    pages_without_pagination = [name for name, _, _, size, _ in last
-                                if name != "CSV export" and size > 1024 * 1024]
-    if pages_without_pagination:
-        print(f"  note: {', '.join(pages_without_pagination)} sent more than 1 MB: every "
-              "learner is on one page (no pagination yet)")
-    constant = all(a[2] == b[2] for a, b in zip(first, last, strict=True))
+    default_view = views[0]
+    if default_view.rows >= tiers[-1]:
+        print(f"  note: the default view lists {default_view.rows} learners on one page "
+              "(no pagination yet)")
+    constant = all(a.statements == b.statements for a, b in zip(first, last, strict=True))
     print(f"  query count constant from {tiers[0]} to {tiers[-1]} learners: "
-          + ", ".join(f"{a[0]} {a[2]}->{b[2]}" for a, b in zip(first, last, strict=True))
+          + ", ".join(f"{a.page} {a.statements}->{b.statements}"
+                      for a, b in zip(first, last, strict=True))
           + f" -> {'PASS' if constant else 'FAIL'}")
     csv_first, csv_last = first[-1], last[-1]
-    if len(tiers) > 1 and csv_first[4] and csv_last[4]:
-        growth = csv_last[4] / csv_first[4]
-        rows_growth = tiers[-1] / tiers[0]
+    if len(tiers) > 1 and csv_first.peak_bytes and csv_last.peak_bytes:
+        growth = csv_last.peak_bytes / csv_first.peak_bytes
+        rows_growth = max(csv_last.rows, 1) / max(csv_first.rows, 1)
         flat = growth < 1.5
-        print(f"  CSV export memory flat in rows: peak {csv_first[4] / 2**20:.1f} MB at "
-              f"{tiers[0]} learners -> {csv_last[4] / 2**20:.1f} MB at {tiers[-1]} "
-              f"(x{growth:.1f} for x{rows_growth:.1f} rows) -> {'PASS' if flat else 'FAIL'}")
-
+        print(f"  CSV export memory flat in rows: peak {csv_first.peak_bytes / 2**20:.1f} MB "
+              f"for {csv_first.rows} rows -> {csv_last.peak_bytes / 2**20:.1f} MB for "
+              f"{csv_last.rows} rows (x{growth:.1f} for x{rows_growth:.1f} rows) -> "
+              f"{'PASS' if flat else 'FAIL'}")
 
 if __name__ == "__main__":
     main()
