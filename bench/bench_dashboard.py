@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -59,11 +60,11 @@ from tests.support.pages import post_form  # noqa: E402
 
 TARGET_MS = 150.0
 LEARNER_ROLE = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
-DASHBOARD_VIEWS = {
-    "default": "",
-    "sort=name": "?sort=name&order=asc",
-    "not declared": "?declaration=not-declared",
-    "open incidents": "?incidents=open&sort=incidents&order=desc",
+DASHBOARD_VIEWS: dict[str, dict[str, str]] = {
+    "default": {},
+    "sort=name": {"sort": "name", "order": "asc"},
+    "not declared": {"declaration": "not-declared"},
+    "open incidents": {"incidents": "open", "sort": "incidents", "order": "desc"},
 }
 SEEDED_NAME = re.compile(rb"Learner \d{5}")
 INCIDENT_STATES = [incident_models.AWAITING_ANSWER, incident_models.ANSWERED,
@@ -134,7 +135,7 @@ class SeededCourse:
 def set_up_course(app: Flask, moodle: MoodleStandIn, browser: FormBrowser) -> tuple[SeededCourse,
                                                                                     str]:
     """marker1's first launch sets the activity up (as a person would); returns the ids and
-    the dashboard URL."""
+    the dashboard URL (as the tool gave it, with its query)."""
     page = launch(browser, moodle, "marker1")
     if page.url.split("?")[0].endswith("/settings"):
         page = post_form(browser, page, {
@@ -155,7 +156,7 @@ def set_up_course(app: Flask, moodle: MoodleStandIn, browser: FormBrowser) -> tu
         # Names and Roles while it is timed.
         course.roster_fetched_at = datetime.now(UTC)
         db.session.commit()
-    return ids, page.url.split("?")[0]
+    return ids, page.url
 
 
 def versions_of(index: int) -> int:
@@ -251,7 +252,7 @@ def fetch(browser: FormBrowser, probe: Probe, url: str) -> tuple[RequestFigures,
     (seeded names on a page; lines after the header of a CSV file)."""
     before = len(probe.done)
     response = browser.request("GET", url, stream=True)
-    csv_file = url.endswith(".csv")
+    csv_file = urlsplit(url).path.endswith(".csv")
     lines, names = 0, set()
     tail = b""
     for chunk in response.iter_content(65536):
@@ -285,8 +286,17 @@ def measure_tier(browser: FormBrowser, probe: Probe, dashboard: str, repeat: int
     """Figures for each dashboard view and the CSV export (median server time of
     ``repeat`` fetches after a warm one)."""
     results = []
-    pages = [(name, dashboard + query) for name, query in DASHBOARD_VIEWS.items()]
-    pages.append(("CSV export", dashboard + "/declarations.csv"))
+    # The landing URL may carry the tool's own parameters (the launch, for several tabs):
+    # keep them on every page.
+    parts = urlsplit(dashboard)
+    kept = dict(parse_qsl(parts.query))
+
+    def page_url(path: str, params: dict[str, str]) -> str:
+        return urlunsplit(parts._replace(path=path, query=urlencode(kept | params)))
+
+    pages = [(name, page_url(parts.path, params))
+             for name, params in DASHBOARD_VIEWS.items()]
+    pages.append(("CSV export", page_url(parts.path + "/declarations.csv", {})))
     for name, url in pages:
         fetch(browser, probe, url)  # warm (template compiled, caches filled)
         runs = [fetch(browser, probe, url) for _ in range(repeat)]
