@@ -32,7 +32,6 @@ def operator_env(tmp_path: Path) -> dict[str, str]:
         "LTI_TOOL_BASE_URL": f"http://localhost:{port}",
         "LTI_TOOL_SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'aiu.sqlite'}",
         "LTI_TOOL_KEYS_DIR": str(tmp_path / "keys"),
-        "LTI_TOOL_CACHE_DIR": str(tmp_path / "cache"),
         "LTI_TOOL_ALLOW_INSECURE": "1",
         "AIU_PORT": str(port),
     }

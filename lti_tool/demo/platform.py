@@ -32,6 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -676,7 +677,9 @@ def create_platform_app(standin: MoodleStandIn) -> Flask:
     from lti_tool.demo.pages import register_demo_pages
     from lti_tool.demo.services import register_services
 
-    app = Flask("lti_tool.demo", template_folder=str(_templates_dir()))
+    # The pages' scripts are files (the tool's pages allow no inline script; these follow).
+    app = Flask("lti_tool.demo", template_folder=str(_templates_dir()),
+                static_folder=str(Path(__file__).resolve().parents[1] / "static"))
     app.config["SECRET_KEY"] = secrets.token_hex(16)
     register_lti_endpoints(app, standin)
     register_services(app, standin)
@@ -685,6 +688,4 @@ def create_platform_app(standin: MoodleStandIn) -> Flask:
 
 
 def _templates_dir() -> Any:
-    from pathlib import Path
-
     return Path(__file__).resolve().parents[2] / "templates"

@@ -46,7 +46,9 @@ def redis_app(database_uri: str, keys_dir: Path, tmp_path: Path) -> Iterator[Fla
 
 
 def test_launch_with_redis_shared_state(redis_app: Flask, moodle: Any) -> None:
-    assert redis_app.config["CACHE_TYPE"] == "RedisCache"
+    from lti_tool.lti.json_store import RedisBackend
+
+    assert isinstance(redis_app.extensions["aiu_json_store"].backend, RedisBackend)
     with redis_app.app_context():
         register_both_ways(moodle, redis_app.config["BASE_URL"], actor="test")
         db.session.commit()
