@@ -6,6 +6,7 @@ answers (state, nonces and sessions are shared through the database)."""
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -59,7 +60,8 @@ def gunicorn(operator_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
             try:
                 if requests.get(base + "/healthz", timeout=1).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
+                # Not listening yet, or listening while its workers still boot.
                 time.sleep(0.1)
         else:
             pytest.fail((tmp_path / "gunicorn.log").read_text())
@@ -90,4 +92,10 @@ def test_dynamic_registration_and_launches_through_two_gunicorn_workers(
         page = launch(browser, moodle, "marker1")
         assert page.status_code == 200
         assert browser.open(page.url).status_code == 200  # the session works on any worker
+    # Moodle's keys were fetched once, by one worker, and reused by the other through the
+    # database (as JSON: nothing in the instance or cache folders is a pickle).
+    assert moodle.jwks_fetch_count == 1
     assert "intact" in _flask(operator_env, "audit", "verify")
+    database = Path(operator_env["LTI_TOOL_SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"))
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    assert not list(database.parent.rglob("cache"))
