@@ -24,7 +24,6 @@ teacher, whom NRPS lists as "Learner".
 from __future__ import annotations
 
 import json
-import random
 import re
 import secrets
 import string
@@ -396,7 +395,7 @@ class MoodleStandIn:
 
     @staticmethod
     def _servicesalt() -> str:
-        return f"{secrets.token_hex(7)[:13]}.{random.randint(10_000_000, 99_999_999)}"
+        return f"{secrets.token_hex(7)[:13]}.{10_000_000 + secrets.randbelow(90_000_000)}"
 
     def _seed_activities(self, tool: ToolRegistration) -> None:
         for course_id in sorted(self.courses):
@@ -541,7 +540,7 @@ class MoodleStandIn:
                 if not tool.deep_linking_url:
                     raise LaunchRefused("This tool does not support content selection.")
                 target = tool.deep_linking_url
-                launch_id = f"ltilaunch_ContentItemSelectionRequest{random.randint(0, 2**31 - 1)}"
+                launch_id = f"ltilaunch_ContentItemSelectionRequest{secrets.randbelow(2**31)}"
                 hint: dict[str, Any] = {"launchid": launch_id}
             else:
                 activity = self._pick_activity(activity_id, course_id, client_id)
@@ -555,7 +554,7 @@ class MoodleStandIn:
                     if review and review.submission_review and review.submission_review.get(
                             "url"):
                         target = str(review.submission_review["url"])
-                launch_id = f"ltilaunch{activity.id}_{random.randint(0, 2**31 - 1)}"
+                launch_id = f"ltilaunch{activity.id}_{secrets.randbelow(2**31)}"
                 hint = {"cmid": activity.cmid, "launchid": launch_id}
             if not self.can_view_course(user, course.id):
                 raise LaunchRefused(
