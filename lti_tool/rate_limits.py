@@ -56,6 +56,8 @@ def init_app(app: Flask) -> None:
                               key_function=session_or_address, methods=["POST"])],
     )
     limiter.init_app(app)
+    # The route limits hold the limiter weakly: the app keeps it alive (also when disabled).
+    app.extensions["aiu_limiter"] = limiter
     for endpoint, setting in ROUTE_LIMITS.items():
         view = app.view_functions[endpoint]
         app.view_functions[endpoint] = limiter.limit(_setting(setting))(view)  # type: ignore[assignment]

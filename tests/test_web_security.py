@@ -229,6 +229,23 @@ def test_launches_registration_and_answer_links_are_limited(app: Flask, register
     assert codes == [200, 200, 429]
 
 
+def test_limits_can_be_switched_off(database_uri: str, keys_dir: Path, registered: Any,
+                                    moodle: Any, app: Flask) -> None:
+    import gc
+
+    off = create_app({"SECRET_KEY": TEST_SECRET, "TESTING": True, "ALLOW_INSECURE": True,
+                      "BASE_URL": app.config["BASE_URL"], "SQLALCHEMY_DATABASE_URI": database_uri,
+                      "KEYS_DIR": str(keys_dir), "RATE_LIMITS_ENABLED": False,
+                      "RATE_LIMIT_LOGIN": "1 per minute"})
+    gc.collect()
+    client = off.test_client()
+    for _ in range(3):
+        url, fields = moodle.login_initiation("learner1")
+        assert client.post("/lti/login", data=fields).status_code == 302
+    with off.app_context():
+        db.engine.dispose()
+
+
 def test_form_posts_are_limited_per_session(app: Flask, registered: Any, moodle: Any) -> None:
     app.config["RATE_LIMIT_FORM_POST"] = "2 per minute"
     with FormBrowser() as browser, FormBrowser() as other:
