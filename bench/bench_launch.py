@@ -54,7 +54,7 @@ def main() -> None:
         "SECRET_KEY": "bench", "BASE_URL": f"http://localhost:{port}",
         "SQLALCHEMY_DATABASE_URI": os.environ.get("AIU_BENCH_DATABASE_URL")
         or f"sqlite:///{work / 'bench.sqlite'}",
-        "KEYS_DIR": str(work / "keys"), "ALLOW_INSECURE": True, "CACHE_TYPE": "SimpleCache",
+        "KEYS_DIR": str(work / "keys"), "ALLOW_INSECURE": True,
     })
     with app.app_context():
         upgrade()

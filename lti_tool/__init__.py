@@ -15,7 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from lti_tool import log_redaction
 from lti_tool.config import DefaultConfig
-from lti_tool.extensions import cache, csrf, db, migrate
+from lti_tool.extensions import csrf, db, migrate
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 PROJECT_DIR = os.path.dirname(PACKAGE_DIR)
@@ -33,6 +33,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     register_extensions(app)
     app.jinja_env.filters["fromjson"] = json.loads
     register_blueprints(app)
+    register_security(app)
     register_template_context(app)
     register_request_hooks(app)
     register_errorhandlers(app)
@@ -62,13 +63,6 @@ def load_config(app: Flask, test_config: Mapping[str, Any] | None) -> None:
     app.config["SESSION_COOKIE_SECURE"] = secure_context
     app.config["SESSION_COOKIE_SAMESITE"] = "None" if secure_context else "Lax"
     app.config["SESSION_COOKIE_PARTITIONED"] = secure_context
-    redis_url = app.config.get("REDIS_URL")
-    if redis_url:
-        app.config.setdefault("CACHE_TYPE", "RedisCache")
-        app.config.setdefault("CACHE_REDIS_URL", redis_url)
-    else:
-        app.config.setdefault("CACHE_TYPE", "FileSystemCache")
-        app.config.setdefault("CACHE_DIR", os.path.join(app.instance_path, "cache"))
     if app.config.get("PROXY_COUNT"):
         count = int(app.config["PROXY_COUNT"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count,  # type: ignore[method-assign]
@@ -76,15 +70,17 @@ def load_config(app: Flask, test_config: Mapping[str, Any] | None) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    from lti_tool import instance_files
+    from lti_tool.lti.json_store import init_app as init_json_store
     from lti_tool.lti.state import DatabaseStateStore, RedisStateStore
     from lti_tool.sessions import ServerSessionInterface
 
-    os.makedirs(app.instance_path, exist_ok=True)
+    instance_files.prepare(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(PACKAGE_DIR, "migrations"),
                      render_as_batch=True)
     csrf.init_app(app)
-    cache.init_app(app)
+    init_json_store(app)
     redis_url = app.config.get("REDIS_URL")
     app.extensions["aiu_state_store"] = (
         RedisStateStore(redis_url) if redis_url else DatabaseStateStore()
@@ -133,6 +129,13 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(bp)
     for bp in (requests_bp, als_bp, course_requests_bp):
         app.register_blueprint(bp)
+
+
+def register_security(app: Flask) -> None:
+    from lti_tool import rate_limits, security_headers
+
+    security_headers.init_app(app)
+    rate_limits.init_app(app)
 
 
 def register_template_context(app: Flask) -> None:

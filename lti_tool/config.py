@@ -48,7 +48,24 @@ class DefaultConfig:
 
     WTF_CSRF_TIME_LIMIT = None  # tied to the session's lifetime instead
 
-    CACHE_DEFAULT_TIMEOUT = 300
+    # Security headers (lti_tool/security_headers.py). Seconds a process keeps the platforms'
+    # origins for frame-ancestors before reading them again (its own changes apply at once).
+    FRAME_ANCESTORS_CACHE_SECONDS = 30
+    # Strict-Transport-Security max-age, sent when BASE_URL is https.
+    HSTS_MAX_AGE = 365 * 24 * 3600
+
+    # Rate limits per client (lti_tool/rate_limits.py), in Flask-Limiter's notation
+    # ("N per second; M per minute"). A client is its IP address (as seen through
+    # PROXY_COUNT proxies); form posts count per signed-in session. Stored in Redis when
+    # REDIS_URL is set, in each process's memory otherwise.
+    RATE_LIMITS_ENABLED = True
+    RATE_LIMIT_LOGIN = "30 per second; 600 per minute"
+    RATE_LIMIT_LAUNCH = "30 per second; 600 per minute"
+    RATE_LIMIT_REGISTRATION = "10 per minute"
+    RATE_LIMIT_ANSWER_LINK = "20 per minute"
+    RATE_LIMIT_FORM_POST = "60 per minute"
+    # Sign-ins waiting for their launch kept per client; older ones are dropped first.
+    LOGIN_STATES_PER_CLIENT = 500
 
     # Outbox: calls to Moodle and emails, delivered by `flask worker` and right after the
     # request that queued them (set to false when a worker runs beside gunicorn).

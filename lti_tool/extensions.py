@@ -1,8 +1,8 @@
-"""Unbound extensions, bound to the app in :func:`lti_tool.create_app`."""
+"""Unbound extensions, bound to the app in :func:`lti_tool.create_app`. (No Flask-Caching:
+values fetched from platforms are cached as JSON by :mod:`lti_tool.lti.json_store`.)"""
 
 from __future__ import annotations
 
-from flask_caching import Cache
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -26,4 +26,3 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
-cache = Cache()

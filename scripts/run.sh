@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e .
 
-mkdir -p instance
+# instance/ is private: the database and the secret key (also tightens older checkouts).
+mkdir -p instance && chmod 700 instance && find instance -maxdepth 1 -type f -exec chmod 600 {} +
 if [ ! -s instance/secret_key ]; then
   (umask 077; .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(48))' > instance/secret_key)
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything the test suite needs on a fresh Debian machine with Python 3.11+, then
-# runs lint (ruff), type checks (mypy) and the whole suite twice: on SQLite, and on a
+# runs lint (ruff, with its security rules), type checks (mypy), a dependency audit
+# (pip-audit, scripts/audit.sh) and the whole suite twice: on SQLite, and on a
 # throwaway PostgreSQL 15 cluster. A local Redis server backs the Redis-store tests and
 # Debian's Chromium the browser tests (run once, with the SQLite suite).
 # Both suites always run; the command fails at the end if either failed.
@@ -35,11 +36,14 @@ fi
 
 # 2. The project and its test tools in a virtual environment.
 if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
+# The venv's own pip and setuptools are audited too: keep them current.
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip setuptools
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
 
-# 3. Lint and types.
+# 3. Lint (ruff's rules include the security rules, S), types, known vulnerabilities.
 .venv/bin/ruff check .
 .venv/bin/mypy
+bash scripts/audit.sh
 
 # 4. Services for the run: Redis and a throwaway PostgreSQL cluster.
 WORK=$(mktemp -d /tmp/aiu-test.XXXXXX)

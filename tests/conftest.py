@@ -32,6 +32,11 @@ CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-q
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 
 
+TEST_RATE_LIMITS = {name: "10000 per second" for name in (
+    "RATE_LIMIT_LOGIN", "RATE_LIMIT_LAUNCH", "RATE_LIMIT_REGISTRATION", "RATE_LIMIT_ANSWER_LINK",
+    "RATE_LIMIT_FORM_POST")}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -79,7 +84,9 @@ def app(database_uri: str, keys_dir: Path, tool_port: int, tmp_path: Path) -> It
         "SQLALCHEMY_DATABASE_URI": database_uri,
         "KEYS_DIR": str(keys_dir),
         "ALLOW_INSECURE": True,
-        "CACHE_TYPE": "SimpleCache",
+        # The suite launches a lot from one address: rate limits stay on but far away
+        # (tests/test_security_headers.py tests them with low settings).
+        **TEST_RATE_LIMITS,
         "HTTP_TIMEOUT": 3.0,
     })
     app.instance_path = str(tmp_path / "instance")

@@ -6,6 +6,7 @@ answers (state, nonces and sessions are shared through the database)."""
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -32,7 +33,6 @@ def operator_env(tmp_path: Path) -> dict[str, str]:
         "LTI_TOOL_BASE_URL": f"http://localhost:{port}",
         "LTI_TOOL_SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'aiu.sqlite'}",
         "LTI_TOOL_KEYS_DIR": str(tmp_path / "keys"),
-        "LTI_TOOL_CACHE_DIR": str(tmp_path / "cache"),
         "LTI_TOOL_ALLOW_INSECURE": "1",
         "AIU_PORT": str(port),
     }
@@ -85,4 +85,10 @@ def test_dynamic_registration_and_launches_through_two_gunicorn_workers(
         page = launch(browser, moodle, "marker1")
         assert page.status_code == 200
         assert browser.open(page.url).status_code == 200  # the session works on any worker
+    # Moodle's keys were fetched once, by one worker, and reused by the other through the
+    # database (as JSON: nothing in the instance or cache folders is a pickle).
+    assert moodle.jwks_fetch_count == 1
     assert "intact" in _flask(operator_env, "audit", "verify")
+    database = Path(operator_env["LTI_TOOL_SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"))
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    assert not list(database.parent.rglob("cache"))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
+import secrets
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -106,7 +106,7 @@ class LaunchMessageBuilder:
     def basic_outcome(self, activity: Activity, user: User, tool: ToolRegistration
                       ) -> dict[str, str]:
         data = {"instanceid": str(activity.id), "userid": str(user.id),
-                "typeid": str(tool.type_id), "launchid": random.randint(1, 2**31 - 1)}
+                "typeid": str(tool.type_id), "launchid": 1 + secrets.randbelow(2**31 - 1)}
         digest = hashlib.sha256((php_json(data) + tool.servicesalt).encode()).hexdigest()
         return {
             "lis_result_sourcedid": php_json({"data": data, "hash": digest}),

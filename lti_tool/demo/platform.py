@@ -24,7 +24,6 @@ teacher, whom NRPS lists as "Learner".
 from __future__ import annotations
 
 import json
-import random
 import re
 import secrets
 import string
@@ -32,6 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -395,7 +395,7 @@ class MoodleStandIn:
 
     @staticmethod
     def _servicesalt() -> str:
-        return f"{secrets.token_hex(7)[:13]}.{random.randint(10_000_000, 99_999_999)}"
+        return f"{secrets.token_hex(7)[:13]}.{10_000_000 + secrets.randbelow(90_000_000)}"
 
     def _seed_activities(self, tool: ToolRegistration) -> None:
         for course_id in sorted(self.courses):
@@ -540,7 +540,7 @@ class MoodleStandIn:
                 if not tool.deep_linking_url:
                     raise LaunchRefused("This tool does not support content selection.")
                 target = tool.deep_linking_url
-                launch_id = f"ltilaunch_ContentItemSelectionRequest{random.randint(0, 2**31 - 1)}"
+                launch_id = f"ltilaunch_ContentItemSelectionRequest{secrets.randbelow(2**31)}"
                 hint: dict[str, Any] = {"launchid": launch_id}
             else:
                 activity = self._pick_activity(activity_id, course_id, client_id)
@@ -554,7 +554,7 @@ class MoodleStandIn:
                     if review and review.submission_review and review.submission_review.get(
                             "url"):
                         target = str(review.submission_review["url"])
-                launch_id = f"ltilaunch{activity.id}_{random.randint(0, 2**31 - 1)}"
+                launch_id = f"ltilaunch{activity.id}_{secrets.randbelow(2**31)}"
                 hint = {"cmid": activity.cmid, "launchid": launch_id}
             if not self.can_view_course(user, course.id):
                 raise LaunchRefused(
@@ -676,7 +676,9 @@ def create_platform_app(standin: MoodleStandIn) -> Flask:
     from lti_tool.demo.pages import register_demo_pages
     from lti_tool.demo.services import register_services
 
-    app = Flask("lti_tool.demo", template_folder=str(_templates_dir()))
+    # The pages' scripts are files (the tool's pages allow no inline script; these follow).
+    app = Flask("lti_tool.demo", template_folder=str(_templates_dir()),
+                static_folder=str(Path(__file__).resolve().parents[1] / "static"))
     app.config["SECRET_KEY"] = secrets.token_hex(16)
     register_lti_endpoints(app, standin)
     register_services(app, standin)
@@ -685,6 +687,4 @@ def create_platform_app(standin: MoodleStandIn) -> Flask:
 
 
 def _templates_dir() -> Any:
-    from pathlib import Path
-
     return Path(__file__).resolve().parents[2] / "templates"

@@ -1,9 +1,10 @@
 """The platforms' public keys, cached so that a launch at steady state makes no network call.
 
-The cache is Flask-Caching's (a file cache shared by the workers of one host by default,
-Redis when configured). An id_token whose ``kid`` is not in the cached set triggers one
-refetch, and at most one per ``JWKS_REFETCH_MIN_INTERVAL`` seconds, so forged kids cannot
-turn the tool into a request amplifier against the platform.
+The key set is kept as JSON in the database (Redis when configured), shared by every worker,
+with a per-process memo in front (:mod:`lti_tool.lti.json_store`). An id_token whose ``kid``
+is not in the cached set is first looked up in the shared copy (another worker may have
+refetched), then triggers one refetch, at most one per ``JWKS_REFETCH_MIN_INTERVAL``
+seconds, so forged kids cannot turn the tool into a request amplifier against the platform.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from typing import Any
 
 from flask import current_app
 
-from lti_tool.extensions import cache
 from lti_tool.lti import http
 from lti_tool.lti.exceptions import LaunchError
+from lti_tool.lti.json_store import json_store
 
 
 def _cache_key(key_set_url: str) -> str:
@@ -42,27 +43,36 @@ def _fetch(key_set_url: str) -> dict[str, Any]:
         raise LaunchError("jwks_invalid", "Moodle's public key set could not be read.",
                           status=502)
     entry = {"fetched_at": time.time(), "keys": keys}
-    cache.set(_cache_key(key_set_url), entry, timeout=current_app.config["JWKS_CACHE_TTL"])
+    json_store().set(_cache_key(key_set_url), entry, current_app.config["JWKS_CACHE_TTL"])
     return entry
 
 
 def find_key(key_set_url: str, kid: str) -> dict[str, Any] | None:
     """The platform's JWK for ``kid``, or None if the platform does not publish it."""
-    entry = cache.get(_cache_key(key_set_url))
-    if entry is None:
+    store = json_store()
+    key = _cache_key(key_set_url)
+    entry = store.get(key)
+    if entry is not None:
+        match = _match(entry, kid)
+        if match is not None:
+            return match
+        entry = store.get(key, fresh=True)
+    if not isinstance(entry, dict):
         entry = _fetch(key_set_url)
     else:
         match = _match(entry, kid)
         if match is not None:
             return match
-        if time.time() - entry["fetched_at"] < current_app.config["JWKS_REFETCH_MIN_INTERVAL"]:
+        fetched_at = float(entry.get("fetched_at") or 0)
+        if time.time() - fetched_at < current_app.config["JWKS_REFETCH_MIN_INTERVAL"]:
             return None
         entry = _fetch(key_set_url)
     return _match(entry, kid)
 
 
-def _match(entry: dict[str, Any], kid: str) -> dict[str, Any] | None:
-    for key in entry["keys"]:
+def _match(entry: Any, kid: str) -> dict[str, Any] | None:
+    keys = entry.get("keys") if isinstance(entry, dict) else None
+    for key in keys if isinstance(keys, list) else []:
         if isinstance(key, dict) and key.get("kid") == kid and key.get("kty") == "RSA":
             return key
     return None

@@ -20,11 +20,13 @@ class LoginRedirect:
 
 
 def begin_login(params: Mapping[str, str], *, store: LaunchStateStore, base_url: str,
-                browser_secret: str | None, state_ttl: int) -> LoginRedirect:
+                browser_secret: str | None, state_ttl: int, client: str = "",
+                states_per_client: int = 0) -> LoginRedirect:
     """Check a login initiation and prepare the redirect to the platform's auth endpoint.
 
     The state and nonce are stored server-side; the state is bound to ``browser_secret``
-    (a random value in a cookie of this browser, made here if the browser has none).
+    (a random value in a cookie of this browser, made here if the browser has none). At
+    most ``states_per_client`` logins wait per ``client`` (its address): older ones go.
     """
     iss = params.get("iss", "")
     login_hint = params.get("login_hint", "")
@@ -50,7 +52,8 @@ def begin_login(params: Mapping[str, str], *, store: LaunchStateStore, base_url:
     secret = browser_secret or secrets.token_urlsafe(32)
     state = secrets.token_urlsafe(32)
     nonce = secrets.token_urlsafe(32)
-    store.save_login(state, PendingLogin(nonce, platform.id, digest(secret)), state_ttl)
+    store.save_login(state, PendingLogin(nonce, platform.id, digest(secret)), state_ttl,
+                     client=digest(client) if client else "", per_client=states_per_client)
     query = {
         "scope": "openid",
         "response_type": "id_token",

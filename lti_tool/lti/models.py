@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, Text, UniqueConstraint
+from sqlalchemy import Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lti_tool.dbtypes import UTCDateTime, utcnow
@@ -20,11 +20,30 @@ class LoginState(db.Model):  # type: ignore[name-defined,misc]
     nonce: Mapped[str] = mapped_column(String(128), nullable=False)
     platform_id: Mapped[int] = mapped_column(nullable=False)
     browser_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    # Hash of the client's address: the logins waiting per client are capped.
+    client_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
 
     def __repr__(self) -> str:
         return f"<LoginState platform={self.platform_id} expires={self.expires_at}>"
+
+
+Index("ix_login_state_client", LoginState.client_hash, LoginState.created_at)
+
+
+class CachedJson(db.Model):  # type: ignore[name-defined,misc]
+    """A value fetched from a platform (its JWKS, a service token), shared by every worker
+    as JSON text: never a pickle, so a changed row cannot run code in the tool."""
+
+    __tablename__ = "cached_json"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+
+    def __repr__(self) -> str:
+        return f"<CachedJson {self.key} expires={self.expires_at}>"
 
 
 class UsedNonce(db.Model):  # type: ignore[name-defined,misc]

@@ -9,9 +9,9 @@ import uuid
 
 from flask import current_app
 
-from lti_tool.extensions import cache
 from lti_tool.lti import http
 from lti_tool.lti.exceptions import ServiceError
+from lti_tool.lti.json_store import json_store
 from lti_tool.lti.keystore import key_store
 from lti_tool.platforms.models import Platform
 
@@ -37,11 +37,11 @@ def _token_cache_key(platform: Platform, scopes: list[str]) -> str:
 
 
 def access_token(platform: Platform, scopes: list[str]) -> str:
-    """A bearer token for ``scopes``, from the cache while it has a minute left."""
+    """A bearer token for ``scopes``, from the shared cache while it has a minute left."""
     key = _token_cache_key(platform, scopes)
-    cached = cache.get(key)
-    if cached:
-        return str(cached)
+    cached = json_store().get(key)
+    if isinstance(cached, str) and cached:
+        return cached
     cfg = current_app.config
     try:
         reply = http.call(
@@ -67,10 +67,10 @@ def access_token(platform: Platform, scopes: list[str]) -> str:
                            + (f" ({error})." if error else "."))
     token = str(body["access_token"])
     lifetime = int(body.get("expires_in") or 3600)
-    cache.set(key, token, timeout=max(lifetime - 60, 1))
+    json_store().set(key, token, max(lifetime - 60, 1))
     return token
 
 
 def forget_token(platform: Platform, scopes: list[str]) -> None:
     """Drop a cached token the platform no longer accepts."""
-    cache.delete(_token_cache_key(platform, scopes))
+    json_store().delete(_token_cache_key(platform, scopes))

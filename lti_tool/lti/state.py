@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
@@ -30,7 +31,10 @@ class PendingLogin:
 
 
 class LaunchStateStore(Protocol):
-    def save_login(self, state: str, login: PendingLogin, ttl: int) -> None: ...
+    def save_login(self, state: str, login: PendingLogin, ttl: int, *, client: str = "",
+                   per_client: int = 0) -> None:
+        """Keep the login for ``ttl`` seconds. With ``per_client``, at most that many logins
+        wait for the same ``client`` (a hash of its address): older ones are dropped."""
 
     def consume_login(self, state: str) -> PendingLogin | None:
         """Return and forget the login for ``state``; None if unknown, used or expired."""
@@ -40,14 +44,23 @@ class LaunchStateStore(Protocol):
 
 
 class DatabaseStateStore:
-    def save_login(self, state: str, login: PendingLogin, ttl: int) -> None:
+    def save_login(self, state: str, login: PendingLogin, ttl: int, *, client: str = "",
+                   per_client: int = 0) -> None:
         now = utcnow()
-        # Expired rows are removed here, on the cold side of the flow (an indexed delete).
-        db.session.execute(sa.delete(LoginState).where(LoginState.expires_at < now))
+        # Expired rows, and this client's oldest beyond its cap, are removed here, on the
+        # cold side of the flow, in one indexed delete.
+        stale = LoginState.expires_at < now
+        if client and per_client > 0:
+            beyond_cap = (sa.select(LoginState.state_hash)
+                          .where(LoginState.client_hash == client)
+                          .order_by(LoginState.created_at.desc(), LoginState.state_hash.desc())
+                          .offset(per_client - 1))
+            stale = sa.or_(stale, LoginState.state_hash.in_(beyond_cap))
+        db.session.execute(sa.delete(LoginState).where(stale))
         db.session.add(LoginState(state_hash=digest(state), nonce=login.nonce,
                                   platform_id=login.platform_id,
-                                  browser_hash=login.browser_hash,
-                                  expires_at=now + timedelta(seconds=ttl)))
+                                  browser_hash=login.browser_hash, client_hash=client or None,
+                                  created_at=now, expires_at=now + timedelta(seconds=ttl)))
         db.session.flush()
 
     def consume_login(self, state: str) -> PendingLogin | None:
@@ -78,9 +91,27 @@ class RedisStateStore:
 
         self.redis = redis.Redis.from_url(url)
 
-    def save_login(self, state: str, login: PendingLogin, ttl: int) -> None:
+    def save_login(self, state: str, login: PendingLogin, ttl: int, *, client: str = "",
+                   per_client: int = 0) -> None:
         value = json.dumps([login.nonce, login.platform_id, login.browser_hash])
-        self.redis.set(f"aiu:login:{digest(state)}", value, ex=ttl)
+        key = digest(state)
+        self.redis.set(f"aiu:login:{key}", value, ex=ttl)
+        if not client or per_client <= 0:
+            return
+        # The client's waiting logins, by time: the oldest beyond the cap are dropped.
+        waiting = f"aiu:login-client:{client}"
+        now = time.time()
+        pipe = self.redis.pipeline()
+        pipe.zadd(waiting, {key: now})
+        pipe.zremrangebyscore(waiting, "-inf", now - ttl)
+        pipe.expire(waiting, ttl)
+        pipe.zrevrange(waiting, per_client, -1)
+        dropped = pipe.execute()[-1]
+        if dropped:
+            pipe = self.redis.pipeline()
+            pipe.zrem(waiting, *dropped)
+            pipe.delete(*(f"aiu:login:{d.decode()}" for d in dropped))
+            pipe.execute()
 
     def consume_login(self, state: str) -> PendingLogin | None:
         raw = self.redis.getdel(f"aiu:login:{digest(state)}")
@@ -95,13 +126,13 @@ class RedisStateStore:
 
 
 def purge_expired() -> int:
-    """Delete nonces whose tokens have expired anyway, abandoned logins and ended sessions
-    (run by the worker)."""
-    from lti_tool.lti.models import WebSession
+    """Delete nonces whose tokens have expired anyway, abandoned logins, ended sessions and
+    expired cached values (run by the worker)."""
+    from lti_tool.lti.models import CachedJson, WebSession
 
     now = utcnow()
     removed = 0
-    for model in (UsedNonce, LoginState, WebSession):
+    for model in (UsedNonce, LoginState, WebSession, CachedJson):
         result = db.session.execute(sa.delete(model).where(model.expires_at < now))
         removed += int(result.rowcount or 0)  # type: ignore[attr-defined]
     return removed

@@ -32,6 +32,7 @@ from lti_tool.people import service as people
 from lti_tool.people.access import start_session, under_launch
 from lti_tool.people.roles import LEARNER, STAFF, at_least, role_from_claims
 from lti_tool.platforms import service as platforms
+from lti_tool.rate_limits import client_address
 
 bp = Blueprint("lti", __name__)
 
@@ -58,7 +59,8 @@ def login() -> BaseResponse:
     cookie_name = cfg["LOGIN_COOKIE_NAME"]
     result = begin_login(params, store=state_store(), base_url=cfg["BASE_URL"],
                          browser_secret=request.cookies.get(cookie_name),
-                         state_ttl=cfg["LOGIN_STATE_TTL"])
+                         state_ttl=cfg["LOGIN_STATE_TTL"], client=client_address(),
+                         states_per_client=int(cfg["LOGIN_STATES_PER_CLIENT"]))
     response = redirect(result.url, code=302)
     set_tool_cookie(response, cookie_name, result.browser_secret, cfg["LOGIN_STATE_TTL"])
     return response

@@ -13,7 +13,7 @@ from lti_tool.people.access import require
 from lti_tool.people.models import Course
 from lti_tool.people.roles import STAFF
 from lti_tool.policy import service as policies
-from lti_tool.reports import analytics, attachment, stage3
+from lti_tool.reports import analytics, attachment, filename_part, stage3
 from lti_tool.staff.incidents import viewable_learner
 from lti_tool.staff.views import bp
 
@@ -34,7 +34,7 @@ def report(placement_id: int, person_id: int, fmt: str) -> Response:
     pack = _pack(person_id, fmt)
     body, mimetype = ((stage3.to_pdf(pack), "application/pdf") if fmt == "pdf"
                       else (stage3.to_csv(pack), "text/csv"))
-    return attachment(body, mimetype, f"aiu-stage3-report-{pack.learner.sub}.{fmt}")
+    return attachment(body, mimetype, f"aiu-stage3-report-{filename_part(pack.learner.sub)}.{fmt}")
 
 
 @bp.get("/placements/<int:placement_id>/analytics")

@@ -105,7 +105,10 @@ def test_demo_pages(standin: MoodleStandIn, registration: ToolRegistration,
         assert browser.open(base + "/admin/tools.php?as=learner1").status_code == 403
         tools = browser.submit(base + "/admin/tools.php?as=admin",
                                {"action": "new", "url": fake_tool.url + "/register"})
-        assert "registration_token=" in tools.text and "org.imsglobal.lti.close" in tools.text
+        assert "registration_token=" in tools.text and "data-return-url=" in tools.text
+        # demo.js (a file: no inline script) returns to the list on org.imsglobal.lti.close.
+        script = browser.get(base + "/static/demo.js")
+        assert script.status_code == 200 and "org.imsglobal.lti.close" in script.text
         dl = browser.get(base + f"/mod/lti/contentitem.php?id={registration.type_id}&course=2"
                          "&as=marker1")
         assert find_auto_form(dl.text, dl.url) is not None

@@ -46,7 +46,9 @@ def redis_app(database_uri: str, keys_dir: Path, tmp_path: Path) -> Iterator[Fla
 
 
 def test_launch_with_redis_shared_state(redis_app: Flask, moodle: Any) -> None:
-    assert redis_app.config["CACHE_TYPE"] == "RedisCache"
+    from lti_tool.lti.json_store import RedisBackend
+
+    assert isinstance(redis_app.extensions["aiu_json_store"].backend, RedisBackend)
     with redis_app.app_context():
         register_both_ways(moodle, redis_app.config["BASE_URL"], actor="test")
         db.session.commit()
@@ -61,3 +63,23 @@ def test_launch_with_redis_shared_state(redis_app: Flask, moodle: Any) -> None:
     keys = {k.decode() for k in redis.Redis.from_url(REDIS_URL).keys("aiu:*")}
     assert any(k.startswith("aiu:nonce:") for k in keys)
     assert any(k.startswith("aiu:session:") for k in keys)
+
+
+def test_login_caps_and_rate_limits_live_in_redis(redis_app: Flask, moodle: Any) -> None:
+    """Waiting logins are capped per client and rate-limit counters are shared in Redis."""
+    import requests
+
+    assert REDIS_URL
+    client = redis.Redis.from_url(REDIS_URL)
+    with redis_app.app_context():
+        register_both_ways(moodle, redis_app.config["BASE_URL"], actor="test")
+        db.session.commit()
+    redis_app.config.update(LOGIN_STATES_PER_CLIENT=3, RATE_LIMIT_LOGIN="6 per minute")
+    codes = []
+    for _ in range(8):
+        url, fields = moodle.login_initiation("learner1")
+        codes.append(requests.post(url, data=fields, allow_redirects=False,
+                                   timeout=10).status_code)
+    assert codes == [302] * 6 + [429] * 2
+    assert len(client.keys("aiu:login:*")) == 3
+    assert client.keys("LIMITS:*aiu-limits*")  # the counters are in Redis, for every worker

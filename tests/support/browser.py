@@ -162,7 +162,7 @@ class _FormParser(HTMLParser):
             self.forms.append({"action": a.get("action", ""), "method": a.get("method", "get"),
                                "id": a.get("id", ""), "name": a.get("name", ""),
                                "target": a.get("target", ""), "fields": {},
-                               "visible": False})
+                               "visible": False, "autosubmit": "data-autosubmit" in a})
         elif tag in ("select", "textarea") and self.forms:
             self.forms[-1]["visible"] = True
             if tag == "textarea" and a.get("name"):
@@ -222,6 +222,13 @@ def find_auto_form(html: str, base_url: str) -> AutoForm | None:
         return None
     script = "\n".join(parser.scripts)
     candidates = [f for f in parser.forms if not f["visible"]]
+    # The tool's pages submit forms marked data-autosubmit from a script file (no inline
+    # script under its Content-Security-Policy).
+    for form in candidates:
+        if form["autosubmit"]:
+            return AutoForm(urljoin(base_url, form["action"] or base_url),
+                            form["method"].upper() or "GET", dict(form["fields"]),
+                            form["name"] or form["id"])
     if candidates and re.search(r"\.(request)?[sS]ubmit\s*\(", script):
         chosen = None
         for form in candidates:
