@@ -151,7 +151,7 @@ def test_an_unconfirmed_role_stops_counting_after_the_bound(app: Flask, declared
             # Within the bound the role still counts (as the README states)...
             assert in_b.open(panel_b.url + "/report.pdf").status_code == 200
             # ...and once Moodle has not confirmed it for longer than the bound, it does not.
-            hours = float(app.config["COURSE_ROLE_MAX_AGE_HOURS"])
+            hours = float(app.config.get("COURSE_ROLE_MAX_AGE_HOURS", 8))
             with app.app_context():
                 row = db.session.get(CourseRole, (person_id(app, "5"), _course_id(app, "3")))
                 assert row is not None
