@@ -121,21 +121,25 @@ def grant(platform_id: int, role: str, *, actor: str, sub: str | None = None,
 
 def _holder_grants(row: RoleGrant) -> list[RoleGrant]:
     """Every active grant of ``row``'s role held by, or waiting for, the same holder: the
-    person's own grants and waiting ones naming their Moodle user id or email."""
-    stmt = _active().where(RoleGrant.platform_id == row.platform_id,
-                           RoleGrant.role == row.role)
+    person's own grants and waiting ones naming their Moodle user id or email. They are
+    locked first (row locks on PostgreSQL, the write lock on SQLite) and read afresh, so
+    two revocations at once end each grant once and the second finds nothing left."""
     person = row.person
     if person is None:
         same = (RoleGrant.sub == row.sub) if row.sub else (RoleGrant.email == row.email)
-        stmt = stmt.where(sa.or_(RoleGrant.id == row.id,
-                                 sa.and_(RoleGrant.person_id.is_(None), same)))
+        holder = sa.or_(RoleGrant.id == row.id, sa.and_(RoleGrant.person_id.is_(None), same))
     else:
         named = [RoleGrant.sub == person.sub]
         if person.email:
             named.append(RoleGrant.email == normalise_email(person.email))
-        stmt = stmt.where(sa.or_(RoleGrant.person_id == person.id,
-                                 sa.and_(RoleGrant.person_id.is_(None), sa.or_(*named))))
-    return list(db.session.scalars(stmt.order_by(RoleGrant.id)))
+        holder = sa.or_(RoleGrant.person_id == person.id,
+                        sa.and_(RoleGrant.person_id.is_(None), sa.or_(*named)))
+    where = [RoleGrant.platform_id == row.platform_id, RoleGrant.role == row.role, holder]
+    db.session.execute(sa.update(RoleGrant).where(*where, RoleGrant.revoked_at.is_(None))
+                       .values(granted_at=RoleGrant.granted_at)
+                       .execution_options(synchronize_session=False))
+    return list(db.session.scalars(_active().where(*where).order_by(RoleGrant.id)
+                                   .execution_options(populate_existing=True)))
 
 
 def _end(row: RoleGrant, actor: str, at: datetime, reason: str | None = None) -> bool:
