@@ -6,12 +6,14 @@ import getpass
 from collections.abc import Callable
 
 import click
+import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from lti_tool.audit import service as audit
 from lti_tool.extensions import db
 from lti_tool.lti.keystore import key_store
+from lti_tool.people.models import Person
 from lti_tool.platforms import service as platforms
 from lti_tool.platforms.models import Platform
 from lti_tool.roles import service as roles
@@ -226,6 +228,10 @@ def _grant(role: str, platform_ref: str, sub: str | None, email: str | None) -> 
     db.session.commit()
     if not created:
         click.echo(f"{row.holder_name} already is {row.role_phrase} on platform {platform.id}.")
+    elif row.person_id is None and row.email:
+        click.echo(f"Granted: {row.named_as} becomes {row.role_phrase} on platform "
+                   f"{platform.id} once you confirm who launched with that address "
+                   f"('roles list' shows them; then 'roles confirm {row.id} --user-id N').")
     elif row.person_id is None:
         click.echo(f"Granted: {row.named_as} becomes {row.role_phrase} on platform "
                    f"{platform.id} at their first launch.")
@@ -275,6 +281,30 @@ def roles_revoke_admin(platform_ref: str, sub: str | None, email: str | None) ->
     _revoke(TOOL_ADMIN, platform_ref, sub, email)
 
 
+@roles_cli.command("confirm")
+@click.argument("grant_id", type=int)
+@click.option("--user-id", "sub", required=True,
+              help="The Moodle user id of the person who launched with the grant's email.")
+def roles_confirm(grant_id: int, sub: str) -> None:
+    """Confirm who a waiting grant by email is for: it then takes effect for them."""
+    from lti_tool.roles.models import RoleGrant
+
+    row = db.session.get(RoleGrant, grant_id)
+    if row is None:
+        raise click.ClickException(f"No grant {grant_id} ('roles list' shows them).")
+    person = db.session.scalar(sa.select(Person).where(Person.platform_id == row.platform_id,
+                                                       Person.sub == sub))
+    try:
+        if person is None:
+            raise roles.RoleError(f"No one with Moodle user id {sub} has launched the tool.")
+        held = roles.confirm_grant(row, person.id, actor=_actor())
+    except roles.RoleError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"Confirmed: {held.holder_name} is {held.role_phrase} on platform "
+               f"{held.platform_id}.")
+
+
 @roles_cli.command("list")
 @click.option("--platform", "platform_ref", default=None,
               help="Only this platform (id, client id or issuer).")
@@ -283,6 +313,7 @@ def roles_list(platform_ref: str | None, history: bool) -> None:
     """List who holds the tool's roles."""
     platform_id = _one_platform(platform_ref).id if platform_ref else None
     rows = roles.list_grants(platform_id, include_revoked=history)
+    matches = roles.email_matches(rows)
     if not rows:
         click.echo("No roles granted.")
     for row in rows:
@@ -291,7 +322,12 @@ def roles_list(platform_ref: str | None, history: bool) -> None:
             who += f" ({row.named_as})"
         line = (f"platform {row.platform_id}  {row.role_label:<18}  {who}  granted "
                 f"{row.granted_at:%Y-%m-%d %H:%M} by {row.granted_by}")
-        if row.person_id is None:
+        if row.person_id is None and row.email and row.active:
+            people = matches.get(row.id, [])
+            line += (f"  [waiting for confirmation of grant {row.id}: launched as " + ", ".join(
+                f"{p.display_name} (Moodle user {p.sub})" for p in people) + "]" if people
+                else "  [waiting for someone to launch with this address]")
+        elif row.person_id is None:
             line += "  [waiting for their first launch]"
         if row.revocation is not None:
             line += (f"  REVOKED {row.revocation.revoked_at:%Y-%m-%d %H:%M} by "

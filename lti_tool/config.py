@@ -44,6 +44,10 @@ class DefaultConfig:
     SESSION_COOKIE_NAME = "aiu_session"
     SESSION_COOKIE_HTTPONLY = True
     PERMANENT_SESSION_LIFETIME = timedelta(hours=8)
+    # Hours a course role (and a Moodle site administrator's standing) counts after Moodle
+    # last confirmed it by a launch or a Names and Roles refresh; a refresh that no longer
+    # lists the person ends it at once.
+    COURSE_ROLE_MAX_AGE_HOURS = 8.0
     LOGIN_COOKIE_NAME = "aiu_login"
 
     WTF_CSRF_TIME_LIMIT = None  # tied to the session's lifetime instead

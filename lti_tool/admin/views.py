@@ -7,7 +7,7 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
-from wtforms import StringField
+from wtforms import IntegerField, StringField
 from wtforms.validators import DataRequired, Length
 
 from lti_tool.audit import service as audit
@@ -73,12 +73,17 @@ class RevokeForm(FlaskForm):
     pass
 
 
+class ConfirmForm(FlaskForm):
+    person_id = IntegerField(validators=[DataRequired()])
+
+
 def _roles_page(form: GrantForm | None = None) -> str:
     platform_id = g.launch.platform_id
+    grants = roles.list_grants(platform_id)
     return render_template(
         "admin/roles.html", person=g.launch.person, form=form or GrantForm(formdata=None),
         revoke_form=RevokeForm(formdata=None),
-        grants=roles.list_grants(platform_id),
+        grants=grants, matches=roles.email_matches(grants),
         history=[r for r in roles.list_grants(platform_id, include_revoked=True)
                  if not r.active])
 
@@ -102,7 +107,11 @@ def grant_role() -> BaseResponse | tuple[str, int]:
         except roles.RoleError as exc:
             form.who.errors = [*form.who.errors, str(exc)]
         else:
-            if created:
+            if created and row.email:
+                flash(f"{row.holder_name} will be {row.role_phrase} once you confirm who it "
+                      "is: when someone opens the tool from Moodle with this address, they "
+                      "are listed below for you to confirm.")
+            elif created:
                 waiting = "" if row.person_id else (
                     " It takes effect when they first open the tool from Moodle.")
                 flash(f"{row.holder_name} is now {row.role_phrase}.{waiting}")
@@ -126,4 +135,25 @@ def revoke_role(grant_id: int) -> BaseResponse:
         flash(str(exc))
     else:
         flash(f"{row.holder_name} is no longer {row.role_phrase}.")
+    return redirect(url_for("admin.roles_page"), code=303)
+
+
+@bp.post("/roles/<int:grant_id>/confirm")
+@require_tool_admin
+def confirm_role(grant_id: int) -> BaseResponse:
+    """The admin confirms that the person who launched with a grant's email is the one
+    meant: only then does the role take effect."""
+    form = ConfirmForm()
+    row = roles.get_grant(grant_id, g.launch.platform_id)
+    if row is None:
+        abort(404)
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        held = roles.confirm_grant(row, form.person_id.data or 0,
+                                   actor=f"person:{g.launch.person_id}")
+    except roles.RoleError as exc:
+        flash(str(exc))
+    else:
+        flash(f"{held.holder_name} is now {held.role_phrase}.")
     return redirect(url_for("admin.roles_page"), code=303)

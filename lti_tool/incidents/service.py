@@ -75,7 +75,6 @@ from lti_tool.incidents.models import (
 )
 from lti_tool.lti.exceptions import ToolError
 from lti_tool.people.models import Course, CourseMember, CourseRole, Person, Placement
-from lti_tool.people.roles import ADMIN, STAFF
 from lti_tool.policy.service import Policy
 
 MAX_STAGE = 3
@@ -170,24 +169,81 @@ def can_see_everything(person: Person) -> bool:
 
 
 def staff_course_ids(person: Person) -> set[int]:
-    """Courses where ``person`` last launched as staff (or admin)."""
-    return set(db.session.scalars(sa.select(CourseRole.course_id).where(
-        CourseRole.person_id == person.id, CourseRole.role.in_((STAFF, ADMIN)))))
+    """Courses where Moodle currently confirms ``person`` as staff (or admin)."""
+    from lti_tool.people.service import staff_course_ids as confirmed_staff_courses
+
+    return confirmed_staff_courses(person.id)
 
 
 def full_detail(viewer: Person, incident: Incident, staff_courses: set[int] | None = None,
                 everything: bool | None = None) -> bool:
-    """Whether ``viewer`` may see (and act on) the incident in full, not just its summary.
+    """Whether ``viewer`` may see the incident in full, not just its summary: ALS members,
+    tool administrators and the current staff of its course, never its subject.
 
     Pass ``staff_courses`` and ``everything`` (from :func:`staff_course_ids` and
     :func:`can_see_everything`) when checking many incidents, to look them up once.
     """
-    if viewer.platform_id != incident.platform_id:
+    if viewer.platform_id != incident.platform_id or conflict_of_interest(
+            viewer, incident, VIEW) is not None:
         return False
     if everything if everything is not None else can_see_everything(viewer):
         return True
     courses = staff_course_ids(viewer) if staff_courses is None else staff_courses
     return incident.course_id in courses
+
+
+# --- who may act on a case ----------------------------------------------------------------
+
+VIEW = "view"
+ADD_EVIDENCE = "add_evidence"
+PLAN_CHECK = "plan_check"
+RECORD_CHECK = "record_check"
+DECIDE = "decide"
+WITHDRAW = "withdraw"
+FOLLOW_UP_ACTION = "follow_up"
+NOTE = "note"
+REPORT = "report"
+APPEAL_REVIEW = "appeal_review"
+ACTIONS = (VIEW, ADD_EVIDENCE, PLAN_CHECK, RECORD_CHECK, DECIDE, WITHDRAW, FOLLOW_UP_ACTION,
+           NOTE, REPORT, APPEAL_REVIEW)
+
+
+class ConflictOfInterest(ToolError):
+    """The person may not take this part in the case (see :func:`conflict_of_interest`)."""
+
+    status = 403
+    title = "You cannot act on this case"
+
+
+def conflict_of_interest(person: Person, incident: Incident, action: str) -> str | None:
+    """Why ``person`` may not take ``action`` on the incident, or None if they may. The one
+    rule every incident action goes through (fair process: nobody judges their own case,
+    and an appeal is heard by someone new to it):
+
+    * its subject (the learner) may take no staff action on it, not even open it as staff;
+    * whoever raised it or decided it (now or before a withdrawal) may not review its
+      appeal.
+    """
+    if action not in ACTIONS:
+        raise ValueError(f"unknown incident action {action!r}")
+    if person.id == incident.learner_id:
+        return ("This incident is about you, so you cannot open it as staff or take part in "
+                "it. Another member of staff or the ALS team will handle it.")
+    if action == APPEAL_REVIEW:
+        deciders = set(db.session.scalars(sa.select(IncidentEvent.actor_id).where(
+            IncidentEvent.incident_id == incident.id, IncidentEvent.kind == EV_DECIDED)))
+        if person.id in {incident.raised_by_id, incident.decided_by_id, *deciders}:
+            return ("You raised or decided this incident, so you cannot review its appeal. "
+                    "Someone new to the case must review it.")
+    return None
+
+
+def check_may_act(person: Person, incident: Incident, action: str) -> None:
+    """Raise :class:`ConflictOfInterest` (403) if :func:`conflict_of_interest` refuses;
+    called before anything is written."""
+    reason = conflict_of_interest(person, incident, action)
+    if reason is not None:
+        raise ConflictOfInterest("conflict_of_interest", reason)
 
 
 def learner_in_course(person: Person, course: Course) -> bool:
@@ -491,6 +547,7 @@ def raise_incident(*, placement: Placement, learner: Person, raised_by: Person, 
 def add_evidence(incident: Incident, actor: Person, item: EvidenceInput,
                  at: datetime | None = None) -> EvidenceItem:
     """Add a further piece of evidence (a text and/or a checked file)."""
+    check_may_act(actor, incident, ADD_EVIDENCE)
     (checked,) = _check_evidence([item])
     _lock(incident)
     return _store_evidence(incident, item, checked, actor, at or utcnow())
@@ -519,6 +576,7 @@ def plan_check(incident: Incident, actor: Person, policy: Policy, *, method: str
                planned_for: date | None = None, assessor: str = "",
                at: datetime | None = None) -> AuthenticityCheck:
     """Plan one of the policy's authenticity checks."""
+    check_may_act(actor, incident, PLAN_CHECK)
     if method not in [str(m) for m in policy["authenticity_checks"]]:
         raise IncidentError("method", "Choose one of the policy's authenticity checks.")
     _lock(incident)
@@ -530,6 +588,9 @@ def record_check(check: AuthenticityCheck, actor: Person, *, done_on: date,
                  at: datetime | None = None) -> AuthenticityCheck:
     """Record that a planned check was done: when, by whom, the outcome and notes. Done
     once; a later correction is a note on the incident."""
+    incident = db.session.get(Incident, check.incident_id)
+    assert incident is not None
+    check_may_act(actor, incident, RECORD_CHECK)
     if outcome not in CHECK_OUTCOMES:
         raise IncidentError("outcome", "Choose the outcome of the check.")
     if not conducted_by.strip():
@@ -538,8 +599,6 @@ def record_check(check: AuthenticityCheck, actor: Person, *, done_on: date,
         raise IncidentError("notes", "Enter notes on the check.")
     if done_on > utcnow().date():
         raise IncidentError("done_on", "The date cannot be in the future.")
-    incident = db.session.get(Incident, check.incident_id)
-    assert incident is not None
     _lock(incident)
     db.session.refresh(check)
     if check.done:
@@ -562,6 +621,7 @@ def add_note(incident: Incident, actor: Person, text: str, *, corrects: int | No
              at: datetime | None = None) -> IncidentEvent:
     """A note on the incident; with ``corrects`` (an event's number) it corrects that step.
     Nothing earlier is changed."""
+    check_may_act(actor, incident, NOTE)
     text = text.strip()
     if not text:
         raise IncidentError("text", "Enter the note.")
@@ -773,6 +833,7 @@ def decide(incident: Incident, decider: Person, *, outcome: str, reasons: str,
     raises :class:`StageChanged`; a concurrent decision never yields the same stage twice
     (the ledger's unique index backs the lock).
     """
+    check_may_act(decider, incident, DECIDE)
     if outcome not in (UPHELD, NOT_UPHELD):
         raise IncidentError("outcome", "Choose whether the incident is upheld.")
     reasons = reasons.strip()
@@ -860,6 +921,7 @@ def withdraw_decision(incident: Incident, actor: Person, reason: str,
     if it was upheld, its stage no longer counts. Only the learner's latest upheld incident
     can lose its stage (a later one depends on it). The earlier decision stays in the
     events."""
+    check_may_act(actor, incident, WITHDRAW)
     reason = reason.strip()
     if not reason:
         raise IncidentError("reason", "Give the reason for withdrawing the decision.")
@@ -903,6 +965,7 @@ def record_follow_up(incident: Incident, actor: Person, *, result: str, notes: s
                      done_on: date, at: datetime | None = None) -> Incident:
     """Record the result of Stage 2's professional discussion or new assignment, or that a
     Stage 3 incident was reported to the awarding body; the incident closes."""
+    check_may_act(actor, incident, FOLLOW_UP_ACTION)
     _lock(incident)
     if incident.state != FOLLOW_UP or incident.stage is None:
         raise IncidentConflict("no_follow_up", "This incident has no follow-up to record.")

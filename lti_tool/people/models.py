@@ -95,7 +95,13 @@ class Placement(db.Model):  # type: ignore[name-defined,misc]
 
 
 class CourseRole(db.Model):  # type: ignore[name-defined,misc]
-    """The role a person last launched with in a course (learner, staff or admin)."""
+    """The role (learner, staff or admin) a person holds in a course as Moodle last said:
+    written by their latest launch there, confirmed or ended by a Names and Roles refresh.
+
+    It counts only while current (:func:`lti_tool.people.service.is_current`): not ended by
+    a roster that no longer lists the person, and confirmed within
+    ``COURSE_ROLE_MAX_AGE_HOURS``.
+    """
 
     __tablename__ = "course_role"
 
@@ -103,6 +109,10 @@ class CourseRole(db.Model):  # type: ignore[name-defined,misc]
     course_id: Mapped[int] = mapped_column(ForeignKey("course.id"), primary_key=True)
     role: Mapped[str] = mapped_column(String(16), nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    # When Moodle last confirmed the role (a launch in the course, or a roster listing it).
+    confirmed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    # Set when a roster refresh no longer lists the person (or lists them as inactive).
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     def __repr__(self) -> str:
         return f"<CourseRole person={self.person_id} course={self.course_id} {self.role}>"

@@ -8,6 +8,11 @@ non-editing teachers alike, and adds ``institution/person#Administrator`` and
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from flask import current_app
+
+from lti_tool.dbtypes import utcnow
 
 LEARNER = "learner"
 STAFF = "staff"
@@ -44,3 +49,11 @@ def role_from_claims(roles: Iterable[str]) -> str | None:
 
 def at_least(role: str | None, needed: str) -> bool:
     return role is not None and RANK.get(role, 0) >= RANK[needed]
+
+
+def confirmation_cutoff(now: datetime | None = None) -> datetime:
+    """The oldest confirmation by Moodle that still counts: a course role (or a site
+    administrator's standing) last confirmed before this no longer gives any access
+    (setting ``COURSE_ROLE_MAX_AGE_HOURS``)."""
+    hours = float(current_app.config["COURSE_ROLE_MAX_AGE_HOURS"])
+    return (now or utcnow()) - timedelta(hours=hours)

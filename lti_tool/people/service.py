@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -13,7 +14,14 @@ from lti_tool.dbtypes import utcnow
 from lti_tool.extensions import db
 from lti_tool.lti.launch import Launch
 from lti_tool.people.models import Course, CourseMember, CourseRole, Person, Placement
-from lti_tool.people.roles import ADMIN, role_from_claims
+from lti_tool.people.roles import (
+    ADMIN,
+    LEARNER,
+    STAFF,
+    at_least,
+    confirmation_cutoff,
+    role_from_claims,
+)
 from lti_tool.platforms.models import Deployment, Platform
 from lti_tool.roles import service as roles
 
@@ -48,7 +56,6 @@ def record_launch(launch: Launch) -> dict[str, Any]:
         Person, {"platform_id": launch.platform_id, "sub": launch.sub},
         lambda: Person(platform_id=launch.platform_id, sub=launch.sub),
     )
-    previous_email = person.email
     person.name = launch.name or person.name
     person.given_name = launch.given_name or person.given_name
     person.family_name = launch.family_name or person.family_name
@@ -61,10 +68,10 @@ def record_launch(launch: Launch) -> dict[str, Any]:
     if created:
         audit.record(f"platform:{launch.platform_id}", "person.created", "person", person.id,
                      {"sub": launch.sub})
-    # Roles granted by Moodle user id or email before the tool knew this person (or this
-    # email) take hold now; grants to a known person are tied to them when made, so a
-    # steady-state launch skips the lookup.
-    if created or person.email != previous_email:
+    # Roles granted by Moodle user id before the tool knew this person take hold now;
+    # grants to a known person are tied to them when made, so a steady-state launch skips
+    # the lookup. A grant by email never takes hold by itself (an admin confirms who it is).
+    if created:
         roles.resolve_grants(person)
 
     platform = db.session.get(Platform, launch.platform_id)
@@ -143,13 +150,79 @@ def _upsert_placement(launch: Launch, course: Course, link_id: str, person: Pers
 
 
 def _set_course_role(person_id: int, course_id: int, role: str) -> None:
+    """The launch is Moodle confirming ``role`` now: store it, confirmed now and not ended.
+    One UPDATE at steady state (the launch path); the row is created on a first launch."""
+    now = utcnow()
+    updated = db.session.execute(
+        sa.update(CourseRole)
+        .where(CourseRole.person_id == person_id, CourseRole.course_id == course_id)
+        .values(role=role, confirmed_at=now, revoked_at=None,
+                updated_at=sa.case((CourseRole.role != role, now),
+                                   else_=CourseRole.updated_at))
+        .execution_options(synchronize_session=False))
+    if updated.rowcount:  # type: ignore[attr-defined]
+        return
     row, created = _get_or_create(
         CourseRole, {"person_id": person_id, "course_id": course_id},
-        lambda: CourseRole(person_id=person_id, course_id=course_id, role=role),
+        lambda: CourseRole(person_id=person_id, course_id=course_id, role=role,
+                           updated_at=now, confirmed_at=now),
     )
-    if not created and row.role != role:
-        row.role = role
-        row.updated_at = utcnow()
+    if not created:  # another launch created it a moment ago: this one is as recent
+        row.role, row.confirmed_at, row.revoked_at = role, now, None
+
+
+def is_current(row: CourseRole | None, now: datetime | None = None) -> bool:
+    """Whether a stored course role still counts: not ended by a roster refresh and
+    confirmed by Moodle within ``COURSE_ROLE_MAX_AGE_HOURS``."""
+    return (row is not None and row.revoked_at is None
+            and row.confirmed_at >= confirmation_cutoff(now))
+
+
+def current_role_conditions(now: datetime | None = None) -> list[sa.ColumnElement[bool]]:
+    """:func:`is_current` as SQL conditions on :class:`CourseRole`."""
+    return [CourseRole.revoked_at.is_(None), CourseRole.confirmed_at >= confirmation_cutoff(now)]
+
+
+def staff_course_ids(person_id: int) -> set[int]:
+    """Courses where the person is staff (or admin) as Moodle currently confirms it."""
+    return set(db.session.scalars(sa.select(CourseRole.course_id).where(
+        CourseRole.person_id == person_id, CourseRole.role.in_((STAFF, ADMIN)),
+        *current_role_conditions())))
+
+
+def course_learners(course_id: int) -> sa.Select[Any]:
+    """The ids of the course's learners: people who launched there as learners and whom no
+    roster refresh has since dropped. Not bounded in time: membership is what the course's
+    staff see records by, not a right of the learner's."""
+    return sa.select(CourseRole.person_id).where(
+        CourseRole.course_id == course_id, CourseRole.role == LEARNER,
+        CourseRole.revoked_at.is_(None))
+
+
+def _apply_roster_to_roles(course: Course, members: dict[str, CourseMember],
+                           now: datetime) -> None:
+    """The roster is Moodle speaking now: it confirms the stored roles of people it lists
+    with that role (or a higher one) and ends at once the roles of people it no longer
+    lists, or lists as inactive. Moodle lists a non-editing teacher as a Learner, so a
+    lower listed role neither confirms nor ends a staff role (its time bound does).
+    Site administrators are not enrolled, so the roster never ends an admin role."""
+    rows = db.session.execute(
+        sa.select(CourseRole, Person.sub).join(Person, Person.id == CourseRole.person_id)
+        .where(CourseRole.course_id == course.id)).all()
+    for row, sub in rows:
+        member = members.get(sub)
+        if member is None or not member.active:
+            if row.revoked_at is None and row.role != ADMIN:
+                row.revoked_at = now
+                audit.record("system", "course_role.revoked", "course", course.id,
+                             {"person_id": row.person_id, "role": row.role,
+                              "reason": "not_in_roster"})
+            continue
+        listed = role_from_claims(member.roles.split())
+        if listed is not None and at_least(listed, row.role):
+            row.confirmed_at = now
+            row.revoked_at = None
+    db.session.flush()
 
 
 def refresh_roster(course: Course, memberships_url: str) -> list[CourseMember]:
@@ -186,5 +259,6 @@ def refresh_roster(course: Course, memberships_url: str) -> list[CourseMember]:
             row.active = False
     course.roster_fetched_at = now
     db.session.flush()
+    _apply_roster_to_roles(course, existing, now)
     return sorted(existing.values(), key=lambda m: (m.name.lower(), m.sub))
 

@@ -68,6 +68,12 @@ def build_pack(learner: Person, viewer: Person) -> ReportPack:
     tool administrators, or staff of every course involved) may build it.
     """
     cases = sorted(incidents.learner_cases(learner), key=lambda i: (i.raised_at, i.id))
+    if viewer.id == learner.id:
+        raise incidents.ConflictOfInterest("conflict_of_interest", "This report is about "
+                                           "you, so you cannot produce it. Ask the ALS team "
+                                           "or a tool administrator.")
+    for case in cases:
+        incidents.check_may_act(viewer, case, incidents.REPORT)
     staff_courses = incidents.staff_course_ids(viewer)
     everything = incidents.can_see_everything(viewer)
     if not all(incidents.full_detail(viewer, i, staff_courses, everything) for i in cases):

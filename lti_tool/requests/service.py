@@ -24,8 +24,8 @@ from lti_tool.audit import service as audit
 from lti_tool.dbtypes import utcnow
 from lti_tool.extensions import db
 from lti_tool.notifications.service import send_email
+from lti_tool.people import service as people
 from lti_tool.people.models import Course, CourseRole, Person, Placement
-from lti_tool.people.roles import LEARNER
 from lti_tool.requests.models import (
     APPROVED,
     ASSIGNMENT,
@@ -300,8 +300,8 @@ def scope_in_force(req: AiToolRequest) -> str:
 
 
 def _learner_in(person_id: int, course_id: int) -> bool:
-    return db.session.scalar(sa.select(CourseRole.role).where(
-        CourseRole.person_id == person_id, CourseRole.course_id == course_id)) == LEARNER
+    return bool(db.session.scalar(sa.select(sa.exists(
+        people.course_learners(course_id).where(CourseRole.person_id == person_id)))))
 
 
 def applies_to_course(req: AiToolRequest, course_id: int) -> bool:
@@ -314,8 +314,7 @@ def applies_to_course(req: AiToolRequest, course_id: int) -> bool:
 
 def course_requests(course_id: int) -> list[AiToolRequest]:
     """Requests course staff of ``course_id`` may see, newest first."""
-    learners = sa.select(CourseRole.person_id).where(CourseRole.course_id == course_id,
-                                                     CourseRole.role == LEARNER)
+    learners = people.course_learners(course_id)
     candidates = db.session.scalars(
         sa.select(AiToolRequest)
         .where(sa.or_(AiToolRequest.course_id == course_id,

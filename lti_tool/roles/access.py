@@ -10,7 +10,7 @@ from typing import Any, TypeVar, cast
 from flask import g
 
 from lti_tool.lti.exceptions import AccessDenied
-from lti_tool.people.access import launch_or_end
+from lti_tool.people.access import confirmed_role, course_role_of, launch_or_end
 from lti_tool.people.roles import ADMIN
 from lti_tool.roles import service as roles
 from lti_tool.roles.models import ALS, TOOL_ADMIN
@@ -36,7 +36,8 @@ def require_tool_role(role: str) -> Callable[[F], F]:
             if role == ALS:
                 allowed = roles.is_als(person)
             else:
-                allowed = launch.role == ADMIN or roles.is_tool_admin(person)
+                allowed = (confirmed_role(launch, course_role_of(launch)) == ADMIN
+                           or roles.is_tool_admin(person))
             if not allowed:
                 reason, message = _REFUSALS[role]
                 raise AccessDenied(reason, message)

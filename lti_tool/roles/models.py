@@ -1,16 +1,18 @@
 """Grants of tool-held roles and their revocations.
 
-A grant names its holder by Moodle user id (``sub``) or email; it is tied to a person
-(``person_id``) as soon as one matches: at once if they have launched, else at their first
-launch. A revocation is a row of its own, so the history of who held a role stays whole;
-granting again after a revocation makes a new grant.
+A grant names its holder by Moodle user id (``sub``) or email and counts only once it is
+tied to a person (``person_id``). By Moodle user id it is tied at once if they have launched,
+else at their first launch. By email it is tied only when a tool administrator confirms the
+person who launched with that address (anyone can set their Moodle email, so a match alone
+proves nothing). A revocation is a row of its own, so the history of who held a role stays
+whole; granting again after a revocation makes a new grant.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lti_tool.dbtypes import UTCDateTime, utcnow
@@ -23,6 +25,10 @@ TOOL_ADMIN = "admin"
 ROLE_LABELS = {ALS: "ALS team member", TOOL_ADMIN: "Tool administrator"}
 ROLE_PHRASES = {ALS: "an ALS team member", TOOL_ADMIN: "a tool administrator"}
 
+_ACTIVE_PERSON = "revoked_at IS NULL AND person_id IS NOT NULL"
+_WAITING_SUB = "revoked_at IS NULL AND person_id IS NULL AND sub IS NOT NULL"
+_WAITING_EMAIL = "revoked_at IS NULL AND person_id IS NULL AND email IS NOT NULL"
+
 
 class RoleGrant(db.Model):  # type: ignore[name-defined,misc]
     """One grant of ``role`` on a platform. Never deleted; see :class:`RoleRevocation`."""
@@ -32,6 +38,14 @@ class RoleGrant(db.Model):  # type: ignore[name-defined,misc]
         CheckConstraint("person_id IS NOT NULL OR sub IS NOT NULL OR email IS NOT NULL",
                         name="identified"),
         Index("ix_role_grant_lookup", "platform_id", "role", "person_id"),
+        # One active grant per role and holder, however many admins click at once: by
+        # person once tied to one, else by the Moodle user id or email it names.
+        Index("uq_role_grant_active_person", "platform_id", "role", "person_id", unique=True,
+              sqlite_where=text(_ACTIVE_PERSON), postgresql_where=text(_ACTIVE_PERSON)),
+        Index("uq_role_grant_active_sub", "platform_id", "role", "sub", unique=True,
+              sqlite_where=text(_WAITING_SUB), postgresql_where=text(_WAITING_SUB)),
+        Index("uq_role_grant_active_email", "platform_id", "role", "email", unique=True,
+              sqlite_where=text(_WAITING_EMAIL), postgresql_where=text(_WAITING_EMAIL)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -44,6 +58,9 @@ class RoleGrant(db.Model):  # type: ignore[name-defined,misc]
     granted_by: Mapped[str] = mapped_column(String(255), nullable=False)
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Copied from the grant's RoleRevocation (same transaction) so that the unique indexes
+    # above can tell active grants apart.
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     platform: Mapped[Platform] = relationship()
     person: Mapped[Person | None] = relationship()
@@ -52,7 +69,7 @@ class RoleGrant(db.Model):  # type: ignore[name-defined,misc]
 
     @property
     def active(self) -> bool:
-        return self.revocation is None
+        return self.revoked_at is None
 
     @property
     def named_as(self) -> str:

@@ -6,7 +6,10 @@ Every grant and revocation is audited; nothing is ever deleted. Functions flush,
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -14,6 +17,7 @@ from lti_tool.audit import service as audit
 from lti_tool.dbtypes import utcnow
 from lti_tool.extensions import db
 from lti_tool.people.models import Person
+from lti_tool.people.roles import confirmation_cutoff
 from lti_tool.roles.models import ALS, ROLE_LABELS, TOOL_ADMIN, RoleGrant, RoleRevocation
 
 
@@ -25,14 +29,29 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+def valid_email(raw: str) -> str:
+    """The address, normalised and lower-cased, if ``raw`` is exactly one well-formed email
+    address (no list, no display name, no line breaks); else :class:`RoleError`. Nothing
+    is looked up on the network."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        checked = validate_email(raw.strip(), check_deliverability=False,
+                                 test_environment=bool(current_app.config.get(
+                                     "ALLOW_INSECURE")))
+    except EmailNotValidError as exc:
+        raise RoleError(f"That is not one valid email address: {exc}") from exc
+    return normalise_email(checked.normalized)
+
+
 def _identity(sub: str | None, email: str | None) -> tuple[str | None, str | None]:
     sub = (sub or "").strip() or None
-    email = normalise_email(email or "") or None
+    email = (email or "").strip() or None
     if (sub is None) == (email is None):
         raise RoleError("Name the person by their Moodle user id or by their email address "
                         "(one of the two).")
-    if email is not None and ("@" not in email or len(email) > 320):
-        raise RoleError(f"{email!r} is not an email address.")
+    if email is not None:
+        email = valid_email(email)
     if sub is not None and len(sub) > 255:
         raise RoleError("That Moodle user id is too long.")
     return sub, email
@@ -44,35 +63,18 @@ def _check_role(role: str) -> None:
 
 
 def _active() -> sa.Select[RoleGrant]:
-    return (sa.select(RoleGrant).outerjoin(RoleRevocation)
-            .where(RoleRevocation.id.is_(None))
+    return (sa.select(RoleGrant).where(RoleGrant.revoked_at.is_(None))
             .options(selectinload(RoleGrant.person), selectinload(RoleGrant.revocation)))
 
 
-def _find_person(platform_id: int, sub: str | None, email: str | None) -> Person | None:
-    if sub is not None:
-        return db.session.scalar(sa.select(Person).where(Person.platform_id == platform_id,
-                                                         Person.sub == sub))
-    people = list(db.session.scalars(sa.select(Person).where(
-        Person.platform_id == platform_id, sa.func.lower(Person.email) == email)))
-    if len(people) > 1:
-        raise RoleError(f"{len(people)} people on this platform have the email {email}; "
-                        "name the person by their Moodle user id instead.")
-    return people[0] if people else None
+def _find_person(platform_id: int, sub: str) -> Person | None:
+    return db.session.scalar(sa.select(Person).where(Person.platform_id == platform_id,
+                                                     Person.sub == sub))
 
 
-def grant(platform_id: int, role: str, *, actor: str, sub: str | None = None,
-          email: str | None = None) -> tuple[RoleGrant, bool]:
-    """Grant ``role`` on a platform to the person with Moodle user id ``sub`` or ``email``.
-
-    Works before the person has ever launched the tool: the grant then waits and is tied to
-    them at their first launch (:func:`resolve_grants`). Returns ``(grant, created)``;
-    granting a role someone already holds changes nothing and returns the existing grant.
-    Raises :class:`RoleError` for a bad or ambiguous identity.
-    """
-    _check_role(role)
-    sub, email = _identity(sub, email)
-    person = _find_person(platform_id, sub, email)
+def _existing(platform_id: int, role: str, person: Person | None, sub: str | None,
+              email: str | None) -> RoleGrant | None:
+    """The active grant this grant would duplicate (the unique indexes' rule), if any."""
     stmt = _active().where(RoleGrant.platform_id == platform_id, RoleGrant.role == role)
     if person is not None:
         stmt = stmt.where(RoleGrant.person_id == person.id)
@@ -80,35 +82,92 @@ def grant(platform_id: int, role: str, *, actor: str, sub: str | None = None,
         stmt = stmt.where(RoleGrant.person_id.is_(None), RoleGrant.sub == sub)
     else:
         stmt = stmt.where(RoleGrant.person_id.is_(None), RoleGrant.email == email)
-    existing = db.session.scalars(stmt).first()
+    return db.session.scalars(stmt.order_by(RoleGrant.id)).first()
+
+
+def grant(platform_id: int, role: str, *, actor: str, sub: str | None = None,
+          email: str | None = None) -> tuple[RoleGrant, bool]:
+    """Grant ``role`` on a platform to the person with Moodle user id ``sub`` or ``email``.
+
+    By Moodle user id the grant is tied to the person at once, or waits for their first
+    launch. By email it always waits for a tool administrator to confirm who launched with
+    that address (:func:`confirm_grant`). Returns ``(grant, created)``: granting what the
+    holder already has (even at the same moment from another request) changes nothing and
+    returns the existing grant. Raises :class:`RoleError` for a bad identity.
+    """
+    _check_role(role)
+    sub, email = _identity(sub, email)
+    person = _find_person(platform_id, sub) if sub is not None else None
+    existing = _existing(platform_id, role, person, sub, email)
     if existing is not None:
         return existing, False
     now = utcnow()
     row = RoleGrant(platform_id=platform_id, role=role, sub=sub, email=email,
                     person_id=person.id if person else None, granted_by=actor, granted_at=now,
                     resolved_at=now if person else None)
-    db.session.add(row)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+    except IntegrityError:  # the same grant was just made by another request
+        existing = _existing(platform_id, role, person, sub, email)
+        if existing is None:
+            raise
+        return existing, False
     audit.record(actor, "role.granted", "role_grant", row.id,
                  {"platform_id": platform_id, "role": role, "sub": sub, "email": email,
                   "person_id": row.person_id})
     return row, True
 
 
-def revoke_grant(row: RoleGrant, *, actor: str) -> RoleRevocation:
-    """End one grant (a new revocation row; the grant itself stays)."""
-    if row.revocation is not None:
-        raise RoleError("That role was already revoked.")
-    revocation = RoleRevocation(grant_id=row.id, revoked_by=actor, revoked_at=utcnow())
+def _holder_grants(row: RoleGrant) -> list[RoleGrant]:
+    """Every active grant of ``row``'s role held by, or waiting for, the same holder: the
+    person's own grants and waiting ones naming their Moodle user id or email. They are
+    locked first (row locks on PostgreSQL, the write lock on SQLite) and read afresh, so
+    two revocations at once end each grant once and the second finds nothing left."""
+    person = row.person
+    if person is None:
+        same = (RoleGrant.sub == row.sub) if row.sub else (RoleGrant.email == row.email)
+        holder = sa.or_(RoleGrant.id == row.id, sa.and_(RoleGrant.person_id.is_(None), same))
+    else:
+        named = [RoleGrant.sub == person.sub]
+        if person.email:
+            named.append(RoleGrant.email == normalise_email(person.email))
+        holder = sa.or_(RoleGrant.person_id == person.id,
+                        sa.and_(RoleGrant.person_id.is_(None), sa.or_(*named)))
+    where = [RoleGrant.platform_id == row.platform_id, RoleGrant.role == row.role, holder]
+    db.session.execute(sa.update(RoleGrant).where(*where, RoleGrant.revoked_at.is_(None))
+                       .values(granted_at=RoleGrant.granted_at)
+                       .execution_options(synchronize_session=False))
+    return list(db.session.scalars(_active().where(*where).order_by(RoleGrant.id)
+                                   .execution_options(populate_existing=True)))
+
+
+def _end(row: RoleGrant, actor: str, at: datetime, reason: str | None = None) -> bool:
+    """Write the revocation of one grant; False if another request revoked it first."""
+    revocation = RoleRevocation(grant_id=row.id, revoked_by=actor, revoked_at=at)
     try:
         with db.session.begin_nested():
             db.session.add(revocation)
-    except IntegrityError as exc:  # someone else revoked it at the same moment
-        raise RoleError("That role was already revoked.") from exc
+            row.revoked_at = at
+    except IntegrityError:  # someone else revoked it at the same moment
+        db.session.refresh(row)
+        return False
     audit.record(actor, "role.revoked", "role_grant", row.id,
                  {"platform_id": row.platform_id, "role": row.role,
-                  "person_id": row.person_id, "revocation_id": revocation.id})
-    return revocation
+                  "person_id": row.person_id, "revocation_id": revocation.id,
+                  **({"reason": reason} if reason else {})})
+    return True
+
+
+def revoke_grant(row: RoleGrant, *, actor: str) -> list[RoleGrant]:
+    """End the role ``row`` gives: this grant and every other active grant of the same role
+    for the same holder (new revocation rows; the grants stay). Returns the grants ended.
+    Raises :class:`RoleError` if nothing was left to end."""
+    now = utcnow()
+    ended = [g for g in _holder_grants(row) if _end(g, actor, now)]
+    if not ended:
+        raise RoleError("That role was already revoked.")
+    return ended
 
 
 def revoke(platform_id: int, role: str, *, actor: str, sub: str | None = None,
@@ -128,36 +187,79 @@ def revoke(platform_id: int, role: str, *, actor: str, sub: str | None = None,
     if not rows:
         raise RoleError(f"No one matching {sub or email} holds the role "
                         f"'{ROLE_LABELS[role]}' on this platform.")
+    now = utcnow()
+    ended: dict[int, RoleGrant] = {}
     for row in rows:
-        revoke_grant(row, actor=actor)
-    return rows
+        for found in _holder_grants(row):
+            if found.id not in ended and _end(found, actor, now):
+                ended[found.id] = found
+    if not ended:
+        raise RoleError("That role was already revoked.")
+    return sorted(ended.values(), key=lambda r: r.id)
+
+
+def _tie(row: RoleGrant, person: Person, actor: str, action: str) -> RoleGrant:
+    """Tie a waiting grant to ``person``; if they already hold the role, the waiting grant
+    is ended instead and their existing grant returned."""
+    now = utcnow()
+    try:
+        with db.session.begin_nested():
+            row.person_id = person.id
+            row.resolved_at = now
+    except IntegrityError:
+        db.session.refresh(row)
+        existing = _existing(row.platform_id, row.role, person, None, None)
+        _end(row, actor, now, reason="already_held")
+        if existing is None:
+            raise RoleError("That grant changed meanwhile. Reload the page.") from None
+        return existing
+    audit.record(actor, action, "role_grant", row.id,
+                 {"person_id": person.id, "role": row.role})
+    return row
 
 
 def resolve_grants(person: Person) -> int:
-    """Tie waiting grants that name this person (by Moodle user id or email) to them.
-
-    Called at every launch, after the person is recorded; returns how many were tied.
-    """
-    conditions = [RoleGrant.sub == person.sub]
-    if person.email:
-        conditions.append(RoleGrant.email == normalise_email(person.email))
+    """Tie waiting grants that name this person by Moodle user id to them (at their first
+    launch). Grants by email are never tied here: see :func:`confirm_grant`."""
     rows = list(db.session.scalars(_active().where(
         RoleGrant.platform_id == person.platform_id, RoleGrant.person_id.is_(None),
-        sa.or_(*conditions))))
+        RoleGrant.sub == person.sub)))
     for row in rows:
-        row.person_id = person.id
-        row.resolved_at = utcnow()
-        db.session.flush()
-        audit.record(f"person:{person.id}", "role.grant_resolved", "role_grant", row.id,
-                     {"person_id": person.id, "role": row.role})
+        _tie(row, person, f"person:{person.id}", "role.grant_resolved")
     return len(rows)
+
+
+def email_matches(grants: list[RoleGrant]) -> dict[int, list[Person]]:
+    """For each waiting grant by email, the people on its platform who last launched with
+    that address (for an administrator to confirm one), oldest first."""
+    waiting = [r for r in grants if r.person_id is None and r.email and r.active]
+    if not waiting:
+        return {}
+    people = list(db.session.scalars(sa.select(Person).where(
+        Person.platform_id.in_({r.platform_id for r in waiting}),
+        sa.func.lower(Person.email).in_({r.email for r in waiting}))
+        .order_by(Person.created_at, Person.id)))
+    return {r.id: [p for p in people if p.platform_id == r.platform_id
+                   and normalise_email(p.email) == r.email] for r in waiting}
+
+
+def confirm_grant(row: RoleGrant, person_id: int, *, actor: str) -> RoleGrant:
+    """An administrator confirms that the person who launched with a waiting grant's email
+    address is the one meant: the grant is tied to them and takes effect. Refused unless
+    the grant is still waiting and the person's current email is that address."""
+    person = db.session.get(Person, person_id)
+    if (not row.active or row.person_id is not None or not row.email or person is None
+            or person.platform_id != row.platform_id
+            or normalise_email(person.email) != row.email):
+        raise RoleError("That grant is no longer waiting for this person: reload the page.")
+    return _tie(row, person, actor, "role.grant_confirmed")
 
 
 def holds(person: Person, role: str) -> bool:
     """Whether the person holds a (granted, unrevoked) ``role`` on their platform."""
     found = db.session.scalar(
-        sa.select(RoleGrant.id).outerjoin(RoleRevocation)
-        .where(RoleRevocation.id.is_(None), RoleGrant.person_id == person.id,
+        sa.select(RoleGrant.id)
+        .where(RoleGrant.revoked_at.is_(None), RoleGrant.person_id == person.id,
                RoleGrant.platform_id == person.platform_id, RoleGrant.role == role)
         .limit(1))
     return found is not None
@@ -169,8 +271,10 @@ def is_als(person: Person) -> bool:
 
 
 def is_tool_admin(person: Person) -> bool:
-    """Moodle site administrators (by their last launch) and people granted the role."""
-    return bool(person.is_platform_admin) or holds(person, TOOL_ADMIN)
+    """Moodle site administrators (as their last launch said, while Moodle's word still
+    counts: ``COURSE_ROLE_MAX_AGE_HOURS``) and people granted the role."""
+    return (bool(person.is_platform_admin) and person.last_launch_at >= confirmation_cutoff()
+            ) or holds(person, TOOL_ADMIN)
 
 
 def list_grants(platform_id: int | None = None, *, include_revoked: bool = False,
@@ -196,12 +300,11 @@ def als_members(platform_id: int) -> list[Person]:
     """People who hold the ALS role on the platform (resolved grants only)."""
     return list(db.session.scalars(
         sa.select(Person).join(RoleGrant, RoleGrant.person_id == Person.id)
-        .outerjoin(RoleRevocation).where(RoleRevocation.id.is_(None),
-                                         RoleGrant.platform_id == platform_id,
-                                         RoleGrant.role == ALS)
+        .where(RoleGrant.revoked_at.is_(None), RoleGrant.platform_id == platform_id,
+               RoleGrant.role == ALS)
         .distinct().order_by(Person.id)))
 
 
 __all__ = ["ALS", "TOOL_ADMIN", "RoleError", "grant", "revoke", "revoke_grant",
-           "resolve_grants", "holds", "is_als", "is_tool_admin", "list_grants", "get_grant",
-           "als_members"]
+           "resolve_grants", "confirm_grant", "email_matches", "valid_email", "holds",
+           "is_als", "is_tool_admin", "list_grants", "get_grant", "als_members"]

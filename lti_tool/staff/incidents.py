@@ -47,8 +47,7 @@ from lti_tool.incidents.models import (
     EvidenceItem,
     Incident,
 )
-from lti_tool.lti.exceptions import AccessDenied
-from lti_tool.people.access import require
+from lti_tool.people.access import of_this_course, part_of, require
 from lti_tool.people.models import Person
 from lti_tool.people.roles import STAFF
 from lti_tool.policy import service as policies
@@ -92,27 +91,22 @@ def _upload(storage: Any) -> tuple[str | None, bytes | None]:
 
 
 def viewable_learner(person_id: int) -> Person:
-    """The learner in the URL: on the launch's platform and in its course (or named by the
-    review launch), unless the viewer sees everything."""
+    """The person in the URL, if they are (or were) a member of the placement's course, or
+    the learner this review launch named; otherwise a 404, whoever is asking (an ALS
+    member or an administrator opens a learner from one of the learner's own courses)."""
     person = db.session.get(Person, person_id)
-    if person is None or person.platform_id != g.launch.platform_id:
-        abort(404)
-    viewer = g.launch.person
-    if not (incidents.can_see_everything(viewer) or g.launch.for_user == person.sub
+    if person is None or person.platform_id != g.launch.platform_id or not (
+            g.launch.for_user == person.sub
             or incidents.learner_in_course(person, g.placement.course)):
-        raise AccessDenied("learner_not_in_course", "This learner is not in the course you "
-                           "opened the tool from.")
+        abort(404)
     return person
 
 
-def _incident(incident_id: int) -> Incident:
-    """An incident the viewer may see in full (staff of its course, or everything)."""
-    incident = db.session.get(Incident, incident_id)
-    if incident is None or incident.platform_id != g.launch.platform_id:
-        abort(404)
-    if not incidents.full_detail(g.launch.person, incident):
-        raise AccessDenied("incident_summary_only", "This incident belongs to a course you "
-                           "do not teach: you can see its summary on the learner's panel.")
+def _incident(incident_id: int, action: str = incidents.VIEW) -> Incident:
+    """The incident in the URL: of this placement's course (else 404), and not one the
+    viewer may take no part in (403, see :func:`incidents.conflict_of_interest`)."""
+    incident = of_this_course(db.session.get(Incident, incident_id))
+    incidents.check_may_act(g.launch.person, incident, action)
     return incident
 
 
@@ -266,8 +260,8 @@ def add_evidence(placement_id: int, incident_id: int) -> ResponseReturnValue:
 def download_evidence(placement_id: int, incident_id: int,
                       evidence_id: int) -> ResponseReturnValue:
     incident = _incident(incident_id)
-    item = db.session.get(EvidenceItem, evidence_id)
-    if item is None or item.incident_id != incident.id or item.kind != EVIDENCE_FILE:
+    item = part_of(incident, db.session.get(EvidenceItem, evidence_id))
+    if item.kind != EVIDENCE_FILE:
         abort(404)
     content = incidents.evidence_file(item)
     if content is None:
@@ -305,9 +299,7 @@ def plan_check(placement_id: int, incident_id: int) -> ResponseReturnValue:
 @require(STAFF)
 def record_check(placement_id: int, incident_id: int, check_id: int) -> ResponseReturnValue:
     incident = _incident(incident_id)
-    check = db.session.get(AuthenticityCheck, check_id)
-    if check is None or check.incident_id != incident.id:
-        abort(404)
+    check = part_of(incident, db.session.get(AuthenticityCheck, check_id))
     form = CheckResultForm(prefix=f"check{check.id}")
     if form.validate_on_submit():
         assert form.done_on.data is not None

@@ -27,6 +27,7 @@ from lti_tool.declarations import service as declarations
 from lti_tool.declarations.forms import SettingsForm
 from lti_tool.declarations.models import PlacementSettings
 from lti_tool.extensions import db
+from lti_tool.incidents import service as incidents
 from lti_tool.incidents.dashboard import (
     DECLARATION_FILTERS,
     INCIDENT_FILTERS,
@@ -40,7 +41,7 @@ from lti_tool.lti.keystore import key_store
 from lti_tool.outbox.models import FAILED, OutboxMessage
 from lti_tool.people import service as people
 from lti_tool.people.access import require
-from lti_tool.people.models import Course, Person
+from lti_tool.people.models import Course, CourseMember, Person
 from lti_tool.people.roles import STAFF
 from lti_tool.platforms.models import Platform
 from lti_tool.policy import service as policies
@@ -133,13 +134,22 @@ def export_csv(placement_id: int) -> Response:
 @bp.get("/placements/<int:placement_id>/review/<sub>")
 @require(STAFF)
 def review(placement_id: int, sub: str) -> ResponseReturnValue:
+    """Moodle's "Grade analysis" lands here with the learner's Moodle user id. Answered only
+    for people of this placement's course (or the one this review launch named): anyone
+    else is a 404, so the page reveals nothing about users of other courses."""
     learner = db.session.scalar(sa.select(Person).where(
         Person.platform_id == g.launch.platform_id, Person.sub == sub))
-    if learner is not None:
+    course = _course()
+    if learner is not None and (g.launch.for_user == sub
+                                or incidents.learner_in_course(learner, course)):
         return redirect(url_for("staff.learner", placement_id=placement_id,
                                 person_id=learner.id), code=303)
-    return render_template("staff/review.html", placement=g.placement, learner=None, sub=sub,
-                           person=g.launch.person)
+    if learner is None and (g.launch.for_user == sub or db.session.scalar(
+            sa.select(CourseMember.id).where(CourseMember.course_id == course.id,
+                                             CourseMember.sub == sub))):
+        return render_template("staff/review.html", placement=g.placement, learner=None,
+                               sub=sub, person=g.launch.person)
+    abort(404)
 
 
 @bp.route("/placements/<int:placement_id>/settings", methods=["GET", "POST"])

@@ -135,21 +135,26 @@ def test_staff_of_another_course_get_only_a_summary(app: Flask, declared: Course
         assert "Confidential observation text." not in page.text
         assert "/incidents/" not in page.text.split('id="incidents-heading"')[1].split(
             "</section>")[0]
-        # Even with the address, the incident itself stays closed to them.
+        # Even with the address, the incident itself stays closed to them: it is not of
+        # this placement's course (nor is its evidence).
         base = page.url.split("/learners/")[0]
         incident_id = url.rsplit("/", 1)[1]
         other = marker1.open(f"{base}/incidents/{incident_id}")
-        assert other.status_code == 403 and "course you do not teach" in other.text
+        assert other.status_code == 404
         assert marker1.open(app.config["BASE_URL"] + download.group(1)).status_code == 403
         before = row_counts(app)
         form = marker1.open(page.url + "/incidents/new")  # a page with a CSRF token
         refused = post_form(marker1, form, {"note-text": "Sneaky"},
                             action=f"{base}/incidents/{incident_id}/notes")
-        assert refused.status_code == 403
+        assert refused.status_code == 404
         assert row_counts(app) == before
     with FormBrowser() as admin:
         page = panel(admin, moodle, "admin", declared.cipd.id, "learner1")
         assert "Summary only" not in page.text
+        assert "open it from that course in Moodle" in page.text
+        assert admin.open(f"{page.url.split('/learners/')[0]}/incidents/{incident_id}"
+                          ).status_code == 404
+        page = panel(admin, moodle, "admin", declared.cmi.id, "learner1")
         full = admin.open(f"{page.url.split('/learners/')[0]}/incidents/{incident_id}")
         assert full.status_code == 200 and "Confidential observation text." in full.text
     with app.app_context():

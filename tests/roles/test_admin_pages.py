@@ -35,15 +35,20 @@ def test_admin_grants_and_revokes_the_als_role(app: Flask, registered: Any, mood
     assert row_counts(app) == before
 
     done = fill(browser, page, "/admin/roles", {"role": "als", "who": "learner3@example.test"})
-    assert "It takes effect when they first open the tool from Moodle" in text(done)
-    assert "Has not opened the tool yet" in text(done)
+    assert "once you confirm who it is" in text(done)
+    assert "No one has opened the tool with this address yet" in text(done)
 
     with FormBrowser() as learner3:
         landing3 = launch(learner3, moodle, "learner3", course_id=3)
+        assert "Review queue" not in text(landing3)  # not before an admin confirms
+        page = browser.open(base + "/admin/roles")
+        assert ("learner3@example.test first opened the tool as Lucy Lane (Moodle user 7)"
+                in text(page))
+        page = fill(browser, page, "/confirm", {})
+        assert "Lucy Lane is now an ALS team member" in text(page)
+        landing3 = learner3.open(landing3.url)
         assert "Review queue" in text(landing3)  # on a learner's launch too
         assert learner3.open(base + "/als/").status_code == 200
-        page = browser.open(base + "/admin/roles")
-        assert "Lucy Lane" in text(page)
         grant_id = re.search(r"/admin/roles/(\d+)/revoke", page.text)
         assert grant_id
         revoked = fill(browser, page, f"/admin/roles/{grant_id.group(1)}/revoke", {})

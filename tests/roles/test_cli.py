@@ -3,6 +3,7 @@ launch; list with history; every change audited, nothing deleted."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import sqlalchemy as sa
@@ -40,13 +41,24 @@ def test_grant_list_resolve_and_revoke(app: Flask, runner: FlaskCliRunner, regis
     out = _run(runner, "grant-als", "--platform", registered.client_id,
                "--email", "Learner3@Example.test")
     assert "learner3@example.test becomes an ALS team member" in out
-    assert "at their first launch" in out
+    assert "once you confirm who launched with that address" in out
     listing = _run(runner, "list")
     assert "Alex Support (Moodle user 6)" in listing
-    assert "learner3@example.test" in listing and "[waiting for their first launch]" in listing
+    assert "learner3@example.test" in listing
+    assert "[waiting for someone to launch with this address]" in listing
 
     with FormBrowser() as learner3:
         landing = launch(learner3, moodle, "learner3", course_id=3)
+        assert "Review queue" not in text(landing)  # an email match alone proves nothing
+        listing = _run(runner, "list")
+        grant = re.search(r"waiting for confirmation of grant (\d+): launched as Lucy Lane "
+                          r"\(Moodle user 7\)", listing)
+        assert grant, listing
+        assert "No one with Moodle user id 99" in _fails(runner, "confirm", grant.group(1),
+                                                         "--user-id", "99")
+        assert "Confirmed: Lucy Lane is an ALS team member" in _run(
+            runner, "confirm", grant.group(1), "--user-id", "7")
+        landing = learner3.open(landing.url)
         assert "Review queue" in text(landing)
         assert learner3.open(app.config["BASE_URL"] + "/als/").status_code == 200
     assert "[waiting" not in _run(runner, "list", "--platform", pid)
@@ -67,7 +79,7 @@ def test_grant_list_resolve_and_revoke(app: Flask, runner: FlaskCliRunner, regis
         actions = [a for a in db.session.scalars(sa.select(AuditEvent.action)
                                                  .order_by(AuditEvent.seq))
                    if a.startswith("role.")]
-        assert actions == ["role.granted", "role.granted", "role.grant_resolved",
+        assert actions == ["role.granted", "role.granted", "role.grant_confirmed",
                            "role.revoked"]
         assert audit.verify().ok
     # Granting again after a revocation makes a new grant.
@@ -110,8 +122,10 @@ def test_refuses_unclear_input(app: Flask, runner: FlaskCliRunner) -> None:
     assert "one of the two" in _fails(runner, "grant-als", "--platform", "a")
     assert "one of the two" in _fails(runner, "grant-als", "--platform", "a", "--user-id", "6",
                                       "--email", "x@example.test")
-    assert "is not an email address" in _fails(runner, "grant-als", "--platform", "a",
-                                               "--email", "nobody")
+    for bad in ("nobody", "a@example.test, b@example.test", "a@example.test\r\nBcc: b@x.test",
+                "Alex <a@example.test>", "a@@example.test"):
+        assert "not one valid email address" in _fails(runner, "grant-als", "--platform", "a",
+                                                       "--email", bad), bad
     assert "No roles granted." in _run(runner, "list")
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(RoleGrant)) == 0
