@@ -23,9 +23,10 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
+from lti_tool.declarations import authentication, awareness, statements
 from lti_tool.declarations import service as declarations
 from lti_tool.declarations.forms import SettingsForm
-from lti_tool.declarations.models import PlacementSettings
+from lti_tool.declarations.models import Declaration, PlacementSettings
 from lti_tool.extensions import db
 from lti_tool.incidents.dashboard import (
     DECLARATION_FILTERS,
@@ -47,6 +48,24 @@ from lti_tool.policy import service as policies
 from lti_tool.reports import attachment, safe_cell
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+
+@bp.app_template_global("declaration_record")
+def declaration_record(declaration: Declaration) -> dict[str, object]:
+    """What staff see of a declaration beyond its answers: the statements the learner
+    confirmed word for word, the authorisations written into them, the comprehension check
+    and the authentication at submission."""
+    return {"confirmed": statements.confirmed_texts(declaration.statements),
+            "authorised": statements.cited_authorisations(declaration),
+            "comprehension": json.loads(declaration.comprehension)
+            if declaration.comprehension else None,
+            "authentication": authentication.authentication_of(declaration)}
+
+
+@bp.app_template_global("made_aware")
+def made_aware(person_id: int, placement_id: int) -> list[str]:
+    """When the learner was first shown the rules for the activity, per policy version."""
+    return [awareness.describe(e) for e in awareness.events(person_id, placement_id)]
 
 
 def _course() -> Course:
@@ -156,6 +175,7 @@ def settings(placement_id: int) -> ResponseReturnValue:
         if current.permitted_uses is not None:
             form.permitted_uses.data = current.permitted_uses
         form.guidance.data = current.guidance
+        form.comprehension_check.data = current.comprehension_check
     if form.validate_on_submit():
         try:
             created = _create_settings(form, policy, replaces=current.settings_id)
@@ -181,7 +201,8 @@ def _create_settings(form: SettingsForm, policy: policies.Policy,
         assignment_name=form.assignment_name.data or "",
         qualification=form.qualification.data or "",
         permitted_uses=list(form.permitted_uses.data or []),
-        guidance=form.guidance.data or "", policy=policy, replaces_id=replaces)
+        guidance=form.guidance.data or "", policy=policy, replaces_id=replaces,
+        comprehension_check=bool(form.comprehension_check.data))
 
 
 @bp.route("/deep-link", methods=["GET", "POST"])

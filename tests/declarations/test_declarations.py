@@ -16,6 +16,7 @@ from flask import Flask
 
 from lti_tool.declarations.models import Declaration, PlacementBinding
 from lti_tool.extensions import db
+from lti_tool.outbox.handlers import SCORE
 from lti_tool.outbox.models import DELIVERED, OutboxMessage
 from lti_tool.people.models import Placement
 from lti_tool.policy import service as policies
@@ -189,10 +190,11 @@ def test_changing_a_declaration_keeps_the_history(app: Flask, activity: Any, moo
     (item,) = moodle.activity_items(activity.id)
     wait_for(lambda: len([r for r in moodle.requests_log if r.path.endswith("/scores")]) == 2)
     with app.app_context():
+        scores = sa.select(OutboxMessage).where(OutboxMessage.kind == SCORE)  # not receipts
         stamps = [json.loads(m.payload)["score"]["timestamp"] for m in db.session.scalars(
-            sa.select(OutboxMessage).order_by(OutboxMessage.id))]
+            scores.order_by(OutboxMessage.id))]
         assert stamps[0] < stamps[1]  # strictly increasing, to the second
-        assert all(m.status == DELIVERED for m in db.session.scalars(sa.select(OutboxMessage)))
+        assert all(m.status == DELIVERED for m in db.session.scalars(scores))
 
 
 def test_learner_cannot_see_another_learners_declaration(app: Flask, activity: Any,
@@ -383,11 +385,12 @@ def test_authorisations_are_offered_cited_and_shown_to_staff(app: Flask, activit
     page = launch(browser, moodle, "learner1", activity.id)
     decision_id = _authorise(app, "3", "Dragon Dictate")
     form = browser.open(page.url + "/declare")
-    assert "Dragon Dictate: Dictation only, before starting" in form.text
+    # Issue 11: the authorisation is quoted as "tool — what for, conditions …, until …".
+    assert "Dragon Dictate — Dictation, conditions: Dictation only, before starting" in form.text
     receipt = post_form(browser, form, {**GOOD, "authorisations": [str(decision_id)]})
     assert receipt.status_code == 200, receipt.text
     assert "Relies on these authorisations" in receipt.text
-    assert "Dragon Dictate: Dictation only" in receipt.text
+    assert "Dragon Dictate — Dictation, conditions: Dictation only" in receipt.text
     with FormBrowser() as marker:
         overview = launch(marker, moodle, "marker1", activity.id)
         assert "Dragon Dictate (until" in overview.text

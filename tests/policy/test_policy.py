@@ -13,9 +13,8 @@ from flask import Flask
 from lti_tool.extensions import db
 from lti_tool.policy import service as policies
 
-# shared/ sits beside the repository (here and in CI).
-POLICY_TEXT = (Path(__file__).resolve().parents[2].parent / "shared" / "policy"
-               / "learner-ai-usage-policy-v1.0.txt")
+# A copy of the policy text (its source: tests/data/README.md).
+POLICY_TEXT = Path(__file__).resolve().parents[1] / "data" / "learner-ai-usage-policy-v1.0.txt"
 
 
 def test_bundled_policy_is_installed_on_first_use(app: Flask) -> None:
@@ -28,18 +27,30 @@ def test_bundled_policy_is_installed_on_first_use(app: Flask) -> None:
         assert policies.current_or_bundled().id == policy.id
 
 
-@pytest.mark.skipif(not POLICY_TEXT.exists(), reason="the shared policy text is not here")
 def test_bundled_policy_quotes_the_policy_text_word_for_word() -> None:
     text = " ".join(POLICY_TEXT.read_text("utf-8").split())
     data = json.loads(policies.BUNDLED.read_text("utf-8"))
     quoted = [data["timing_rule"], data["prohibited_rule"], data["data_protection"],
-              data["misuse"], data["detection_process"], data["detection"],
+              data["misuse"], data["detection_process"], data["detection"], data["scope"],
+              data["statement"], data["permitted_intro"],
+              data["purpose_intro"], data["marker_responsibilities_intro"],
+              *data["policy_statement"], *data["purpose"], *data["what_is_ai"],
               *data["principles"], *data["authenticity"], *data["marker_responsibilities"],
               *(u["text"] for u in data["permitted_uses"]),
               *(u["text"] for u in data["prohibited_uses"]),
-              *(s["text"] for s in data["stages"])]
+              *(s["text"] for s in data["stages"]),
+              *(words for q in data["comprehension"] for words in q["because"])]
     for sentence in quoted:
         assert " ".join(sentence.split()) in text, sentence
+
+
+def test_comprehension_questions_are_answerable_from_the_policy() -> None:
+    data = json.loads(policies.BUNDLED.read_text("utf-8"))
+    questions = data["comprehension"]
+    assert len(questions) == 3 and len({q["key"] for q in questions}) == 3
+    for q in questions:
+        assert q["answer"] in {c["key"] for c in q["choices"]}, q["key"]
+        assert q["because"], q["key"]
 
 
 def _write(tmp_path: Path, name: str, data: Any) -> str:
