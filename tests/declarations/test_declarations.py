@@ -352,7 +352,9 @@ def test_permanent_failures_are_shown_to_staff_and_admins_can_resend(
     assert moodle.grade_for(item.id, "learner1").score_given == 1
 
 
-def _authorise(app: Flask, learner_sub: str, tool: str, *, days: int = 30) -> int:
+def _authorise(app: Flask, learner_sub: str, tool: str, *, days: int = 30,
+               purpose: str = "Dictation",
+               conditions: str = "Dictation only, before starting") -> int:
     """An ALS member (als1) approves a request of the learner for ``tool``."""
     from datetime import timedelta
 
@@ -370,10 +372,10 @@ def _authorise(app: Flask, learner_sub: str, tool: str, *, days: int = 30) -> in
             db.session.add(als)
             db.session.flush()
         req = requests_service.create_request(learner, placement, requests_service.NewRequest(
-            tool_name=tool, purpose="Dictation", reason="accessibility", scope="course"))
+            tool_name=tool, purpose=purpose, reason="accessibility", scope="course"))
         decision = requests_service.decide(
             req, als, version=req.version, outcome="approved",
-            conditions="Dictation only, before starting", scope="course",
+            conditions=conditions, scope="course",
             expires_on=(utcnow() + timedelta(days=days)).date())
         db.session.commit()
         return decision.id
