@@ -7,6 +7,7 @@ once per declaration, never changed; Moodle's gradebook feedback says so (the gr
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -95,3 +96,27 @@ def authenticate(person: Person, placement: Placement, declaration: Declaration 
                                   "policy_version_id": declaration.policy_version_id})
     queue_declaration_score(person, placement, declaration, policy, at=record.created_at)
     return record
+
+
+def case_lines(person_id: int, placement_id: int, before: datetime) -> list[str]:
+    """Section C of a case report: the declaration in force at ``before`` (when the
+    incident was raised), what it confirmed, and whether the declaration of authentication
+    was made and signed."""
+    declaration = db.session.scalar(
+        sa.select(Declaration).where(Declaration.person_id == person_id,
+                                     Declaration.placement_id == placement_id,
+                                     Declaration.created_at <= before)
+        .order_by(Declaration.id.desc()).limit(1))
+    if declaration is None:
+        return ["No declaration had been made for this assignment."]
+    lines = [f"Declared before starting on {declaration.created_at:%Y-%m-%d %H:%M} UTC under "
+             f"policy {declaration.policy_version.label}, signed "
+             f"\u201c{declaration.signature}\u201d (declaration {declaration.id})."]
+    lines += [f"Confirmed: {text}" for text in statements.confirmed_texts(declaration.statements)]
+    done = authentication_of(declaration)
+    if done is None:
+        lines.append("Declaration of authentication: not made.")
+    else:
+        lines.append(f"Declaration of authentication signed \u201c{done.signature}\u201d on "
+                     f"{done.created_at:%Y-%m-%d %H:%M} UTC: {done.statement}")
+    return lines
