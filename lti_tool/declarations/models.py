@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, event, text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lti_tool.dbtypes import UTCDateTime, utcnow
+from lti_tool.dbtypes import ImmutableRecord as ImmutableRecord  # for callers
+from lti_tool.dbtypes import UTCDateTime, never_updated, utcnow
 from lti_tool.extensions import db
 from lti_tool.people.models import Person, Placement
 from lti_tool.policy.models import PolicyVersion
@@ -187,13 +187,4 @@ class ComprehensionAttempt(db.Model):  # type: ignore[name-defined,misc]
         return f"<ComprehensionAttempt {self.id} passed={self.passed}>"
 
 
-class ImmutableRecord(RuntimeError):
-    """Evidence rows are never changed."""
-
-
-@event.listens_for(Declaration, "before_update")
-@event.listens_for(Authentication, "before_update")
-@event.listens_for(AwarenessEvent, "before_update")
-@event.listens_for(ComprehensionAttempt, "before_update")
-def _never_update(mapper: Any, connection: Any, target: Any) -> None:
-    raise ImmutableRecord(f"{type(target).__name__} rows are never changed: record a new one")
+never_updated(Declaration, Authentication, AwarenessEvent, ComprehensionAttempt)
