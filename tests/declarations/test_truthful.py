@@ -279,3 +279,13 @@ def test_receipt_shows_the_real_moodle_sync_state(app: Flask, activity: Any, moo
         db.session.commit()
     runner.invoke(args=["worker", "--once"])
     assert "Recorded in Moodle's gradebook on" in browser.open(receipt.url).text
+
+
+def test_als_contact_in_plain_text_emails(app: Flask) -> None:
+    from flask import render_template_string
+
+    app.config.update(ALS_CONTACT_EMAIL="als@college.test", ALS_CONTACT_URL="https://c.test/als")
+    with app.test_request_context():
+        rendered = render_template_string('{% from "macros/contact.html" import '
+                                          'als_contact_text %}{{ als_contact_text(True) }}')
+    assert rendered == "Contact the ALS team: email als@college.test, https://c.test/als"
