@@ -132,7 +132,8 @@ def export_csv(placement_id: int) -> Response:
     writer = csv.writer(out)
     writer.writerow(["Moodle user id", "Name", "Email", "Status", "Declared at (UTC)",
                      "Policy", "Uses AI", "Permitted uses", "AI tools", "Signature",
-                     "Version", "Earlier versions"])
+                     "Version", "Earlier versions", "ALS authorisations written in",
+                     "Authenticated at (UTC)"])
     for row in rows:
         latest = row.status.latest
         writer.writerow([
@@ -144,6 +145,9 @@ def export_csv(placement_id: int) -> Response:
             safe_cell("; ".join(json.loads(latest.ai_tools))) if latest else "",
             safe_cell(latest.signature) if latest else "",
             len(row.history) if latest else 0, max(len(row.history) - 1, 0),
+            safe_cell("; ".join(statements.cited_authorisations(latest))) if latest else "",
+            row.authentication.created_at.strftime("%Y-%m-%d %H:%M:%S")
+            if row.authentication else "",
         ])
     filename = f"declarations-placement-{placement_id}.csv"
     return attachment(out.getvalue(), "text/csv", filename)

@@ -81,6 +81,8 @@ def test_authorised_learner_declares_without_a_false_statement(
         panel = text(marker.open(overview.url + f"/learners/{person_id}"))
         assert after_start in panel  # staff read the same words the learner confirmed
         assert "ALS authorisations written into it Grammarly — basic spelling" in panel
+        exported = marker.open(overview.url + "/declarations.csv").text
+        assert "Grammarly — basic spelling and grammar correction, conditions:" in exported
 
 
 def test_learner_without_an_authorisation_cannot_claim_one(

@@ -48,7 +48,8 @@ def learner_pages(app: Flask, registered: Any, moodle: Any) -> tuple[Any, list[s
         db.session.commit()
         request_id = req.id
     base = f"/learner/placements/{placement_id}"
-    return activity, [base, f"{base}/policy", f"{base}/declare", f"{base}/authenticate",
+    return activity, [base, f"{base}/policy", f"{base}/declare", f"{base}/check",
+                      f"{base}/authenticate",
                       f"/learner/declarations/{declaration_id}", "/requests/",
                       "/requests/new", f"/requests/{request_id}"]
 
