@@ -27,6 +27,7 @@ from lti_tool.declarations import authentication, awareness, statements
 from lti_tool.declarations import service as declarations
 from lti_tool.declarations.forms import SettingsForm
 from lti_tool.declarations.models import Declaration, PlacementSettings
+from lti_tool.declarations.overview import placement_overview
 from lti_tool.extensions import db
 from lti_tool.incidents.dashboard import (
     DECLARATION_FILTERS,
@@ -127,7 +128,7 @@ def refresh_roster(placement_id: int) -> ResponseReturnValue:
 @require(STAFF)
 def export_csv(placement_id: int) -> Response:
     policy = policies.current_or_bundled()
-    rows = declarations.placement_overview(_course(), g.placement, policy)
+    rows = placement_overview(_course(), g.placement, policy)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["Moodle user id", "Name", "Email", "Status", "Declared at (UTC)",

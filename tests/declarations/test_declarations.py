@@ -307,7 +307,7 @@ def test_staff_view_lists_every_learner_from_names_and_roles(app: Flask, activit
 def test_staff_overview_queries_do_not_grow_with_the_course(app: Flask, activity: Any,
                                                             moodle: Any,
                                                             browser: FormBrowser) -> None:
-    from lti_tool.declarations import service as declarations
+    from lti_tool.declarations import overview as declarations
     from lti_tool.people.models import Course, Placement
 
     for n in range(6):
