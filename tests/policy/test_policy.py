@@ -98,3 +98,23 @@ def test_a_version_never_changes(app: Flask, runner: Any, tmp_path: Path) -> Non
 def test_publishing_an_unknown_version(app: Flask, runner: Any) -> None:
     result = runner.invoke(args=["policy", "publish", "9.9"])
     assert result.exit_code != 0 and "no policy version 9.9" in result.output
+
+
+@pytest.mark.parametrize("questions", [
+    "not a list",
+    [{"key": "q", "question": "Can you?", "choices": [{"key": "yes", "text": "Yes"}],
+      "answer": "yes", "because": ["x"]}],
+    [{"key": "q", "question": "Can you?", "choices": [{"key": "yes", "text": "Yes"},
+                                                      {"key": "no", "text": "No"}],
+      "answer": "maybe", "because": ["x"]}],
+    [{"key": "q", "question": "Can you?", "choices": [{"key": "yes", "text": "Yes"},
+                                                      {"key": "no", "text": "No"}],
+      "answer": "no", "because": []}],
+])
+def test_bad_comprehension_questions_are_refused(app: Flask, runner: Any, tmp_path: Path,
+                                                 questions: Any) -> None:
+    data = json.loads(policies.BUNDLED.read_text("utf-8"))
+    data["version"] = "9.0"
+    data["comprehension"] = questions
+    result = runner.invoke(args=["policy", "import", _write(tmp_path, "bad.json", data)])
+    assert result.exit_code != 0 and "comprehension" in result.output
