@@ -91,6 +91,17 @@ def test_no_learner_page_scrolls_sideways(app: Flask, learner_pages: Any, moodle
         assert wide[0] <= wide[1], f"{path} scrolls sideways at {width}px: {wide}"
         if width == 320:
             assert _serious(frame) == [], path
+    # The pages with their errors: the comprehension check answered wrongly, an empty
+    # authentication.
+    for path, button in (("/check", "Check my answers"),
+                         ("/authenticate", "Make this declaration")):
+        frame.goto(base + paths[0] + path)
+        with frame.expect_navigation():
+            frame.get_by_role("button", name=button).click()
+        assert "Not quite" in frame.content() or "There is a problem" in frame.content()
+        wide = frame.evaluate(WIDTHS)
+        assert wide[0] <= wide[1], f"{path} with errors scrolls sideways: {wide}"
+        assert _serious(frame) == [], f"{path} with errors"
     context.close()
 
 
