@@ -114,6 +114,7 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from lti_tool.admin.views import bp as admin_bp
+    from lti_tool.learner import declaring as _learner_declaring  # noqa: F401 - adds routes
     from lti_tool.learner import incidents as _learner_incidents  # noqa: F401 - adds routes
     from lti_tool.learner.views import bp as learner_bp
     from lti_tool.lti.views import bp as lti_bp

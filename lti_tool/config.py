@@ -78,6 +78,12 @@ class DefaultConfig:
     OUTBOX_LEASE_SECONDS = 120
     WORKER_POLL_SECONDS = 5.0
 
+    # How learners reach the ALS team, shown wherever the tool says "contact the ALS team"
+    # (any that are set: an email address, a phone number, a web page).
+    ALS_CONTACT_EMAIL = ""
+    ALS_CONTACT_PHONE = ""
+    ALS_CONTACT_URL = ""
+
     # The centre named in the Stage-3 report pack for the awarding body.
     CENTRE_NAME = "Leep Talent"
     CENTRE_NUMBER = ""

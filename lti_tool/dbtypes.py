@@ -38,3 +38,20 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class ImmutableRecord(RuntimeError):
+    """Raised on an attempt to change a record that is never changed once written."""
+
+
+def never_updated(*models: type) -> None:
+    """Make the ORM refuse any UPDATE of these models (append-only records: a change is a
+    new row)."""
+    from sqlalchemy import event
+
+    def refuse(mapper: Any, connection: Any, target: Any) -> None:
+        raise ImmutableRecord(f"{type(target).__name__} rows are never changed: record a "
+                              "new one")
+
+    for model in models:
+        event.listen(model, "before_update", refuse)

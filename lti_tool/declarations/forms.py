@@ -39,6 +39,10 @@ class SettingsForm(FlaskForm):
         description="Learners may only declare the uses you leave ticked.")
     guidance = TextAreaField("Extra guidance for this assignment (optional)",
                              validators=[Optional(), Length(max=2000)])
+    comprehension_check = BooleanField(
+        "Ask learners the policy's comprehension questions before they declare",
+        description="A few questions about the policy's rules; a wrong answer shows the "
+                    "policy's reason and the learner tries again.")
 
     def set_policy(self, policy: Policy) -> None:
         self.permitted_uses.choices = [SelectChoice(u.key, u.text) for u in policy.permitted_uses]
@@ -55,6 +59,8 @@ class DeclarationForm(FlaskForm):
     ai_tools = TextAreaField("Which AI tools?", validators=[Optional(), Length(max=2000)],
                              description="One per line, for example ChatGPT or Microsoft "
                                          "Copilot.")
+    # Not shown: every authorisation the learner holds is written into their statements.
+    # A posted claim is still checked, so nobody can rely on one they do not hold.
     authorisations = MultiCheckboxField("AI tools you are authorised to use",
                                         validate_choice=False)
     confirmed_no_personal_data = BooleanField(
@@ -72,3 +78,32 @@ class DeclarationForm(FlaskForm):
                     authorisations: list[tuple[str, str]]) -> None:
         self.permitted_uses.choices = [SelectChoice(v, label) for v, label in uses]
         self.authorisations.choices = [SelectChoice(v, label) for v, label in authorisations]
+
+    def set_statements(self, statements: list[tuple[str, str]]) -> None:
+        """Label each confirmation with the statement the learner is asked to confirm."""
+        for name, text in statements:
+            self[name].label.text = text
+
+
+class AuthenticationForm(FlaskForm):
+    confirmed = BooleanField("I confirm this declaration.")
+    signature = StringField("Type your full name to sign",
+                            validators=[Optional(), Length(max=200)])
+
+
+class ComprehensionForm(FlaskForm):
+    """The comprehension check: one radio group per question of the policy version, added
+    as ``q_<key>`` fields by :func:`comprehension_form`."""
+
+
+def comprehension_form(questions: list[tuple[str, str, list[tuple[str, str]]]]
+                       ) -> ComprehensionForm:
+    """A form for (key, question, choices) of the policy version."""
+
+    class Form(ComprehensionForm):
+        pass
+
+    for key, question, options in questions:
+        setattr(Form, f"q_{key}", RadioField(question, choices=[
+            SelectChoice(v, label) for v, label in options], validate_choice=False))
+    return Form()

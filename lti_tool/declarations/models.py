@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lti_tool.dbtypes import UTCDateTime, utcnow
+from lti_tool.dbtypes import ImmutableRecord as ImmutableRecord  # for callers
+from lti_tool.dbtypes import UTCDateTime, never_updated, utcnow
 from lti_tool.extensions import db
 from lti_tool.people.models import Person, Placement
 from lti_tool.policy.models import PolicyVersion
@@ -34,6 +35,10 @@ class PlacementSettings(db.Model):  # type: ignore[name-defined,misc]
     qualification: Mapped[str] = mapped_column(String(16), nullable=False)
     permitted_uses: Mapped[str] = mapped_column(Text, nullable=False)  # JSON list of keys
     guidance: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    # The teacher's choice: learners answer the policy version's comprehension questions
+    # before they declare.
+    comprehension_check: Mapped[bool] = mapped_column(nullable=False, default=False,
+                                                      server_default=text("false"))
     created_by: Mapped[int] = mapped_column(ForeignKey("person.id"), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     replaces_id: Mapped[int | None] = mapped_column(ForeignKey("placement_settings.id"),
@@ -89,6 +94,12 @@ class Declaration(db.Model):  # type: ignore[name-defined,misc]
     confirmed_no_ai_after_start: Mapped[bool] = mapped_column(nullable=False)
     confirmed_own_work: Mapped[bool] = mapped_column(nullable=False)
     signature: Mapped[str] = mapped_column(String(200), nullable=False)
+    # The statements the learner confirmed, word for word as shown to them (JSON list of
+    # {"key", "text"}); "[]" for declarations made before the wording was stored.
+    statements: Mapped[str] = mapped_column(Text, nullable=False, default="[]",
+                                            server_default="[]")
+    # The comprehension check, when the assignment asks for it (JSON: attempts, passed_at).
+    comprehension: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("declaration.id"),
                                                       nullable=True, unique=True)
@@ -99,3 +110,81 @@ class Declaration(db.Model):  # type: ignore[name-defined,misc]
 
     def __repr__(self) -> str:
         return f"<Declaration {self.id} person={self.person_id} placement={self.placement_id}>"
+
+
+class Authentication(db.Model):  # type: ignore[name-defined,misc]
+    """The learner's declaration of authentication, made once they have submitted: the work
+    is their own and AI was used only as declared (and authorised). Bound to the
+    pre-assignment declaration it confirms and to that declaration's policy version; never
+    updated (a new declaration can be authenticated in its own right)."""
+
+    __tablename__ = "declaration_authentication"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    declaration_id: Mapped[int] = mapped_column(ForeignKey("declaration.id"), nullable=False,
+                                                unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), nullable=False)
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placement.id"), nullable=False,
+                                              index=True)
+    policy_version_id: Mapped[int] = mapped_column(ForeignKey("policy_version.id"),
+                                                   nullable=False)
+    statement: Mapped[str] = mapped_column(Text, nullable=False)
+    signature: Mapped[str] = mapped_column(String(200), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+    declaration: Mapped[Declaration] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Authentication {self.id} declaration={self.declaration_id}>"
+
+
+CARD_VIEWED = "card_viewed"
+FULL_POLICY_OPENED = "full_policy_opened"
+AWARENESS_KINDS = {CARD_VIEWED: "First saw the policy for this assignment",
+                   FULL_POLICY_OPENED: "First opened the full policy"}
+
+
+class AwarenessEvent(db.Model):  # type: ignore[name-defined,misc]
+    """Evidence that the learner was made aware of the rules: the first time, per activity
+    and policy version, they saw the policy card and opened the full policy."""
+
+    __tablename__ = "awareness_event"
+    __table_args__ = (UniqueConstraint("person_id", "placement_id", "policy_version_id",
+                                       "kind", name="uq_awareness_event_once"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), nullable=False)
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placement.id"), nullable=False,
+                                              index=True)
+    policy_version_id: Mapped[int] = mapped_column(ForeignKey("policy_version.id"),
+                                                   nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+    policy_version: Mapped[PolicyVersion] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<AwarenessEvent {self.kind} person={self.person_id}>"
+
+
+class ComprehensionAttempt(db.Model):  # type: ignore[name-defined,misc]
+    """One go at the comprehension check (answers as JSON {question key: choice key})."""
+
+    __tablename__ = "comprehension_attempt"
+    __table_args__ = (Index("ix_comprehension_person_placement", "person_id",
+                            "placement_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), nullable=False)
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placement.id"), nullable=False)
+    policy_version_id: Mapped[int] = mapped_column(ForeignKey("policy_version.id"),
+                                                   nullable=False)
+    answers: Mapped[str] = mapped_column(Text, nullable=False)
+    passed: Mapped[bool] = mapped_column(nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<ComprehensionAttempt {self.id} passed={self.passed}>"
+
+
+never_updated(Declaration, Authentication, AwarenessEvent, ComprehensionAttempt)

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from lti_tool.audit import service as audit
+from lti_tool.declarations import statements
 from lti_tool.declarations.models import (
     QUALIFICATIONS,
     Declaration,
@@ -23,7 +24,7 @@ from lti_tool.declarations.models import (
 )
 from lti_tool.extensions import db
 from lti_tool.gradesync.service import queue_score
-from lti_tool.people.models import Course, CourseMember, Person, Placement
+from lti_tool.people.models import Course, Person, Placement
 from lti_tool.policy.service import Policy
 
 SETTINGS_PARAM = "aiu_settings"
@@ -55,12 +56,14 @@ class EffectiveSettings:
     permitted_uses: list[str] | None  # None: every permitted use in the policy
     guidance: str
     settings_id: int | None = None
+    placement_id: int | None = None
+    comprehension_check: bool = False
 
 
 def create_settings(*, platform_id: int, course_id: int, created_by: int, title: str,
                     assignment_name: str, qualification: str, permitted_uses: Sequence[str],
-                    guidance: str, policy: Policy,
-                    replaces_id: int | None = None) -> PlacementSettings:
+                    guidance: str, policy: Policy, replaces_id: int | None = None,
+                    comprehension_check: bool = False) -> PlacementSettings:
     """Store a teacher's settings (validated against the policy)."""
     if qualification not in QUALIFICATIONS:
         raise DeclarationError("qualification", "Choose CIPD or CMI.")
@@ -73,12 +76,14 @@ def create_settings(*, platform_id: int, course_id: int, created_by: int, title:
         token=secrets.token_urlsafe(16), platform_id=platform_id, course_id=course_id,
         title=title.strip(), assignment_name=assignment_name.strip(),
         qualification=qualification, permitted_uses=json.dumps(chosen),
-        guidance=guidance.strip(), created_by=created_by, replaces_id=replaces_id)
+        guidance=guidance.strip(), created_by=created_by, replaces_id=replaces_id,
+        comprehension_check=comprehension_check)
     db.session.add(settings)
     db.session.flush()
     audit.record(f"person:{created_by}", "placement_settings.created", "placement_settings",
                  settings.id, {"title": settings.title, "qualification": qualification,
-                               "permitted_uses": chosen})
+                               "permitted_uses": chosen,
+                               "comprehension_check": comprehension_check})
     return settings
 
 
@@ -115,10 +120,12 @@ def bind_from_launch(placement_id: int | None, platform_id: int,
 def effective_settings(placement: Placement) -> EffectiveSettings:
     binding = db.session.get(PlacementBinding, placement.id)
     if binding is None:
-        return EffectiveSettings(False, placement.display_name, "", None, None, "")
+        return EffectiveSettings(False, placement.display_name, "", None, None, "",
+                                 placement_id=placement.id)
     s = binding.settings
     return EffectiveSettings(True, s.title, s.assignment_name, s.qualification,
-                             json.loads(s.permitted_uses), s.guidance, s.id)
+                             json.loads(s.permitted_uses), s.guidance, s.id, placement.id,
+                             s.comprehension_check)
 
 
 # --- declarations ------------------------------------------------------------------------
@@ -151,8 +158,11 @@ def parse_tools(text: str) -> list[str]:
 
 
 def check(data: DeclarationInput, person: Person, settings: EffectiveSettings,
-          policy: Policy) -> list[DeclarationError]:
-    """Every rule a declaration must meet; an empty list means it may be saved."""
+          policy: Policy, authorisations: list[statements.OfferedAuthorisation] | None = None
+          ) -> list[DeclarationError]:
+    """Every rule a declaration must meet, all at once; an empty list means it may be
+    saved. ``authorisations``: the learner's active ones (looked up when None) — a
+    declaration can only rely on those."""
     errors: list[DeclarationError] = []
     allowed = {u.key for u in policy.permitted(settings.permitted_uses)}
     if data.uses_ai:
@@ -181,17 +191,33 @@ def check(data: DeclarationInput, person: Person, settings: EffectiveSettings,
     ):
         if not ok:
             errors.append(DeclarationError(name, message))
-    signature = " ".join(data.signature.split())
-    if not signature:
-        errors.append(DeclarationError("signature", "Type your full name to sign."))
-    elif len(signature) > 200:
-        errors.append(DeclarationError("signature", "Your name must be 200 characters or "
-                                       "fewer."))
-    elif person.display_name and person.name and \
-            _normalise_name(signature) != _normalise_name(person.name):
-        errors.append(DeclarationError("signature", f"Type your full name as Moodle knows "
-                                       f"it: {person.name}."))
+    if data.authorisation_ids:
+        if authorisations is None:
+            authorisations = statements.available_authorisations(person,
+                                                                 settings.placement_id)
+        held = {a.id for a in authorisations}
+        if not set(data.authorisation_ids) <= held:
+            errors.append(DeclarationError("authorisations", "You can only rely on an "
+                                           "authorisation the ALS team gave you for this "
+                                           "assignment."))
+    problem = signature_problem(data.signature, person)
+    if problem:
+        errors.append(DeclarationError("signature", problem))
     return errors
+
+
+def signature_problem(typed: str, person: Person) -> str | None:
+    """Why a typed signature is not acceptable, or None. Names are compared ignoring case,
+    spacing and full stops (the record keeps what was typed)."""
+    signature = " ".join(typed.split())
+    if not signature:
+        return "Type your full name to sign."
+    if len(signature) > 200:
+        return "Your name must be 200 characters or fewer."
+    if person.display_name and person.name and \
+            _normalise_name(signature) != _normalise_name(person.name):
+        return f"Type your full name as Moodle knows it: {person.name}."
+    return None
 
 
 def history(person_id: int, placement_id: int) -> list[Declaration]:
@@ -222,26 +248,31 @@ def latest(person_id: int, placement_id: int) -> Declaration | None:
 
 
 def declare(person: Person, placement: Placement, data: DeclarationInput,
-            policy: Policy, *, at: datetime | None = None) -> Declaration:
+            policy: Policy, *, at: datetime | None = None,
+            comprehension: str | None = None) -> Declaration:
     """Save a declaration (a new version if one exists) and queue the gradebook score.
 
     Raises the first :class:`DeclarationError` if a rule is broken (nothing is written),
     or :class:`DeclarationConflict` if another declaration was saved at the same moment.
     """
     settings = effective_settings(placement)
-    errors = check(data, person, settings, policy)
+    authorisations = statements.available_authorisations(person, placement.id)
+    errors = check(data, person, settings, policy, authorisations)
     if errors:
         raise errors[0]
+    authorised = [a.use for a in authorisations]
     previous = latest(person.id, placement.id)
     declaration = Declaration(
         person_id=person.id, placement_id=placement.id, policy_version_id=policy.id,
         settings_id=settings.settings_id, uses_ai=data.uses_ai,
         permitted_uses=json.dumps(sorted(data.permitted_uses) if data.uses_ai else []),
         ai_tools=json.dumps(data.ai_tools if data.uses_ai else []),
-        authorisation_ids=json.dumps(sorted(data.authorisation_ids)),
+        # Every authorisation the learner holds is written into what they confirm.
+        authorisation_ids=json.dumps(sorted(a.id for a in authorisations)),
         confirmed_no_personal_data=True, confirmed_no_ai_after_start=True,
-        confirmed_own_work=True, signature=" ".join(data.signature.split()),
-        supersedes_id=previous.id if previous else None,
+        confirmed_own_work=True, signature=data.signature.strip(),
+        statements=statements.to_json(statements.confirmations(authorised), authorised),
+        comprehension=comprehension, supersedes_id=previous.id if previous else None,
     )
     if at is not None:
         declaration.created_at = at
@@ -253,48 +284,51 @@ def declare(person: Person, placement: Placement, data: DeclarationInput,
     audit.record(f"person:{person.id}", "declaration.made", "declaration", declaration.id,
                  {"placement_id": placement.id, "policy": policy.label,
                   "supersedes": declaration.supersedes_id, "uses_ai": data.uses_ai})
+    queue_declaration_score(person, placement, declaration, policy,
+                            at=declaration.created_at)
+    _email_receipt(person, declaration, settings, policy)
+    return declaration
+
+
+def _email_receipt(person: Person, declaration: Declaration, settings: EffectiveSettings,
+                   policy: Policy) -> None:
+    """The learner's copy of what they declared (when Moodle shares their email)."""
+    from lti_tool.notifications.service import send_email
+
+    # Its own ordering key: a receipt held up by the mail server never holds up the
+    # learner's other emails (an incident question must not wait behind it).
+    send_email(person.email, f"Your AI use declaration: {settings.title}",
+               "declaration_receipt", platform_id=person.platform_id,
+               ordering_key=f"email:receipt:{declaration.id}", learner=person,
+               declaration=declaration, settings=settings, policy=policy,
+               uses=policy.permitted(json.loads(declaration.permitted_uses)),
+               tools=json.loads(declaration.ai_tools),
+               confirmed=statements.confirmed_texts(declaration.statements))
+
+
+def queue_declaration_score(person: Person, placement: Placement, declaration: Declaration,
+                            policy: Policy, *, at: datetime | None = None) -> None:
+    """Queue 1/1 with the declaration's feedback line for Moodle's gradebook."""
     from lti_tool.incidents.service import gradebook_note
 
     # The feedback keeps whatever the incident process shows there (see the README).
     queue_score(placement, person.sub, score_given=1, score_maximum=1,
                 comment=declaration_comment(declaration, policy) + gradebook_note(
-                    person, placement), at=declaration.created_at)
-    return declaration
+                    person, placement), at=at)
 
 
 def declaration_comment(declaration: Declaration, policy: Policy) -> str:
-    when = declaration.created_at.strftime("%d %B %Y").lstrip("0")
-    return f"AI use declaration received on {when} (policy {policy.reference} v{policy.version})"
+    """The declaration's line in Moodle's gradebook feedback (with the authentication at
+    submission once the learner has made it)."""
+    from lti_tool.declarations.authentication import authentication_of
 
-
-@dataclass(frozen=True)
-class OfferedAuthorisation:
-    id: int
-    label: str
-
-
-def available_authorisations(person: Person, placement: Placement) -> list[OfferedAuthorisation]:
-    """Approved, unexpired AI-tool authorisations the learner may cite in a declaration
-    (identified by the approving decision)."""
-    from lti_tool.requests.service import active_authorisations
-
-    return [OfferedAuthorisation(a.decision_id, f"{a.tool_name}: {a.conditions} (until "
-                                 f"{a.expires_on:%d %B %Y})")
-            for a in active_authorisations(person.id, placement_id=placement.id)]
-
-
-def cited_authorisations(declaration: Declaration) -> list[str]:
-    """What the authorisations a declaration relied on said (tool and conditions)."""
-    from lti_tool.requests.models import AiToolRequest, RequestDecision
-
-    ids = json.loads(declaration.authorisation_ids)
-    if not ids:
-        return []
-    rows = db.session.execute(
-        sa.select(AiToolRequest.tool_name, RequestDecision.conditions)
-        .join(RequestDecision, RequestDecision.request_id == AiToolRequest.id)
-        .where(RequestDecision.id.in_(ids), AiToolRequest.person_id == declaration.person_id))
-    return [f"{tool}: {conditions}" for tool, conditions in rows]
+    when = statements.day(declaration.created_at)
+    label = f"(policy {policy.reference} v{policy.version})"
+    authenticated = authentication_of(declaration)
+    if authenticated is not None:
+        return (f"AI use declared before starting on {when}; authenticated on "
+                f"{statements.day(authenticated.created_at)} {label}")
+    return f"AI use declaration received on {when} {label}"
 
 
 @dataclass(frozen=True)
@@ -334,57 +368,3 @@ def status(latest_declaration: Declaration | None, policy: Policy) -> LearnerSta
     if latest_declaration.policy_version_id != policy.id:
         return LearnerStatus("outdated", latest_declaration)
     return LearnerStatus("current", latest_declaration)
-
-
-@dataclass(frozen=True)
-class OverviewRow:
-    sub: str
-    name: str
-    email: str
-    person_id: int | None
-    status: LearnerStatus
-    history: list[Declaration]
-    authorisations: list[Any] = field(default_factory=list)
-
-
-def placement_overview(course: Course, placement: Placement,
-                       policy: Policy) -> list[OverviewRow]:
-    """One row per learner of the course (from the cached roster, plus anyone who declared),
-    with their declarations and AI-tool authorisations; four queries whatever the size of
-    the course."""
-    from lti_tool.requests.service import active_authorisations_by_person
-
-    members = list(db.session.scalars(
-        sa.select(CourseMember).where(CourseMember.course_id == course.id,
-                                      CourseMember.is_learner.is_(True))))
-    people = {p.sub: p for p in db.session.scalars(
-        sa.select(Person).where(Person.platform_id == course.platform_id,
-                                Person.sub.in_([m.sub for m in members]) | Person.id.in_(
-                                    sa.select(Declaration.person_id).where(
-                                        Declaration.placement_id == placement.id))))}
-    by_person: dict[int, list[Declaration]] = {}
-    for declaration in db.session.scalars(
-            sa.select(Declaration).where(Declaration.placement_id == placement.id)
-            .order_by(Declaration.id.desc())):
-        by_person.setdefault(declaration.person_id, []).append(declaration)
-    rows: dict[str, OverviewRow] = {}
-    for member in members:
-        person = people.get(member.sub)
-        declarations = by_person.get(person.id, []) if person else []
-        rows[member.sub] = OverviewRow(member.sub, member.name or (person.display_name if person
-                                       else f"User {member.sub}"), member.email,
-                                       person.id if person else None,
-                                       status(declarations[0] if declarations else None, policy),
-                                       declarations)
-    for person in people.values():
-        if person.sub not in rows and person.id in by_person:
-            declarations = by_person[person.id]
-            rows[person.sub] = OverviewRow(person.sub, person.display_name, person.email,
-                                           person.id, status(declarations[0], policy),
-                                           declarations)
-    authorisations = active_authorisations_by_person(
-        [p.id for p in people.values()], placement_id=placement.id) if people else {}
-    result = [OverviewRow(r.sub, r.name, r.email, r.person_id, r.status, r.history,
-                          authorisations.get(r.person_id, []) if r.person_id else [])
-              for r in rows.values()]
-    return sorted(result, key=lambda r: (r.status.declared, r.name.casefold()))

@@ -65,3 +65,16 @@ def queue_score(placement: Placement, user_sub: str, *, score_given: float,
     return enqueue(SCORE, payload, ordering_key=key, platform_id=course.platform_id,
                    summary=f"Score {score_given}/{score_maximum} for user {user_sub} on "
                            f"{placement.display_name}")
+
+
+def score_state(placement: Placement, user_sub: str,
+                since: datetime) -> tuple[str, datetime | None] | None:
+    """(outbox status, delivered at) of the first score queued for the learner on the
+    placement at or after ``since``, or None if there is none (the state a receipt
+    shows: recorded in Moodle's gradebook, or waiting for Moodle)."""
+    row = db.session.execute(
+        sa.select(OutboxMessage.status, OutboxMessage.delivered_at)
+        .where(OutboxMessage.ordering_key == _ordering_key(placement, user_sub),
+               OutboxMessage.created_at >= since)
+        .order_by(OutboxMessage.id).limit(1)).first()
+    return (row[0], row[1]) if row is not None else None

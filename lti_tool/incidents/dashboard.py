@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lti_tool.declarations.service import OverviewRow, placement_overview
+from lti_tool.declarations.overview import OverviewRow, placement_overview
 from lti_tool.incidents.service import LearnerSummary, summaries
 from lti_tool.people.models import Course, Placement
 from lti_tool.policy.service import Policy

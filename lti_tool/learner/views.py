@@ -1,17 +1,19 @@
 """Pages for learners, inside the Moodle assignment: the policy for this assignment, the
-declaration and its receipt."""
+full policy, and the receipt of a declaration. Making the declaration, the comprehension
+check and the authentication at submission are in :mod:`lti_tool.learner.declaring`."""
 
 from __future__ import annotations
 
 import json
 
-from flask import Blueprint, abort, g, redirect, render_template, url_for
+from flask import Blueprint, abort, g, render_template
 from flask.typing import ResponseReturnValue
 
+from lti_tool.declarations import authentication, awareness, statements
 from lti_tool.declarations import service as declarations
-from lti_tool.declarations.forms import DeclarationForm
-from lti_tool.declarations.models import Declaration
+from lti_tool.declarations.models import CARD_VIEWED, FULL_POLICY_OPENED, Declaration
 from lti_tool.extensions import db
+from lti_tool.gradesync.service import score_state
 from lti_tool.incidents import service as incidents
 from lti_tool.lti.exceptions import AccessDenied
 from lti_tool.people.access import require
@@ -29,61 +31,30 @@ def placement(placement_id: int) -> str:
     settings = declarations.effective_settings(g.placement)
     history = declarations.history(person.id, g.placement.id)
     state = declarations.status(history[0] if history else None, policy)
+    awareness.record(person, g.placement, policy, CARD_VIEWED)
     return render_template("learner/placement.html", placement=g.placement, person=person,
                            policy=policy, settings=settings, status=state, history=history,
                            uses=policy.permitted(settings.permitted_uses),
+                           authorisations=statements.available_authorisations(
+                               person, g.placement.id),
+                           authenticated=authentication.authentication_of(history[0])
+                           if history else None,
                            questions=incidents.waiting_on_learner(person))
 
 
-@bp.route("/placements/<int:placement_id>/declare", methods=["GET", "POST"])
+@bp.get("/placements/<int:placement_id>/policy")
 @require(LEARNER)
-def declare(placement_id: int) -> ResponseReturnValue:
+def full_policy(placement_id: int) -> str:
     policy = policies.current_or_bundled()
-    person = g.launch.person
-    settings = declarations.effective_settings(g.placement)
-    uses = policy.permitted(settings.permitted_uses)
-    authorisations = declarations.available_authorisations(person, g.placement)
-    form = DeclarationForm()
-    form.set_choices([(u.key, u.text) for u in uses],
-                     [(str(a.id), a.label) for a in authorisations])
-    errors: dict[str, str] = {}
-    if form.validate_on_submit():
-        data = declarations.DeclarationInput(
-            uses_ai=form.uses_ai.data == "yes",
-            permitted_uses=list(form.permitted_uses.data or []),
-            ai_tools=declarations.parse_tools(form.ai_tools.data or ""),
-            confirmed_no_personal_data=bool(form.confirmed_no_personal_data.data),
-            confirmed_no_ai_after_start=bool(form.confirmed_no_ai_after_start.data),
-            confirmed_own_work=bool(form.confirmed_own_work.data),
-            signature=form.signature.data or "",
-            authorisation_ids=[int(a) for a in form.authorisations.data or []
-                               if a.isdigit() and int(a) in {x.id for x in authorisations}],
-        )
-        problems = declarations.check(data, person, settings, policy)
-        if not problems:
-            try:
-                declaration = declarations.declare(person, g.placement, data, policy)
-            except declarations.DeclarationConflict:
-                errors["uses_ai"] = ("Another declaration for this assignment was saved at "
-                                     "the same moment. Check your declarations and try again.")
-            else:
-                return redirect(url_for("learner.receipt", declaration_id=declaration.id),
-                                code=303)
-        for problem in problems:
-            errors.setdefault(problem.field, problem.message)
-    elif form.is_submitted():
-        errors = {name: messages[0] for name, messages in form.errors.items()}
-    return render_template("learner/declare.html", form=form, placement=g.placement,
-                           person=person, policy=policy, settings=settings, uses=uses,
-                           errors=errors, authorisations=authorisations,
-                           status=declarations.status(
-                               declarations.latest(person.id, g.placement.id), policy)), (
-        400 if errors else 200)
+    awareness.record(g.launch.person, g.placement, policy, FULL_POLICY_OPENED)
+    return render_template("learner/policy.html", policy=policy, placement=g.placement,
+                           person=g.launch.person,
+                           settings=declarations.effective_settings(g.placement))
 
 
 @bp.get("/declarations/<int:declaration_id>")
 @require(LEARNER)
-def receipt(declaration_id: int) -> str:
+def receipt(declaration_id: int) -> ResponseReturnValue:
     declaration = db.session.get(Declaration, declaration_id)
     if declaration is None:
         abort(404)
@@ -96,4 +67,8 @@ def receipt(declaration_id: int) -> str:
                            uses=policy.permitted(json.loads(declaration.permitted_uses)),
                            tools=json.loads(declaration.ai_tools),
                            settings=declarations.effective_settings(declaration.placement),
-                           cited=declarations.cited_authorisations(declaration))
+                           confirmed=statements.confirmed_texts(declaration.statements),
+                           cited=statements.cited_authorisations(declaration),
+                           authenticated=authentication.authentication_of(declaration),
+                           sync=score_state(declaration.placement, declaration.person.sub,
+                                            declaration.created_at))

@@ -79,7 +79,34 @@ def validate_content(data: Any) -> dict[str, Any]:
     stages = data.get("stages")
     if not isinstance(stages, list) or [s.get("stage") for s in stages] != [1, 2, 3]:
         raise PolicyError("stages must list stages 1, 2 and 3 in order")
+    _validate_comprehension(data.get("comprehension"))
     return data
+
+
+def _validate_comprehension(questions: Any) -> None:
+    """The optional comprehension questions: each with a unique key, the question, its
+    choices, the right choice and the policy's words that explain it."""
+    if questions is None:
+        return
+    if not isinstance(questions, list):
+        raise PolicyError("comprehension must be a list of questions")
+    keys: set[str] = set()
+    for q in questions:
+        choices = q.get("choices") if isinstance(q, dict) else None
+        if not (isinstance(q, dict) and isinstance(q.get("key"), str) and q["key"]
+                and isinstance(q.get("question"), str) and q["question"]
+                and isinstance(choices, list) and len(choices) >= 2
+                and all(isinstance(c, dict) and c.get("key") and c.get("text")
+                        for c in choices)
+                and q.get("answer") in {c["key"] for c in choices}
+                and isinstance(q.get("because"), list) and q["because"]
+                and all(isinstance(b, str) and b for b in q["because"])):
+            raise PolicyError("each comprehension question needs a key, the question, two or "
+                              "more choices, the right answer among them and the policy's "
+                              "words that explain it ('because')")
+        if q["key"] in keys:
+            raise PolicyError("comprehension question keys must be unique")
+        keys.add(q["key"])
 
 
 def import_file(path: str | Path, actor: str) -> tuple[PolicyVersion, bool]:

@@ -12,6 +12,7 @@ from datetime import datetime
 from flask import current_app
 
 from lti_tool.dbtypes import utcnow
+from lti_tool.declarations import authentication, awareness
 from lti_tool.declarations.service import effective_settings
 from lti_tool.incidents import service as incidents
 from lti_tool.incidents.models import EvidenceItem, Incident
@@ -44,6 +45,8 @@ class IncidentRecord:
     answer: str | None
     answered_at: datetime | None
     steps: list[Step]
+    made_aware: list[str] = field(default_factory=list)  # M1 section B
+    declaration: list[str] = field(default_factory=list)  # M1 section C
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,12 @@ def build_pack(learner: Person, viewer: Person) -> ReportPack:
             source=source, observations=incident.observations,
             evidence=incidents.evidence_of(incident),
             answer=answer.text if answer else None,
-            answered_at=answer.answered_at if answer else None, steps=steps))
+            answered_at=answer.answered_at if answer else None, steps=steps,
+            made_aware=[awareness.describe(e) for e in awareness.events(
+                learner.id, incident.placement_id)] or ["No record of the learner opening "
+                                                        "the policy for this assignment."],
+            declaration=authentication.case_lines(learner.id, incident.placement_id,
+                                                  incident.raised_at)))
     if qualification is None:
         qualification = next((r.qualification for r in records if r.qualification), None)
     current = incidents.standing(learner)
@@ -144,6 +152,10 @@ def to_csv(pack: ReportPack) -> str:
             detail = item.text or item.filename or ""
             writer.writerow([*head, "evidence", _when(item.added_at),
                              item.added_by.display_name, f"{item.label}: {detail}"])
+        for line in record.made_aware:
+            writer.writerow([*head, "B: made aware of the rules", "", "", line])
+        for line in record.declaration:
+            writer.writerow([*head, "C: declaration and authentication", "", "", line])
         if record.answer is not None:
             writer.writerow([*head, "learner's answer", _when(record.answered_at),
                              pack.learner.display_name, record.answer])
@@ -195,6 +207,10 @@ def to_pdf(pack: ReportPack) -> bytes:
                           f"Outcome: {outcome}."))
         story.append(para(f"Source: {record.source}."))
         story.append(para(f"Marker's observations: {record.observations}"))
+        story.append(para("B. How the learner was made aware of the rules", "Heading4"))
+        story += [para(f"- {line}") for line in record.made_aware]
+        story.append(para("C. Declaration and authentication", "Heading4"))
+        story += [para(f"- {line}") for line in record.declaration]
         if record.evidence:
             story.append(para("Evidence", "Heading4"))
             for item in record.evidence:

@@ -9,12 +9,12 @@ the latest decision in force is what counts.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Index, String, Text, event
+from sqlalchemy import Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lti_tool.dbtypes import UTCDateTime, utcnow
+from lti_tool.dbtypes import ImmutableRecord as ImmutableRecord  # for callers
+from lti_tool.dbtypes import UTCDateTime, never_updated, utcnow
 from lti_tool.extensions import db
 from lti_tool.people.models import Course, Person, Placement
 
@@ -179,11 +179,4 @@ class RequestReply(db.Model):  # type: ignore[name-defined,misc]
         return f"<RequestReply {self.id} to decision {self.decision_id}>"
 
 
-class ImmutableRecord(RuntimeError):
-    """Raised on an attempt to change a decision or an answer once written."""
-
-
-@event.listens_for(RequestDecision, "before_update")
-@event.listens_for(RequestReply, "before_update")
-def _never_update(mapper: Any, connection: Any, target: Any) -> None:
-    raise ImmutableRecord(f"{type(target).__name__} rows are never changed: record a new one")
+never_updated(RequestDecision, RequestReply)

@@ -161,14 +161,18 @@ def learner_requests_panel() -> dict[str, Any] | None:
     launch = current_launch()
     if launch is None or launch.role != LEARNER or launch.placement_id is None:
         return None
+    if "learner_requests_panel" in g:  # the page asks twice (notice at the top, panel)
+        panel: dict[str, Any] = g.learner_requests_panel
+        return panel
     mine = service.requests_of(launch.person_id)
-    return {
+    g.learner_requests_panel = {
         "authorisations": service.active_authorisations(launch.person_id,
                                                         placement_id=launch.placement_id),
         "open_requests": [r for r in mine if r.status in OPEN_STATES],
         "needs_answer": [r for r in mine if r.open_question is not None],
         "count": len(mine),
     }
+    return g.learner_requests_panel
 
 
 @bp.app_context_processor

@@ -23,9 +23,11 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
+from lti_tool.declarations import authentication, awareness, statements
 from lti_tool.declarations import service as declarations
 from lti_tool.declarations.forms import SettingsForm
-from lti_tool.declarations.models import PlacementSettings
+from lti_tool.declarations.models import Declaration, PlacementSettings
+from lti_tool.declarations.overview import placement_overview
 from lti_tool.extensions import db
 from lti_tool.incidents import service as incidents
 from lti_tool.incidents.dashboard import (
@@ -48,6 +50,24 @@ from lti_tool.policy import service as policies
 from lti_tool.reports import attachment, safe_cell
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+
+@bp.app_template_global("declaration_record")
+def declaration_record(declaration: Declaration) -> dict[str, object]:
+    """What staff see of a declaration beyond its answers: the statements the learner
+    confirmed word for word, the authorisations written into them, the comprehension check
+    and the authentication at submission."""
+    return {"confirmed": statements.confirmed_texts(declaration.statements),
+            "authorised": statements.cited_authorisations(declaration),
+            "comprehension": json.loads(declaration.comprehension)
+            if declaration.comprehension else None,
+            "authentication": authentication.authentication_of(declaration)}
+
+
+@bp.app_template_global("made_aware")
+def made_aware(person_id: int, placement_id: int) -> list[str]:
+    """When the learner was first shown the rules for the activity, per policy version."""
+    return [awareness.describe(e) for e in awareness.events(person_id, placement_id)]
 
 
 def _course() -> Course:
@@ -109,12 +129,13 @@ def refresh_roster(placement_id: int) -> ResponseReturnValue:
 @require(STAFF)
 def export_csv(placement_id: int) -> Response:
     policy = policies.current_or_bundled()
-    rows = declarations.placement_overview(_course(), g.placement, policy)
+    rows = placement_overview(_course(), g.placement, policy)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["Moodle user id", "Name", "Email", "Status", "Declared at (UTC)",
                      "Policy", "Uses AI", "Permitted uses", "AI tools", "Signature",
-                     "Version", "Earlier versions"])
+                     "Version", "Earlier versions", "ALS authorisations written in",
+                     "Authenticated at (UTC)"])
     for row in rows:
         latest = row.status.latest
         writer.writerow([
@@ -126,6 +147,9 @@ def export_csv(placement_id: int) -> Response:
             safe_cell("; ".join(json.loads(latest.ai_tools))) if latest else "",
             safe_cell(latest.signature) if latest else "",
             len(row.history) if latest else 0, max(len(row.history) - 1, 0),
+            safe_cell("; ".join(statements.cited_authorisations(latest))) if latest else "",
+            row.authentication.created_at.strftime("%Y-%m-%d %H:%M:%S")
+            if row.authentication else "",
         ])
     filename = f"declarations-placement-{placement_id}.csv"
     return attachment(out.getvalue(), "text/csv", filename)
@@ -166,6 +190,7 @@ def settings(placement_id: int) -> ResponseReturnValue:
         if current.permitted_uses is not None:
             form.permitted_uses.data = current.permitted_uses
         form.guidance.data = current.guidance
+        form.comprehension_check.data = current.comprehension_check
     if form.validate_on_submit():
         try:
             created = _create_settings(form, policy, replaces=current.settings_id)
@@ -191,7 +216,8 @@ def _create_settings(form: SettingsForm, policy: policies.Policy,
         assignment_name=form.assignment_name.data or "",
         qualification=form.qualification.data or "",
         permitted_uses=list(form.permitted_uses.data or []),
-        guidance=form.guidance.data or "", policy=policy, replaces_id=replaces)
+        guidance=form.guidance.data or "", policy=policy, replaces_id=replaces,
+        comprehension_check=bool(form.comprehension_check.data))
 
 
 @bp.route("/deep-link", methods=["GET", "POST"])

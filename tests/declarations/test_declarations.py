@@ -16,6 +16,7 @@ from flask import Flask
 
 from lti_tool.declarations.models import Declaration, PlacementBinding
 from lti_tool.extensions import db
+from lti_tool.outbox.handlers import SCORE
 from lti_tool.outbox.models import DELIVERED, OutboxMessage
 from lti_tool.people.models import Placement
 from lti_tool.policy import service as policies
@@ -179,10 +180,11 @@ def test_changing_a_declaration_keeps_the_history(app: Flask, activity: Any, moo
     (item,) = moodle.activity_items(activity.id)
     wait_for(lambda: len([r for r in moodle.requests_log if r.path.endswith("/scores")]) == 2)
     with app.app_context():
+        scores = sa.select(OutboxMessage).where(OutboxMessage.kind == SCORE)  # not receipts
         stamps = [json.loads(m.payload)["score"]["timestamp"] for m in db.session.scalars(
-            sa.select(OutboxMessage).order_by(OutboxMessage.id))]
+            scores.order_by(OutboxMessage.id))]
         assert stamps[0] < stamps[1]  # strictly increasing, to the second
-        assert all(m.status == DELIVERED for m in db.session.scalars(sa.select(OutboxMessage)))
+        assert all(m.status == DELIVERED for m in db.session.scalars(scores))
 
 
 def test_learner_cannot_see_another_learners_declaration(app: Flask, activity: Any,
@@ -295,7 +297,7 @@ def test_staff_view_lists_every_learner_from_names_and_roles(app: Flask, activit
 def test_staff_overview_queries_do_not_grow_with_the_course(app: Flask, activity: Any,
                                                             moodle: Any,
                                                             browser: FormBrowser) -> None:
-    from lti_tool.declarations import service as declarations
+    from lti_tool.declarations import overview as declarations
     from lti_tool.people.models import Course, Placement
 
     for n in range(6):
@@ -340,7 +342,9 @@ def test_permanent_failures_are_shown_to_staff_and_admins_can_resend(
     assert moodle.grade_for(item.id, "learner1").score_given == 1
 
 
-def _authorise(app: Flask, learner_sub: str, tool: str, *, days: int = 30) -> int:
+def _authorise(app: Flask, learner_sub: str, tool: str, *, days: int = 30,
+               purpose: str = "Dictation",
+               conditions: str = "Dictation only, before starting") -> int:
     """An ALS member (als1) approves a request of the learner for ``tool``."""
     from datetime import timedelta
 
@@ -358,10 +362,10 @@ def _authorise(app: Flask, learner_sub: str, tool: str, *, days: int = 30) -> in
             db.session.add(als)
             db.session.flush()
         req = requests_service.create_request(learner, placement, requests_service.NewRequest(
-            tool_name=tool, purpose="Dictation", reason="accessibility", scope="course"))
+            tool_name=tool, purpose=purpose, reason="accessibility", scope="course"))
         decision = requests_service.decide(
             req, als, version=req.version, outcome="approved",
-            conditions="Dictation only, before starting", scope="course",
+            conditions=conditions, scope="course",
             expires_on=(utcnow() + timedelta(days=days)).date())
         db.session.commit()
         return decision.id
@@ -373,11 +377,12 @@ def test_authorisations_are_offered_cited_and_shown_to_staff(app: Flask, activit
     page = launch(browser, moodle, "learner1", activity.id)
     decision_id = _authorise(app, "3", "Dragon Dictate")
     form = browser.open(page.url + "/declare")
-    assert "Dragon Dictate: Dictation only, before starting" in form.text
+    # Issue 11: the authorisation is quoted as "tool — what for, conditions …, until …".
+    assert "Dragon Dictate — Dictation, conditions: Dictation only, before starting" in form.text
     receipt = post_form(browser, form, {**GOOD, "authorisations": [str(decision_id)]})
     assert receipt.status_code == 200, receipt.text
     assert "Relies on these authorisations" in receipt.text
-    assert "Dragon Dictate: Dictation only" in receipt.text
+    assert "Dragon Dictate — Dictation, conditions: Dictation only" in receipt.text
     with FormBrowser() as marker:
         overview = launch(marker, moodle, "marker1", activity.id)
         assert "Dragon Dictate (until" in overview.text

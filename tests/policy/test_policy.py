@@ -32,13 +32,26 @@ def test_bundled_policy_quotes_the_policy_text_word_for_word() -> None:
     text = " ".join(POLICY_TEXT.read_text("utf-8").split())
     data = json.loads(policies.BUNDLED.read_text("utf-8"))
     quoted = [data["timing_rule"], data["prohibited_rule"], data["data_protection"],
-              data["misuse"], data["detection_process"], data["detection"],
+              data["misuse"], data["detection_process"], data["detection"], data["scope"],
+              data["statement"], data["permitted_intro"],
+              data["purpose_intro"], data["marker_responsibilities_intro"],
+              *data["policy_statement"], *data["purpose"], *data["what_is_ai"],
               *data["principles"], *data["authenticity"], *data["marker_responsibilities"],
               *(u["text"] for u in data["permitted_uses"]),
               *(u["text"] for u in data["prohibited_uses"]),
-              *(s["text"] for s in data["stages"])]
+              *(s["text"] for s in data["stages"]),
+              *(words for q in data["comprehension"] for words in q["because"])]
     for sentence in quoted:
         assert " ".join(sentence.split()) in text, sentence
+
+
+def test_comprehension_questions_are_answerable_from_the_policy() -> None:
+    data = json.loads(policies.BUNDLED.read_text("utf-8"))
+    questions = data["comprehension"]
+    assert len(questions) == 3 and len({q["key"] for q in questions}) == 3
+    for q in questions:
+        assert q["answer"] in {c["key"] for c in q["choices"]}, q["key"]
+        assert q["because"], q["key"]
 
 
 def _write(tmp_path: Path, name: str, data: Any) -> str:
@@ -86,3 +99,23 @@ def test_a_version_never_changes(app: Flask, runner: Any, tmp_path: Path) -> Non
 def test_publishing_an_unknown_version(app: Flask, runner: Any) -> None:
     result = runner.invoke(args=["policy", "publish", "9.9"])
     assert result.exit_code != 0 and "no policy version 9.9" in result.output
+
+
+@pytest.mark.parametrize("questions", [
+    "not a list",
+    [{"key": "q", "question": "Can you?", "choices": [{"key": "yes", "text": "Yes"}],
+      "answer": "yes", "because": ["x"]}],
+    [{"key": "q", "question": "Can you?", "choices": [{"key": "yes", "text": "Yes"},
+                                                      {"key": "no", "text": "No"}],
+      "answer": "maybe", "because": ["x"]}],
+    [{"key": "q", "question": "Can you?", "choices": [{"key": "yes", "text": "Yes"},
+                                                      {"key": "no", "text": "No"}],
+      "answer": "no", "because": []}],
+])
+def test_bad_comprehension_questions_are_refused(app: Flask, runner: Any, tmp_path: Path,
+                                                 questions: Any) -> None:
+    data = json.loads(policies.BUNDLED.read_text("utf-8"))
+    data["version"] = "9.0"
+    data["comprehension"] = questions
+    result = runner.invoke(args=["policy", "import", _write(tmp_path, "bad.json", data)])
+    assert result.exit_code != 0 and "comprehension" in result.output

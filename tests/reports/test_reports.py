@@ -66,6 +66,14 @@ def test_stage3_pack_pdf_and_csv(app: Flask, declared: Courses, moodle: Any) -> 
         assert lines[0].startswith("Learner,Moodle user id,Email,Qualification,Centre,Incident")
         assert sum("Decision: upheld" in line for line in lines) == 3
         assert any("CMI5" in line or "CMI L5" in line for line in lines)
+        # Issue 11: the M1 form's sections B (made aware) and C (declaration, authentication).
+        assert any("B: made aware of the rules" in line and "First saw the policy" in line
+                   for line in lines)
+        assert any("C: declaration and authentication" in line and "Declared before starting"
+                   in line for line in lines)
+        assert any("Declaration of authentication: not made." in line for line in lines)
+        assert "B. How the learner was made aware of the rules" in text
+        assert "C. Declaration and authentication" in text
     # Recording the report itself, as the follow-up of the Stage 3 incident.
     with FormBrowser() as marker1:
         launch(marker1, moodle, "marker1", declared.cipd.id)
