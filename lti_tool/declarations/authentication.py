@@ -79,7 +79,8 @@ def authenticate(person: Person, placement: Placement, declaration: Declaration 
     errors = check(person, declaration, confirmed=confirmed, signature=signature)
     if errors:
         raise errors[0]
-    assert declaration is not None
+    if declaration is None:  # check() refuses this case first; this narrows the type
+        raise ValueError("an authentication needs a declaration")
     record = Authentication(declaration_id=declaration.id, person_id=person.id,
                             placement_id=placement.id,
                             policy_version_id=declaration.policy_version_id,

@@ -25,7 +25,8 @@ from lti_tool.policy.service import Policy
 def record(person: Person, placement: Placement, policy: Policy, kind: str) -> None:
     """Record the first time ``kind`` happened for the learner, activity and policy
     version; later times change nothing (one statement, safe when two tabs race)."""
-    assert kind in AWARENESS_KINDS
+    if kind not in AWARENESS_KINDS:
+        raise ValueError(f"unknown awareness event {kind!r}")
     dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
     db.session.execute(dialect.insert(AwarenessEvent).values(
         person_id=person.id, placement_id=placement.id, policy_version_id=policy.id,
