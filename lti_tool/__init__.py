@@ -102,6 +102,7 @@ def register_extensions(app: Flask) -> None:
     from lti_tool.policy import models as _policy  # noqa: F401
     from lti_tool.requests import models as _requests  # noqa: F401
     from lti_tool.roles import models as _roles  # noqa: F401
+    from lti_tool.submissions import models as _submissions  # noqa: F401
 
 
 @event.listens_for(Engine, "connect")
@@ -138,8 +139,10 @@ def register_blueprints(app: Flask) -> None:
 def register_template_context(app: Flask) -> None:
     from lti_tool import navigation
     from lti_tool.declarations.service import latest_by_placement
+    from lti_tool.submissions.guard import new_key
 
     navigation.init_app(app)
+    app.add_template_global(new_key, "new_submission_key")
     app.add_template_global(latest_by_placement, "learner_declarations")
 
 

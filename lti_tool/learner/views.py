@@ -17,6 +17,7 @@ from lti_tool.lti.exceptions import AccessDenied
 from lti_tool.people.access import require
 from lti_tool.people.roles import LEARNER
 from lti_tool.policy import service as policies
+from lti_tool.submissions.guard import once
 
 bp = Blueprint("learner", __name__, url_prefix="/learner")
 
@@ -37,6 +38,7 @@ def placement(placement_id: int) -> str:
 
 @bp.route("/placements/<int:placement_id>/declare", methods=["GET", "POST"])
 @require(LEARNER)
+@once
 def declare(placement_id: int) -> ResponseReturnValue:
     policy = policies.current_or_bundled()
     person = g.launch.person

@@ -53,6 +53,7 @@ from lti_tool.people.models import Person
 from lti_tool.people.roles import STAFF
 from lti_tool.policy import service as policies
 from lti_tool.staff.views import bp
+from lti_tool.submissions.guard import once
 
 UPLOAD_ENDPOINTS = {"staff.new_incident", "staff.add_evidence"}
 # Room for the form's other fields on top of the file itself.
@@ -146,6 +147,7 @@ def learner(placement_id: int, person_id: int) -> str:
 @bp.route("/placements/<int:placement_id>/learners/<int:person_id>/incidents/new",
           methods=["GET", "POST"])
 @require(STAFF)
+@once
 def new_incident(placement_id: int, person_id: int) -> ResponseReturnValue:
     learner = viewable_learner(person_id)
     policy = policies.current_or_bundled()
@@ -245,6 +247,7 @@ def incident(placement_id: int, incident_id: int) -> ResponseReturnValue:
 
 @bp.post("/placements/<int:placement_id>/incidents/<int:incident_id>/evidence")
 @require(STAFF)
+@once
 def add_evidence(placement_id: int, incident_id: int) -> ResponseReturnValue:
     incident = _incident(incident_id)
     form = EvidenceForm(prefix="evidence")
@@ -283,6 +286,7 @@ def download_evidence(placement_id: int, incident_id: int,
 
 @bp.post("/placements/<int:placement_id>/incidents/<int:incident_id>/checks")
 @require(STAFF)
+@once
 def plan_check(placement_id: int, incident_id: int) -> ResponseReturnValue:
     incident = _incident(incident_id)
     policy = policies.current_or_bundled()
@@ -303,6 +307,7 @@ def plan_check(placement_id: int, incident_id: int) -> ResponseReturnValue:
 
 @bp.post("/placements/<int:placement_id>/incidents/<int:incident_id>/checks/<int:check_id>")
 @require(STAFF)
+@once
 def record_check(placement_id: int, incident_id: int, check_id: int) -> ResponseReturnValue:
     incident = _incident(incident_id)
     check = db.session.get(AuthenticityCheck, check_id)
@@ -325,6 +330,7 @@ def record_check(placement_id: int, incident_id: int, check_id: int) -> Response
 
 @bp.post("/placements/<int:placement_id>/incidents/<int:incident_id>/decision")
 @require(STAFF)
+@once
 def decide(placement_id: int, incident_id: int) -> ResponseReturnValue:
     incident = _incident(incident_id)
     policy = policies.current_or_bundled()
@@ -348,6 +354,7 @@ def decide(placement_id: int, incident_id: int) -> ResponseReturnValue:
 
 @bp.post("/placements/<int:placement_id>/incidents/<int:incident_id>/follow-up")
 @require(STAFF)
+@once
 def follow_up(placement_id: int, incident_id: int) -> ResponseReturnValue:
     incident = _incident(incident_id)
     form = FollowUpForm(prefix="followup")
@@ -367,6 +374,7 @@ def follow_up(placement_id: int, incident_id: int) -> ResponseReturnValue:
 
 @bp.post("/placements/<int:placement_id>/incidents/<int:incident_id>/withdraw")
 @require(STAFF)
+@once
 def withdraw_decision(placement_id: int, incident_id: int) -> ResponseReturnValue:
     incident = _incident(incident_id)
     form = WithdrawForm(prefix="withdraw")
@@ -383,6 +391,7 @@ def withdraw_decision(placement_id: int, incident_id: int) -> ResponseReturnValu
 
 @bp.post("/placements/<int:placement_id>/incidents/<int:incident_id>/notes")
 @require(STAFF)
+@once
 def add_note(placement_id: int, incident_id: int) -> ResponseReturnValue:
     incident = _incident(incident_id)
     form = NoteForm(prefix="note")

@@ -45,6 +45,7 @@ from lti_tool.people.roles import STAFF
 from lti_tool.platforms.models import Platform
 from lti_tool.policy import service as policies
 from lti_tool.reports import attachment, safe_cell
+from lti_tool.submissions.guard import once
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -144,6 +145,7 @@ def review(placement_id: int, sub: str) -> ResponseReturnValue:
 
 @bp.route("/placements/<int:placement_id>/settings", methods=["GET", "POST"])
 @require(STAFF)
+@once
 def settings(placement_id: int) -> ResponseReturnValue:
     policy = policies.current_or_bundled()
     current = declarations.effective_settings(g.placement)
@@ -186,6 +188,7 @@ def _create_settings(form: SettingsForm, policy: policies.Policy,
 
 @bp.route("/deep-link", methods=["GET", "POST"])
 @require(STAFF)
+@once
 def deep_link() -> ResponseReturnValue:
     launch = g.launch
     if launch.message_type != "LtiDeepLinkingRequest" or not launch.deep_linking:
