@@ -32,6 +32,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     load_config(app, test_config)
     register_extensions(app)
     app.jinja_env.filters["fromjson"] = json.loads
+    app.jinja_env.filters["mask_emails"] = log_redaction.mask_emails
     register_blueprints(app)
     register_template_context(app)
     register_request_hooks(app)

@@ -175,7 +175,7 @@ def new_incident(placement_id: int, person_id: int) -> ResponseReturnValue:
         else:
             flash(f"Incident recorded. {learner.display_name} has been asked how this could "
                   "have occurred." if incidents.learner_email(incident) else
-                  f"Incident recorded. Moodle has no email address for "
+                  f"Incident recorded. Moodle has no usable email address for "
                   f"{learner.display_name}: they will see the question when they next open "
                   "the activity.", "success")
             return redirect(url_for("staff.incident", placement_id=placement_id,

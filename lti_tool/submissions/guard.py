@@ -22,6 +22,7 @@ from typing import Any, TypeVar, cast
 import sqlalchemy as sa
 from flask import Response, make_response, redirect, request
 from sqlalchemy.exc import IntegrityError
+from werkzeug.wrappers import Response as BaseResponse
 
 from lti_tool.dbtypes import utcnow
 from lti_tool.extensions import db
@@ -92,7 +93,7 @@ def _keep(claim: FormSubmission, response: Response) -> None:
     db.session.flush()
 
 
-def _repeat(key_hash: str, path_hash: str) -> Response:
+def _repeat(key_hash: str, path_hash: str) -> BaseResponse:
     """The answer the first request with this key gave."""
     first = db.session.get(FormSubmission, key_hash)
     if first is None or first.path_hash != path_hash or not (first.location or first.body):
