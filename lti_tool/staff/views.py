@@ -34,7 +34,7 @@ from lti_tool.incidents.dashboard import (
     DashboardQuery,
     course_dashboard,
 )
-from lti_tool.lti import deep_linking, http
+from lti_tool.lti import deep_linking, http, sesskey
 from lti_tool.lti.exceptions import AccessDenied, ServiceError
 from lti_tool.lti.keystore import key_store
 from lti_tool.outbox.models import FAILED, OutboxMessage
@@ -231,5 +231,6 @@ def _deep_link_response(created: PlacementSettings) -> str:
     token = deep_linking.response_jwt(platform, launch.deployment_id, launch.deep_linking,
                                       [item], key_store())
     return render_template("lti/autopost.html",
-                           action=launch.deep_linking["deep_link_return_url"],
+                           action=sesskey.deep_link_return_url(
+                               launch.deep_linking, current_app.config["SECRET_KEY"]),
                            fields={"JWT": token})
