@@ -205,9 +205,26 @@ def deep_link() -> ResponseReturnValue:
         except declarations.DeclarationError as exc:
             getattr(form, exc.field).errors = [exc.message]
         else:
-            return _deep_link_response(created)
+            # Redirect, so a repeat of this post (its one-time key) lands on the same return
+            # page, and no page holding the return address is kept for repeats.
+            return redirect(url_for("staff.deep_link_return", settings_id=created.id),
+                            code=303)
     status = 400 if form.is_submitted() else 200
     return render_template("staff/deep_link.html", form=form, person=launch.person), status
+
+
+@bp.get("/deep-link/<int:settings_id>/return")
+@require(STAFF)
+def deep_link_return(settings_id: int) -> str:
+    """The page that posts the deep-linking response (the new activity) back to Moodle."""
+    launch = g.launch
+    created = db.session.get(PlacementSettings, settings_id)
+    if (launch.message_type != "LtiDeepLinkingRequest" or not launch.deep_linking
+            or created is None or created.platform_id != launch.platform_id
+            or created.course_id != launch.course_id
+            or created.created_by != launch.person_id):
+        abort(404)
+    return _deep_link_response(created)
 
 
 def _deep_link_response(created: PlacementSettings) -> str:

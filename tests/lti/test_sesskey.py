@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 
+from lti_tool.declarations.models import PlacementSettings
 from lti_tool.extensions import db
 from lti_tool.lti.models import WebSession
 from lti_tool.lti.sesskey import (
@@ -16,8 +17,10 @@ from lti_tool.lti.sesskey import (
     split_sesskey,
     strip_sesskey,
 )
+from lti_tool.submissions.models import FormSubmission
 from tests.declarations.test_declarations import deep_link
 from tests.support.browser import FormBrowser, launch
+from tests.support.pages import post_form
 
 
 def test_strip_sesskey_removes_every_sesskey_parameter_only() -> None:
@@ -59,3 +62,23 @@ def test_no_sesskey_in_stored_sessions_and_deep_linking_still_returns(
     assert "return.php" in stored
     assert moodle.sesskey(moodle.user("learner1").id) not in stored
     assert "sesskey=" not in stored and "sesskey%3D" not in stored
+
+
+def test_a_resent_deep_link_form_makes_one_settings_record_and_keeps_no_sesskey(
+        app: Flask, registered: Any, moodle: Any, browser: FormBrowser) -> None:
+    form = launch(browser, moodle, "marker1", message_type="LtiDeepLinkingRequest",
+                  course_id=2)
+    fields = {"title": "Unit 1 declaration", "assignment_name": "Unit 1 assignment",
+              "qualification": "CIPD", "permitted_uses": ["reading", "planning"],
+              "guidance": ""}
+    first = post_form(browser, form, fields)
+    again = post_form(browser, form, fields)  # the same page sent twice
+    assert first.status_code == again.status_code == 200
+    assert moodle.deep_link_results[-1].ok
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count())
+                                 .select_from(PlacementSettings)) == 1
+        kept = list(db.session.execute(sa.select(FormSubmission.location,
+                                                 FormSubmission.body)))
+        db.session.remove()
+    assert kept and all("sesskey" not in f"{location}{body}" for location, body in kept)
