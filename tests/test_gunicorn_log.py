@@ -4,6 +4,7 @@ in the paths and queries it serves (answer links, registration invites, sesskeys
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -48,8 +49,12 @@ def test_gunicorn_access_log_is_redacted(tmp_path: Path) -> None:
         while log.read_text().count("\n") < 4 and time.monotonic() < deadline:
             time.sleep(0.1)
     finally:
-        server.terminate()
-        server.wait(10)
+        server.send_signal(signal.SIGINT)  # gunicorn's quick shutdown
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(10)
     written = log.read_text()
     assert written.count("/static/") >= 4 and "[redacted]" in written
     for secret in SECRETS:

@@ -16,6 +16,8 @@ import re
 
 import pytest
 
+from lti_tool import log_redaction
+
 LEAKS = {
     "JWT": re.compile(r"eyJ[\w-]{4,}\.[\w-]{4,}\.[\w-]*"),
     "bearer token": re.compile(r"(?i)bearer\s+(?!\[redacted\])[\w.~+/=-]{6,}"),
@@ -54,6 +56,9 @@ _from_workers: list[dict[str, object]] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # The tool's redaction, as every process running the tool has it (create_app installs
+    # it); installed here too so lines logged before the first app is made are covered.
+    log_redaction.install()
     root = logging.getLogger()
     root.addHandler(_scanner)
     root.setLevel(logging.DEBUG)
