@@ -32,6 +32,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     load_config(app, test_config)
     register_extensions(app)
     app.jinja_env.filters["fromjson"] = json.loads
+    app.jinja_env.filters["mask_emails"] = log_redaction.mask_emails
     register_blueprints(app)
     register_security(app)
     register_template_context(app)
@@ -98,6 +99,7 @@ def register_extensions(app: Flask) -> None:
     from lti_tool.policy import models as _policy  # noqa: F401
     from lti_tool.requests import models as _requests  # noqa: F401
     from lti_tool.roles import models as _roles  # noqa: F401
+    from lti_tool.submissions import models as _submissions  # noqa: F401
 
 
 @event.listens_for(Engine, "connect")
@@ -142,8 +144,10 @@ def register_security(app: Flask) -> None:
 def register_template_context(app: Flask) -> None:
     from lti_tool import navigation
     from lti_tool.declarations.service import latest_by_placement
+    from lti_tool.submissions.guard import new_key
 
     navigation.init_app(app)
+    app.add_template_global(new_key, "new_submission_key")
     app.add_template_global(latest_by_placement, "learner_declarations")
 
 

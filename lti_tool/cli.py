@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import getpass
 from collections.abc import Callable
+from datetime import timedelta
+from typing import TypeVar
 
 import click
 import sqlalchemy as sa
@@ -18,6 +20,8 @@ from lti_tool.platforms import service as platforms
 from lti_tool.platforms.models import Platform
 from lti_tool.roles import service as roles
 from lti_tool.roles.models import ALS, TOOL_ADMIN
+
+T = TypeVar("T")
 
 
 def _actor() -> str:
@@ -398,26 +402,34 @@ def worker_command(once: bool) -> None:
     from lti_tool.incidents.service import send_due_reminders
     from lti_tool.lti.state import purge_expired
     from lti_tool.outbox.service import deliver_due
+    from lti_tool.submissions.guard import purge_older_than
 
     poll = float(current_app.config["WORKER_POLL_SECONDS"])
     while True:
-        try:
-            reminders = send_due_reminders()
-            db.session.commit()
-        except Exception:  # noqa: BLE001 - the outbox must keep going; retried next round
-            db.session.rollback()
-            current_app.logger.exception("incident_reminders_failed")
-            reminders = 0
+        reminders = _worker_step("incident_reminders_failed", send_due_reminders) or 0
         if reminders:
             click.echo(f"{reminders} reminder{'s' if reminders != 1 else ''} queued")
-        counts = deliver_due()
-        purge_expired()
-        db.session.commit()
+        counts = _worker_step("outbox_delivery_failed", deliver_due) or {}
+        _worker_step("purge_failed", lambda: (purge_expired(),
+                                               purge_older_than(timedelta(days=2))))
         if counts:
             click.echo(", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
         if once:
             return
         time.sleep(poll)
+
+
+def _worker_step(failure: str, step: Callable[[], T]) -> T | None:
+    """Run one step of the worker's round and commit it; any error is logged and rolled
+    back, and the worker goes on (the work stays queued for the next round)."""
+    try:
+        result = step()
+        db.session.commit()
+        return result
+    except Exception:  # noqa: BLE001 - the long-running worker must never stop
+        db.session.rollback()
+        current_app.logger.exception(failure)
+        return None
 
 
 def register_commands(app: Flask) -> None:

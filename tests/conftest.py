@@ -24,6 +24,9 @@ from lti_tool.extensions import db
 from lti_tool.lti.keys import KeyStore
 from tests.support.browser import FormBrowser
 
+# Every log line of the run is scanned for secrets and personal data (fails the run).
+pytest_plugins = ["tests.support.log_scan"]
+
 TEST_SECRET = "test-secret-key-not-for-production"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # As the workplace's probe runs it: no background networking (the machine has no internet).

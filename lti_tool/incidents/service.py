@@ -657,13 +657,16 @@ def _new_link(incident: Incident, at: datetime) -> tuple[str, AnswerLink]:
 
 
 def learner_email(incident: Incident) -> str:
-    """Where to email the learner: their launch email, else Names and Roles'."""
+    """Where to email the learner: their launch email, else Names and Roles'; "" when
+    Moodle gave no single valid address (they are asked in the tool only)."""
+    from lti_tool.notifications.addresses import usable_address
+
     learner = incident.learner
     if learner.email:
-        return learner.email
+        return usable_address(learner.email)
     found = db.session.scalar(sa.select(CourseMember.email).where(
         CourseMember.course_id == incident.course_id, CourseMember.sub == learner.sub))
-    return found or ""
+    return usable_address(found)
 
 
 def assignment_name(placement: Placement) -> str:
@@ -1156,7 +1159,7 @@ def describe(entry: TimelineEntry) -> str:
                  if d.get("link_expires_at") else "")
         return (f"Learner emailed and asked how this could have occurred{until}."
                 if d.get("emailed")
-                else "Learner asked in the tool (Moodle has no email address for them).")
+                else "Learner asked in the tool (Moodle has no usable email address for them).")
     if kind == EV_REMINDER_SENT:
         return ("Reminder emailed to the learner." if d.get("emailed")
                 else "Reminder due (no email address).")

@@ -16,6 +16,7 @@ from lti_tool.learner.views import bp
 from lti_tool.people.access import require
 from lti_tool.people.roles import LEARNER
 from lti_tool.policy import service as policies
+from lti_tool.submissions.guard import once
 
 
 def _input(form: DeclarationForm) -> declarations.DeclarationInput:
@@ -44,6 +45,7 @@ def _prefill(form: DeclarationForm, previous: declarations.Declaration) -> None:
 
 @bp.route("/placements/<int:placement_id>/declare", methods=["GET", "POST"])
 @require(LEARNER)
+@once
 def declare(placement_id: int) -> ResponseReturnValue:
     policy = policies.current_or_bundled()
     person = g.launch.person
@@ -88,6 +90,7 @@ def declare(placement_id: int) -> ResponseReturnValue:
 
 @bp.route("/placements/<int:placement_id>/check", methods=["GET", "POST"])
 @require(LEARNER)
+@once
 def check(placement_id: int) -> ResponseReturnValue:
     """The comprehension check: a wrong answer shows the policy's reason; the learner tries
     again until every answer is right, then declares."""
@@ -112,6 +115,7 @@ def check(placement_id: int) -> ResponseReturnValue:
 
 @bp.route("/placements/<int:placement_id>/authenticate", methods=["GET", "POST"])
 @require(LEARNER)
+@once
 def authenticate(placement_id: int) -> ResponseReturnValue:
     policy = policies.current_or_bundled()
     person = g.launch.person

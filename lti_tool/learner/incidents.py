@@ -17,6 +17,7 @@ from lti_tool.people.access import current_launch, require
 from lti_tool.people.models import Person
 from lti_tool.people.roles import LEARNER
 from lti_tool.policy import service as policies
+from lti_tool.submissions.guard import once
 
 
 def _errors(form: AnswerForm) -> dict[str, str]:
@@ -36,6 +37,7 @@ def _render(form: AnswerForm, incident: Incident, learner: Person, *, via_link: 
 
 @bp.route("/incidents/<int:incident_id>/answer", methods=["GET", "POST"])
 @require(LEARNER)
+@once
 def answer_question(incident_id: int) -> ResponseReturnValue:
     incident = db.session.get(Incident, incident_id)
     if incident is None or incident.platform_id != g.launch.platform_id:
@@ -64,6 +66,7 @@ def answer_question(incident_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/answer/<token>", methods=["GET", "POST"])
+@once
 def answer_by_link(token: str) -> ResponseReturnValue:
     link = incidents.link_for_token(token)
     launch = current_launch()

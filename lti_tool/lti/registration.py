@@ -7,12 +7,17 @@ the token as a bearer credential, and stores what Moodle answers.
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from lti_tool.log_redaction import redact
 from lti_tool.lti import http
 from lti_tool.lti.exceptions import RegistrationError
+
+logger = logging.getLogger(__name__)
 
 TOOL_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-tool-configuration"
 PLATFORM_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-platform-configuration"
@@ -42,6 +47,12 @@ class RegistrationResult:
     client_id: str
     deployment_id: str | None
     scopes: list[str]
+
+
+def summary(reply: http.Reply, limit: int = 200) -> str:
+    """A remote answer for the log: one line, printable characters only, secrets redacted."""
+    text = re.sub(r"[^\x20-\x7e]+", " ", reply.text(limit * 2))
+    return repr(redact(" ".join(text.split()))[:limit])
 
 
 def _origin(url: str) -> str:
@@ -88,7 +99,7 @@ def fetch_platform_configuration(url: str, *, allow_insecure: bool, timeout: flo
             http.check_url(data[name], allow_insecure=allow_insecure)
         except http.UnsafeURL as exc:
             raise RegistrationError("config_url_refused", f"Moodle's {name} is not usable: "
-                                    f"{exc}.") from exc
+                                    "it must be an https address on a public host.") from exc
     algs = data.get("id_token_signing_alg_values_supported") or ["RS256"]
     if "RS256" not in algs:
         raise RegistrationError("config_unsupported", "Moodle does not sign with RS256.")
@@ -152,9 +163,14 @@ def post_registration(config: PlatformConfiguration, registration_token: str,
         raise RegistrationError("registration_unreachable", f"Moodle could not be reached to "
                                 f"complete the registration: {exc}.", status=502) from exc
     if reply.status >= 300:
-        said = reply.text(500).strip() or f"HTTP {reply.status}"
-        raise RegistrationError("registration_refused", f"Moodle refused the registration: "
-                                f"{said}")
+        # What the remote host answered is never put on the page (it could be any HTML or
+        # script); the log gets a short, redacted summary for the administrator.
+        logger.warning("registration_refused status=%s content_type=%s said=%s",
+                       reply.status, reply.content_type[:80], summary(reply))
+        raise RegistrationError("registration_refused", "Moodle refused the registration "
+                                f"(HTTP {reply.status}). Open the registration again from "
+                                "Moodle's Manage tools page; if it is refused again, the "
+                                "tool's log has Moodle's answer for your administrator.")
     try:
         data = reply.json()
     except http.FetchFailed as exc:

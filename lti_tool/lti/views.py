@@ -137,6 +137,7 @@ def register(token: str) -> str:
                                 "into Site administration > Plugins > Activity modules > "
                                 "External tool > Manage tools > Tool URL, then click "
                                 "'Add LTI Advantage'.")
+    platforms.claim_invite(invite)
     limits = {"allow_insecure": cfg["ALLOW_INSECURE"], "timeout": cfg["HTTP_TIMEOUT"],
               "max_bytes": cfg["HTTP_MAX_BYTES"]}
     config = fetch_platform_configuration(config_url, **limits)

@@ -12,6 +12,8 @@ from typing import Any
 
 from flask import render_template
 
+from lti_tool.log_redaction import mask_email
+from lti_tool.notifications.addresses import usable_address
 from lti_tool.outbox.handlers import EMAIL
 from lti_tool.outbox.models import OutboxMessage
 from lti_tool.outbox.service import enqueue
@@ -19,15 +21,16 @@ from lti_tool.outbox.service import enqueue
 
 def send_email(to: str, subject: str, template: str, *, platform_id: int | None = None,
                ordering_key: str | None = None, **context: Any) -> OutboxMessage | None:
-    """Queue an email to ``to``; returns the outbox message, or None when ``to`` is empty
-    (a person Moodle shared no email for gets no email; show them the news in the tool).
+    """Queue an email to ``to``; returns the outbox message, or None when ``to`` is empty or
+    not one valid address (see :func:`usable_address`: a person Moodle shared no usable
+    email for gets no email; show them the news in the tool).
 
     ``template`` names ``email/<template>.txt`` (plain text, not escaped) and
     ``email/<template>.html`` (autoescaped); both get ``subject`` and ``context``.
     Emails to the same address are delivered in the order they were queued unless
     ``ordering_key`` says otherwise. Must run inside an app context; flushes, never commits.
     """
-    to = (to or "").strip()
+    to = usable_address(to)
     if not to:
         return None
     subject = " ".join(subject.split())  # one line, whatever a title held
@@ -35,4 +38,4 @@ def send_email(to: str, subject: str, template: str, *, platform_id: int | None 
     html = render_template(f"email/{template}.html", subject=subject, **context)
     return enqueue(EMAIL, {"to": to, "subject": subject, "text": text, "html": html},
                    ordering_key=ordering_key or f"email:{to.lower()}",
-                   platform_id=platform_id, summary=f"Email '{subject}' to {to}")
+                   platform_id=platform_id, summary=f"Email '{subject}' to {mask_email(to)}")

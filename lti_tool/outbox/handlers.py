@@ -10,8 +10,10 @@ from typing import Any
 from flask import current_app
 
 from lti_tool.extensions import db
+from lti_tool.log_redaction import mask_email
 from lti_tool.lti import ags, http
 from lti_tool.lti.exceptions import ServiceError
+from lti_tool.notifications.addresses import usable_address
 from lti_tool.outbox.models import OutboxMessage
 from lti_tool.outbox.service import Delivered, GiveUp, RetryLater, handler
 from lti_tool.platforms.models import Platform
@@ -62,9 +64,15 @@ def _find_line_item(platform: Platform, payload: dict[str, Any]) -> str:
 @handler(EMAIL)
 def deliver_email(message: OutboxMessage, payload: dict[str, Any]) -> Delivered:
     cfg = current_app.config
+    to = usable_address(payload.get("to"))
+    if not to:
+        # Queued before addresses were checked, or changed since: never send it anywhere.
+        raise GiveUp("the email address Moodle gave for this person is not one valid "
+                     "address, so it cannot be sent; they see the news in the tool (correct "
+                     "the address in Moodle, then send it again)")
     email = EmailMessage()
     email["From"] = cfg["MAIL_FROM"]
-    email["To"] = payload["to"]
+    email["To"] = to
     email["Subject"] = payload["subject"]
     email["Message-ID"] = f"<aiu-outbox-{message.id}@{cfg['MAIL_MESSAGE_ID_DOMAIN']}>"
     email.set_content(payload["text"])
@@ -80,7 +88,7 @@ def deliver_email(message: OutboxMessage, payload: dict[str, Any]) -> Delivered:
                 smtp.login(cfg["MAIL_USERNAME"], cfg.get("MAIL_PASSWORD") or "")
             smtp.send_message(email)
     except smtplib.SMTPRecipientsRefused as exc:
-        raise GiveUp(f"the mail server refused the address {payload['to']}") from exc
+        raise GiveUp(f"the mail server refused the address {mask_email(to)}") from exc
     except smtplib.SMTPResponseException as exc:
         if 400 <= exc.smtp_code < 500:
             raise RetryLater(f"the mail server answered {exc.smtp_code}") from exc

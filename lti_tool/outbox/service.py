@@ -115,7 +115,25 @@ def deliver(message_id: int) -> str | None:
         if fn is None:
             raise GiveUp(f"no handler for {message.kind}")
         result = fn(message, json.loads(message.payload))
-    except RetryLater as exc:
+    except Exception as exc:  # noqa: BLE001 - sorted below; nothing may stop the queue
+        return _failed_attempt(message, exc)
+    message.status = DELIVERED
+    message.delivered_at = utcnow()
+    message.last_error = result.note
+    message.locked_until = None
+    db.session.commit()
+    return message.status
+
+
+UNEXPECTED_HINT = ("an unexpected error ({name}) that retrying will not fix: see the tool's "
+                   "log for outbox message {id}, correct the cause, then send it again")
+
+
+def _failed_attempt(message: OutboxMessage, exc: Exception) -> str:
+    """Record a failed attempt: retried later, or failed for good (shown to admins). An
+    error no handler expected (bad data in the message, a bug) fails the message at once
+    rather than leaving it pending and blocking the messages queued after it."""
+    if isinstance(exc, RetryLater):
         if message.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:
             message.status = FAILED
             message.last_error = f"gave up after {message.attempts} attempts: {exc}"
@@ -124,15 +142,21 @@ def deliver(message_id: int) -> str | None:
             message.last_error = str(exc)
         current_app.logger.warning("outbox_retry id=%s kind=%s attempts=%s error=%s",
                                    message.id, message.kind, message.attempts, exc)
-    except GiveUp as exc:
+    elif isinstance(exc, GiveUp):
         message.status = FAILED
         message.last_error = str(exc)
         current_app.logger.error("outbox_failed id=%s kind=%s error=%s", message.id,
                                  message.kind, exc)
     else:
-        message.status = DELIVERED
-        message.delivered_at = utcnow()
-        message.last_error = result.note
+        message_id = message.id
+        db.session.rollback()  # whatever the handler half-did
+        current = db.session.get(OutboxMessage, message_id, populate_existing=True)
+        assert current is not None
+        message = current
+        message.status = FAILED
+        message.last_error = UNEXPECTED_HINT.format(name=type(exc).__name__, id=message_id)
+        current_app.logger.error("outbox_failed id=%s kind=%s error=unexpected %s",
+                                 message_id, message.kind, type(exc).__name__, exc_info=exc)
     message.locked_until = None
     db.session.commit()
     return message.status

@@ -7,12 +7,14 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from lti_tool.audit import service as audit
 from lti_tool.dbtypes import utcnow
 from lti_tool.extensions import db
 from lti_tool.lti.launch import Launch
+from lti_tool.lti.sesskey import seal_deep_linking, strip_sesskey
 from lti_tool.people.models import Course, CourseMember, CourseRole, Person, Placement
 from lti_tool.people.roles import (
     ADMIN,
@@ -106,8 +108,11 @@ def record_launch(launch: Launch) -> dict[str, Any]:
         "role": role,
         "message_type": launch.message_type,
         "for_user": launch.for_user,
-        "return_url": launch.return_url,
-        "deep_linking": dict(launch.deep_linking) if launch.deep_linking else None,
+        # Moodle's sesskey never goes into the session in clear.
+        "return_url": strip_sesskey(launch.return_url),
+        "deep_linking": (seal_deep_linking(launch.deep_linking,
+                                           current_app.config["SECRET_KEY"])
+                         if launch.deep_linking else None),
     }
 
 

@@ -50,18 +50,26 @@ def usable_invite(token: str) -> RegistrationInvite:
     return invite
 
 
-def complete_registration(invite: RegistrationInvite, config: PlatformConfiguration,
-                          result: RegistrationResult) -> Platform:
-    """Store what Moodle answered. Registering the same (issuer, client id) again updates
-    it; the invite is spent in the same transaction, exactly once."""
+def claim_invite(invite: RegistrationInvite) -> None:
+    """Spend the invite before Moodle is contacted, in the request's transaction: a parallel
+    use waits for this transaction (row lock on PostgreSQL, write lock on SQLite) and then
+    finds it spent, so one invite makes one registration on both sides. If the registration
+    fails, the rollback gives the invite back for another try."""
     spent = db.session.execute(
         sa.update(RegistrationInvite)
         .where(RegistrationInvite.id == invite.id, RegistrationInvite.used_at.is_(None))
         .values(used_at=utcnow())
+        .execution_options(synchronize_session=False)
     )
     if spent.rowcount != 1:  # type: ignore[attr-defined]
-        raise RegistrationError("invite_used", "This registration URL has already been used.",
-                                status=410)
+        raise RegistrationError("invite_used", "This registration URL has already been used. "
+                                "Ask the tool's administrator for a new one.", status=410)
+
+
+def complete_registration(invite: RegistrationInvite, config: PlatformConfiguration,
+                          result: RegistrationResult) -> Platform:
+    """Store what Moodle answered (after :func:`claim_invite` in the same transaction).
+    Registering the same (issuer, client id) again updates it."""
     platform = upsert_platform(
         issuer=config.issuer, client_id=result.client_id,
         auth_login_url=config.authorization_endpoint, auth_token_url=config.token_endpoint,

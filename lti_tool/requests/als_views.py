@@ -20,6 +20,7 @@ from lti_tool.requests.models import (
     AiToolRequest,
 )
 from lti_tool.roles.access import require_als
+from lti_tool.submissions.guard import once
 
 bp = Blueprint("als", __name__, url_prefix="/als")
 
@@ -86,6 +87,7 @@ def request_page(request_id: int) -> str:
 
 @bp.post("/requests/<int:request_id>/decision")
 @require_als
+@once
 def decide(request_id: int) -> BaseResponse | tuple[str, int]:
     req = _platform_request(request_id)
     # Any outcome passes the form: whether the request's state allows it is the service's

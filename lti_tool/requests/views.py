@@ -25,6 +25,7 @@ from lti_tool.requests.models import (
     STATUS_LABELS,
     AiToolRequest,
 )
+from lti_tool.submissions.guard import once
 
 bp = Blueprint("requests", __name__, url_prefix="/requests")
 
@@ -71,6 +72,7 @@ def index() -> str:
 
 @bp.route("/new", methods=["GET", "POST"])
 @learner_only
+@once
 def new() -> BaseResponse | tuple[str, int] | str:
     placement = _placement()
     if placement is None:
@@ -112,6 +114,7 @@ def detail(request_id: int) -> str:
 
 @bp.post("/<int:request_id>/answer")
 @learner_only
+@once
 def answer(request_id: int) -> BaseResponse | tuple[str, int]:
     req = _own_request(request_id)
     form = AnswerForm()
@@ -129,6 +132,7 @@ def answer(request_id: int) -> BaseResponse | tuple[str, int]:
 
 @bp.post("/<int:request_id>/withdraw")
 @learner_only
+@once
 def withdraw(request_id: int) -> BaseResponse | tuple[str, int]:
     req = _own_request(request_id)
     form = WithdrawForm()

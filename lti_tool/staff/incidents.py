@@ -52,6 +52,7 @@ from lti_tool.people.models import Person
 from lti_tool.people.roles import STAFF
 from lti_tool.policy import service as policies
 from lti_tool.staff.views import bp
+from lti_tool.submissions.guard import once
 
 UPLOAD_ENDPOINTS = {"staff.new_incident", "staff.add_evidence"}
 # Room for the form's other fields on top of the file itself.
@@ -140,6 +141,7 @@ def learner(placement_id: int, person_id: int) -> str:
 @bp.route("/placements/<int:placement_id>/learners/<int:person_id>/incidents/new",
           methods=["GET", "POST"])
 @require(STAFF)
+@once
 def new_incident(placement_id: int, person_id: int) -> ResponseReturnValue:
     learner = viewable_learner(person_id)
     policy = policies.current_or_bundled()
@@ -167,7 +169,7 @@ def new_incident(placement_id: int, person_id: int) -> ResponseReturnValue:
         else:
             flash(f"Incident recorded. {learner.display_name} has been asked how this could "
                   "have occurred." if incidents.learner_email(incident) else
-                  f"Incident recorded. Moodle has no email address for "
+                  f"Incident recorded. Moodle has no usable email address for "
                   f"{learner.display_name}: they will see the question when they next open "
                   "the activity.", "success")
             return redirect(url_for("staff.incident", placement_id=placement_id,
@@ -239,6 +241,7 @@ def incident(placement_id: int, incident_id: int) -> ResponseReturnValue:
 
 @bp.post("/placements/<int:placement_id>/incidents/<int:incident_id>/evidence")
 @require(STAFF)
+@once
 def add_evidence(placement_id: int, incident_id: int) -> ResponseReturnValue:
     incident = _incident(incident_id)
     form = EvidenceForm(prefix="evidence")
@@ -277,6 +280,7 @@ def download_evidence(placement_id: int, incident_id: int,
 
 @bp.post("/placements/<int:placement_id>/incidents/<int:incident_id>/checks")
 @require(STAFF)
+@once
 def plan_check(placement_id: int, incident_id: int) -> ResponseReturnValue:
     incident = _incident(incident_id)
     policy = policies.current_or_bundled()
@@ -297,6 +301,7 @@ def plan_check(placement_id: int, incident_id: int) -> ResponseReturnValue:
 
 @bp.post("/placements/<int:placement_id>/incidents/<int:incident_id>/checks/<int:check_id>")
 @require(STAFF)
+@once
 def record_check(placement_id: int, incident_id: int, check_id: int) -> ResponseReturnValue:
     incident = _incident(incident_id)
     check = part_of(incident, db.session.get(AuthenticityCheck, check_id))
@@ -317,6 +322,7 @@ def record_check(placement_id: int, incident_id: int, check_id: int) -> Response
 
 @bp.post("/placements/<int:placement_id>/incidents/<int:incident_id>/decision")
 @require(STAFF)
+@once
 def decide(placement_id: int, incident_id: int) -> ResponseReturnValue:
     incident = _incident(incident_id)
     policy = policies.current_or_bundled()
@@ -340,6 +346,7 @@ def decide(placement_id: int, incident_id: int) -> ResponseReturnValue:
 
 @bp.post("/placements/<int:placement_id>/incidents/<int:incident_id>/follow-up")
 @require(STAFF)
+@once
 def follow_up(placement_id: int, incident_id: int) -> ResponseReturnValue:
     incident = _incident(incident_id)
     form = FollowUpForm(prefix="followup")
@@ -359,6 +366,7 @@ def follow_up(placement_id: int, incident_id: int) -> ResponseReturnValue:
 
 @bp.post("/placements/<int:placement_id>/incidents/<int:incident_id>/withdraw")
 @require(STAFF)
+@once
 def withdraw_decision(placement_id: int, incident_id: int) -> ResponseReturnValue:
     incident = _incident(incident_id)
     form = WithdrawForm(prefix="withdraw")
@@ -375,6 +383,7 @@ def withdraw_decision(placement_id: int, incident_id: int) -> ResponseReturnValu
 
 @bp.post("/placements/<int:placement_id>/incidents/<int:incident_id>/notes")
 @require(STAFF)
+@once
 def add_note(placement_id: int, incident_id: int) -> ResponseReturnValue:
     incident = _incident(incident_id)
     form = NoteForm(prefix="note")

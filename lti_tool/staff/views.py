@@ -37,7 +37,7 @@ from lti_tool.incidents.dashboard import (
     DashboardQuery,
     course_dashboard,
 )
-from lti_tool.lti import deep_linking, http
+from lti_tool.lti import deep_linking, http, sesskey
 from lti_tool.lti.exceptions import AccessDenied, ServiceError
 from lti_tool.lti.keystore import key_store
 from lti_tool.outbox.models import FAILED, OutboxMessage
@@ -48,6 +48,7 @@ from lti_tool.people.roles import STAFF
 from lti_tool.platforms.models import Platform
 from lti_tool.policy import service as policies
 from lti_tool.reports import attachment, safe_cell
+from lti_tool.submissions.guard import once
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -178,6 +179,7 @@ def review(placement_id: int, sub: str) -> ResponseReturnValue:
 
 @bp.route("/placements/<int:placement_id>/settings", methods=["GET", "POST"])
 @require(STAFF)
+@once
 def settings(placement_id: int) -> ResponseReturnValue:
     policy = policies.current_or_bundled()
     current = declarations.effective_settings(g.placement)
@@ -222,6 +224,7 @@ def _create_settings(form: SettingsForm, policy: policies.Policy,
 
 @bp.route("/deep-link", methods=["GET", "POST"])
 @require(STAFF)
+@once
 def deep_link() -> ResponseReturnValue:
     launch = g.launch
     if launch.message_type != "LtiDeepLinkingRequest" or not launch.deep_linking:
@@ -238,9 +241,26 @@ def deep_link() -> ResponseReturnValue:
         except declarations.DeclarationError as exc:
             getattr(form, exc.field).errors = [exc.message]
         else:
-            return _deep_link_response(created)
+            # Redirect, so a repeat of this post (its one-time key) lands on the same return
+            # page, and no page holding the return address is kept for repeats.
+            return redirect(url_for("staff.deep_link_return", settings_id=created.id),
+                            code=303)
     status = 400 if form.is_submitted() else 200
     return render_template("staff/deep_link.html", form=form, person=launch.person), status
+
+
+@bp.get("/deep-link/<int:settings_id>/return")
+@require(STAFF)
+def deep_link_return(settings_id: int) -> str:
+    """The page that posts the deep-linking response (the new activity) back to Moodle."""
+    launch = g.launch
+    created = db.session.get(PlacementSettings, settings_id)
+    if (launch.message_type != "LtiDeepLinkingRequest" or not launch.deep_linking
+            or created is None or created.platform_id != launch.platform_id
+            or created.course_id != launch.course_id
+            or created.created_by != launch.person_id):
+        abort(404)
+    return _deep_link_response(created)
 
 
 def _deep_link_response(created: PlacementSettings) -> str:
@@ -264,5 +284,6 @@ def _deep_link_response(created: PlacementSettings) -> str:
     token = deep_linking.response_jwt(platform, launch.deployment_id, launch.deep_linking,
                                       [item], key_store())
     return render_template("lti/autopost.html",
-                           action=launch.deep_linking["deep_link_return_url"],
+                           action=sesskey.deep_link_return_url(
+                               launch.deep_linking, current_app.config["SECRET_KEY"]),
                            fields={"JWT": token})

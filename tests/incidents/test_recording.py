@@ -34,7 +34,7 @@ from tests.incidents.flows import (
     record,
 )
 from tests.support.browser import FormBrowser, launch
-from tests.support.pages import post_form
+from tests.support.pages import csrf, post_form
 
 
 def _docx() -> bytes:
@@ -136,11 +136,17 @@ def test_more_evidence_and_checks_on_the_incident_page(app: Flask, declared: Cou
     assert recorded.status_code == 200, recorded.text
     assert "Observation: done 02 June 2026" in recorded.text
     assert "Raises concerns about authenticity" in recorded.text
-    again = post_form(browser, planned, {
-        f"check{check_id}-done_on": "2026-06-03", f"check{check_id}-conducted_by": "Maria",
-        f"check{check_id}-outcome": "supports", f"check{check_id}-notes": "Changed"},
-        action=url + f"/checks/{check_id}")
-    assert again.status_code == 409  # done once; a correction is a note
+    changed = {f"check{check_id}-done_on": "2026-06-03",
+               f"check{check_id}-conducted_by": "Maria",
+               f"check{check_id}-outcome": "supports", f"check{check_id}-notes": "Changed"}
+    # The old page sent again: its one-time key already acted, so the first answer comes back.
+    again = post_form(browser, planned, changed, action=url + f"/checks/{check_id}")
+    assert again.status_code == 200 and "Raises concerns about authenticity" in again.text
+    assert "Changed" not in again.text
+    # A fresh key cannot record it twice either: done once; a correction is a note.
+    again = browser.request("POST", url + f"/checks/{check_id}", initiator=planned.url, data={
+        **changed, "csrf_token": csrf(planned), "submission_key": "k" * 43})
+    assert again.status_code == 409
     noted = post_form(browser, recorded, {"note-text": "The check was on 3 June, not 2 June.",
                                           "note-corrects": "5"}, action=url + "/notes")
     assert "Correction to" in noted.text and "step 5" in noted.text

@@ -38,7 +38,11 @@ def post_form(browser: FormBrowser, page: requests.Response, fields: Mapping[str
     ``files`` maps a file field to
     (filename, content, content type) and sends the form as multipart/form-data."""
     token = csrf(page)
+    target = action or page.url
     data: list[tuple[str, str]] = [("csrf_token", token)]
+    key = submission_key(page, target)
+    if key:
+        data.append(("submission_key", key))
     # A page with several forms prefixes each one's fields ("decision-reasons") and its
     # token ("decision-csrf_token"), as the browser would send them.
     for prefix in sorted({name.split("-", 1)[0] for name in fields if "-" in name}):
@@ -48,11 +52,22 @@ def post_form(browser: FormBrowser, page: requests.Response, fields: Mapping[str
             data.append((name, value))
         else:
             data.extend((name, v) for v in value)
-    target = action or page.url
     # A list of pairs carries repeated names (checkbox groups); requests sends it as is.
     answer = browser.request("POST", target, data=data, initiator=page.url,  # type: ignore[arg-type]
                              files=dict(files) if files else None)
     return browser.follow_all(answer)
+
+
+def submission_key(page: requests.Response, target: str) -> str | None:
+    """The one-time key of the page's form posting to ``target`` (or of its only form)."""
+    parser = _FormParser()
+    parser.feed(page.text)
+    parser.close()
+    keyed = [f for f in parser.forms if "submission_key" in f["fields"]]
+    for found in keyed:
+        if urljoin(page.url, found["action"] or page.url) == target:
+            return str(found["fields"]["submission_key"])
+    return str(keyed[0]["fields"]["submission_key"]) if len(keyed) == 1 else None
 
 
 def form(page: requests.Response, action_contains: str) -> tuple[str, dict[str, str]]:
