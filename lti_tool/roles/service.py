@@ -9,13 +9,13 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from lti_tool.audit import service as audit
 from lti_tool.dbtypes import utcnow
 from lti_tool.extensions import db
+from lti_tool.notifications.addresses import usable_address
 from lti_tool.people.models import Person
 from lti_tool.people.roles import confirmation_cutoff
 from lti_tool.roles.models import ALS, ROLE_LABELS, TOOL_ADMIN, RoleGrant, RoleRevocation
@@ -31,17 +31,12 @@ def normalise_email(email: str) -> str:
 
 def valid_email(raw: str) -> str:
     """The address, normalised and lower-cased, if ``raw`` is exactly one well-formed email
-    address (no list, no display name, no line breaks); else :class:`RoleError`. Nothing
-    is looked up on the network."""
-    from email_validator import EmailNotValidError, validate_email
-
-    try:
-        checked = validate_email(raw.strip(), check_deliverability=False,
-                                 test_environment=bool(current_app.config.get(
-                                     "ALLOW_INSECURE")))
-    except EmailNotValidError as exc:
-        raise RoleError(f"That is not one valid email address: {exc}") from exc
-    return normalise_email(checked.normalized)
+    address (the same rule as for sending email); else :class:`RoleError`."""
+    address = usable_address(raw)
+    if not address:
+        raise RoleError("That is not one valid email address: give a single address such as "
+                        "name@college.ac.uk, with no name, list or spaces around it.")
+    return normalise_email(address)
 
 
 def _identity(sub: str | None, email: str | None) -> tuple[str | None, str | None]:

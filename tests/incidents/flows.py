@@ -111,3 +111,10 @@ def incidents(app: Flask) -> list[Incident]:
         for row in rows:
             db.session.expunge(row)
         return rows
+
+
+def not_receipts(smtp: Any) -> list[Any]:
+    """The messages other than declaration receipts (queued when the fixtures declare, they
+    may arrive at any time once due)."""
+    return [m for m in smtp.messages
+            if not m["Subject"].startswith("Your AI use declaration")]

@@ -18,7 +18,15 @@ from lti_tool.incidents import service
 from lti_tool.incidents.models import ANSWERED, AnswerLink, Incident, IncidentEvent
 from lti_tool.outbox.models import OutboxMessage
 from tests.conftest import SmtpSink, row_counts
-from tests.incidents.flows import Courses, incident_url, incidents, panel, record, wait_for
+from tests.incidents.flows import (
+    Courses,
+    incident_url,
+    incidents,
+    not_receipts,
+    panel,
+    record,
+    wait_for,
+)
 from tests.support.browser import FormBrowser, launch
 from tests.support.pages import post_form
 
@@ -33,16 +41,11 @@ def _body(message: Any, subtype: str = "plain") -> str:
     raise AssertionError(f"no text/{subtype} part")
 
 
-def _not_receipts(smtp: SmtpSink) -> list[Any]:
-    """The messages other than declaration receipts (queued when the fixtures declare, they
-    may arrive at any time once due)."""
-    return [m for m in smtp.messages
-            if not m["Subject"].startswith("Your AI use declaration")]
 
 
 def _question(smtp: SmtpSink, to: str = "learner1@example.test") -> Any:
-    wait_for(lambda: any(m["To"] == to for m in _not_receipts(smtp)))
-    return [m for m in _not_receipts(smtp) if m["To"] == to][-1]
+    wait_for(lambda: any(m["To"] == to for m in not_receipts(smtp)))
+    return [m for m in not_receipts(smtp) if m["To"] == to][-1]
 
 
 def test_email_and_answer_loop(app: Flask, declared: Courses, moodle: Any, smtp: SmtpSink,
@@ -142,7 +145,7 @@ def test_reminder_is_sent_once_to_those_who_have_not_answered(
     page = panel(browser, moodle, "marker1", declared.cipd.id, "learner1")
     record(browser, page)
     record(browser, page, observations="A second concern, answered already.")
-    wait_for(lambda: len(_not_receipts(smtp)) == 2)
+    wait_for(lambda: len(not_receipts(smtp)) == 2)
     first, second = incidents(app)
     with app.app_context():
         learner = db.session.get(Incident, second.id)

@@ -59,7 +59,9 @@ def post_form(browser: FormBrowser, page: requests.Response, fields: Mapping[str
 
 
 def submission_key(page: requests.Response, target: str) -> str | None:
-    """The one-time key of the page's form posting to ``target`` (or of its only form)."""
+    """The one-time key of the page's form posting to ``target`` (or of its first keyed form:
+    a key is not bound to one action, so a post aimed elsewhere is refused by the access
+    checks, not for want of a key)."""
     parser = _FormParser()
     parser.feed(page.text)
     parser.close()
@@ -67,7 +69,7 @@ def submission_key(page: requests.Response, target: str) -> str | None:
     for found in keyed:
         if urljoin(page.url, found["action"] or page.url) == target:
             return str(found["fields"]["submission_key"])
-    return str(keyed[0]["fields"]["submission_key"]) if len(keyed) == 1 else None
+    return str(keyed[0]["fields"]["submission_key"]) if keyed else None
 
 
 def form(page: requests.Response, action_contains: str) -> tuple[str, dict[str, str]]:
