@@ -6,6 +6,14 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=$(mktemp /tmp/aiu-audit.XXXXXX)
 trap 'rm -f "$OUT"' EXIT
+# pip-audit (requests) trusts certifi's bundle unless told otherwise; pip itself follows
+# pip.conf. Use the machine's own trust store, as pip and urllib do, so a site's TLS proxy
+# or private CA works the same for the audit (env -i clears PIP_CERT/REQUESTS_CA_BUNDLE).
+if [ -z "${REQUESTS_CA_BUNDLE:-}" ]; then
+  for bundle in "${PIP_CERT:-}" /etc/ssl/certs/ca-certificates.crt; do
+    if [ -n "$bundle" ] && [ -r "$bundle" ]; then export REQUESTS_CA_BUNDLE="$bundle"; break; fi
+  done
+fi
 
 .venv/bin/pip-audit --vulnerability-service pypi --skip-editable --progress-spinner off \
   >"$OUT" 2>&1
