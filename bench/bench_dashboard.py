@@ -42,14 +42,16 @@ sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 from flask import Flask  # noqa: E402
-from flask_migrate import upgrade  # noqa: E402
 
-from bench.bench_side_by_side import free_port  # noqa: E402
+from bench.harness import (  # noqa: E402
+    free_port,
+    migrate_from_nothing,
+    serve_registered,
+    start_standin,
+)
 from lti_tool import create_app  # noqa: E402
 from lti_tool.declarations.models import Declaration, PlacementBinding  # noqa: E402
 from lti_tool.demo.platform import MoodleStandIn  # noqa: E402
-from lti_tool.demo.server import serve_in_thread  # noqa: E402
-from lti_tool.demo.wiring import register_both_ways  # noqa: E402
 from lti_tool.extensions import db  # noqa: E402
 from lti_tool.incidents import models as incident_models  # noqa: E402
 from lti_tool.lti.keys import KeyStore  # noqa: E402
@@ -334,23 +336,14 @@ def main() -> None:
         "SQLALCHEMY_DATABASE_URI": database_url, "KEYS_DIR": str(work / "keys"),
         "ALLOW_INSECURE": True, "CACHE_TYPE": "SimpleCache",
     })
+    migrate_from_nothing(app)
     with app.app_context():
-        if database_url.startswith("postgresql"):
-            with db.engine.begin() as conn:  # a throwaway database: start from nothing
-                conn.execute(sa.text("DROP SCHEMA public CASCADE"))
-                conn.execute(sa.text("CREATE SCHEMA public"))
-        upgrade()
         engine = db.engine
     probe = Probe(app.wsgi_app)
     app.wsgi_app = probe  # type: ignore[method-assign]
     sa.event.listen(engine, "before_cursor_execute", probe.count_statement)
-    moodle_port = free_port()
-    moodle = MoodleStandIn(f"http://127.0.0.1:{moodle_port}")
-    serve_in_thread(moodle.app, "127.0.0.1", moodle_port)
-    serve_in_thread(app, "127.0.0.1", port)
-    with app.app_context():
-        register_both_ways(moodle, app.config["BASE_URL"], actor="bench")
-        db.session.commit()
+    moodle = start_standin()
+    serve_registered(app, port, moodle)
 
     print(f"dashboard benchmark on {engine.dialect.name}; tiers {tiers} learners; "
           f"{args.repeat} timed fetches per page (median); work dir {work}")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -28,19 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flask_migrate import upgrade  # noqa: E402
 
+from bench.harness import free_port, serve_registered, start_standin  # noqa: E402
 from lti_tool import create_app  # noqa: E402
-from lti_tool.demo.platform import MoodleStandIn  # noqa: E402
-from lti_tool.demo.server import serve_in_thread  # noqa: E402
-from lti_tool.demo.wiring import register_both_ways  # noqa: E402
 from lti_tool.extensions import db  # noqa: E402
 from lti_tool.lti.keys import KeyStore  # noqa: E402
 from tests.support.browser import FormBrowser, launch  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def main() -> None:
@@ -58,13 +49,9 @@ def main() -> None:
     })
     with app.app_context():
         upgrade()
-    moodle_port = free_port()
-    moodle = MoodleStandIn(f"http://127.0.0.1:{moodle_port}")
-    serve_in_thread(moodle.app, "127.0.0.1", moodle_port)
-    serve_in_thread(app, "127.0.0.1", port)
+    moodle = start_standin()
+    serve_registered(app, port, moodle)
     with app.app_context():
-        register_both_ways(moodle, app.config["BASE_URL"], actor="bench")
-        db.session.commit()
         engine = db.engine
     statements = 0
 

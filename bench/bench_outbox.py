@@ -33,14 +33,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
-from flask_migrate import upgrade  # noqa: E402
 
-from bench.bench_side_by_side import base_env, free_port  # noqa: E402
+from bench.bench_side_by_side import base_env  # noqa: E402
+from bench.harness import (  # noqa: E402
+    free_port,
+    migrate_from_nothing,
+    serve_registered,
+    start_standin,
+)
 from lti_tool import create_app  # noqa: E402
 from lti_tool.demo.model import STUDENT  # noqa: E402
-from lti_tool.demo.platform import MoodleStandIn  # noqa: E402
-from lti_tool.demo.server import serve_in_thread  # noqa: E402
-from lti_tool.demo.wiring import register_both_ways  # noqa: E402
 from lti_tool.extensions import db  # noqa: E402
 from lti_tool.gradesync.service import queue_score  # noqa: E402
 from lti_tool.lti.keys import KeyStore  # noqa: E402
@@ -82,20 +84,9 @@ def main() -> None:
     # Scores are only delivered by the workers, never right after the launch request.
     config["OUTBOX_DELIVER_AFTER_REQUEST"] = False
     app = create_app(config)
-    with app.app_context():
-        if database_url.startswith("postgresql"):
-            with db.engine.begin() as conn:  # a throwaway database: start from nothing
-                conn.execute(sa.text("DROP SCHEMA public CASCADE"))
-                conn.execute(sa.text("CREATE SCHEMA public"))
-        upgrade()
-        dialect = db.engine.dialect.name
-    moodle_port = free_port()
-    moodle = MoodleStandIn(f"http://127.0.0.1:{moodle_port}")
-    serve_in_thread(moodle.app, "127.0.0.1", moodle_port)
-    serve_in_thread(app, "127.0.0.1", port)
-    with app.app_context():
-        register_both_ways(moodle, env["LTI_TOOL_BASE_URL"], actor="bench")
-        db.session.commit()
+    dialect = migrate_from_nothing(app)
+    moodle = start_standin()
+    serve_registered(app, port, moodle)
     with FormBrowser() as browser:
         page = launch(browser, moodle, "marker1", course_id=COURSE_ID)
         if page.status_code != 200:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,10 +40,10 @@ import requests  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
 
+from bench.harness import free_port, start_standin  # noqa: E402
 from lti_tool import create_app  # noqa: E402
 from lti_tool.demo.model import STUDENT  # noqa: E402
 from lti_tool.demo.platform import MoodleStandIn, ToolRegistration  # noqa: E402
-from lti_tool.demo.server import serve_in_thread  # noqa: E402
 from lti_tool.demo.wiring import register_both_ways  # noqa: E402
 from lti_tool.extensions import db  # noqa: E402
 from tests.support.browser import FormBrowser, launch  # noqa: E402
@@ -53,12 +52,6 @@ BIN = Path(sys.executable).parent
 TARGET_RATIO = 0.33
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 COURSE_ID = 2  # CIPD5 on the stand-in
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # ------------------------------------------------------------------------------ CPU from /proc
@@ -322,9 +315,7 @@ def main() -> None:
     levels = [int(c) for c in args.concurrency.split(",") if c.strip()]
 
     work = Path(tempfile.mkdtemp(prefix="aiu-side-by-side-"))
-    moodle_port = free_port()
-    moodle = MoodleStandIn(f"http://127.0.0.1:{moodle_port}")
-    serve_in_thread(moodle.app, "127.0.0.1", moodle_port)
+    moodle = start_standin()
     learners = add_learners(moodle, args.learners)
 
     aiu = start_aiu(moodle, work, args.redis_url)
