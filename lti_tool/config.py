@@ -58,7 +58,7 @@ class DefaultConfig:
     # Strict-Transport-Security max-age, sent when BASE_URL is https.
     HSTS_MAX_AGE = 365 * 24 * 3600
 
-    # Rate limits per client (lti_tool/rate_limits.py), in Flask-Limiter's notation
+    # Rate limits per client (lti_tool/rate_limits.py), in the `limits` library's notation
     # ("N per second; M per minute"). A client is its IP address (as seen through
     # PROXY_COUNT proxies); form posts count per signed-in session. Stored in Redis when
     # REDIS_URL is set, in each process's memory otherwise.

@@ -1,18 +1,26 @@
-"""Rate limits (Flask-Limiter) on the endpoints anyone can call without a session (OIDC login,
-launch, Dynamic Registration, emailed answer links) and on every form post.
+"""Rate limits on the endpoints anyone can call without a session (OIDC login, launch,
+Dynamic Registration, emailed answer links) and on every form post.
 
-Limits are settings (``RATE_LIMIT_*``, read on each request so they can be changed in
-tests); counters live in Redis when ``REDIS_URL`` is set (shared by every worker) and in the
-process's memory otherwise. A limited client gets the 429 page (JSON for API clients).
+Counting is the `limits` library's (fixed windows; counters in Redis when ``REDIS_URL`` is
+set, shared by every worker, and in the process's memory otherwise). The Flask side is one
+``before_request`` hook: the launch is the tool's hot path, and Flask-Limiter's per-request
+machinery (resolving, filtering and scoping limits for every request) cost more CPU than
+the whole role check, so only the lookup below runs per request.
+
+Limits are settings (``RATE_LIMIT_*``, in the `limits` notation, e.g. ``30 per second; 600
+per minute``), read on each request so they can be changed in tests. A limited client gets
+the 429 page (JSON for API clients).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from functools import lru_cache
 
 from flask import Flask, Response, current_app, request, session
-from flask_limiter import Limit, Limiter, RateLimitExceeded
+from limits import RateLimitItem, parse_many
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
 
 from lti_tool.errors import error_response
 
@@ -23,6 +31,9 @@ ROUTE_LIMITS = {
     "lti.register": "RATE_LIMIT_REGISTRATION",
     "learner.answer_by_link": "RATE_LIMIT_ANSWER_LINK",
 }
+# Every other form post, per endpoint and session.
+FORM_POST_LIMIT = "RATE_LIMIT_FORM_POST"
+KEY_PREFIX = "aiu-limits"
 
 
 def client_address() -> str:
@@ -39,33 +50,48 @@ def session_or_address() -> str:
     return "address:" + client_address()
 
 
-def _setting(name: str) -> Callable[[], str]:
-    return lambda: str(current_app.config[name])
+@lru_cache(maxsize=64)
+def _parsed(text: str) -> tuple[RateLimitItem, ...]:
+    return tuple(parse_many(text))
+
+
+class RateLimits:
+    """The app's counters and the check made before each request."""
+
+    def __init__(self, storage_uri: str) -> None:
+        self.window = FixedWindowRateLimiter(storage_from_string(storage_uri))
+
+    def refused(self) -> str | None:
+        """The limit the current request goes over (after counting it), or None."""
+        config = current_app.config
+        if not config["RATE_LIMITS_ENABLED"]:
+            return None
+        endpoint = request.endpoint or ""
+        setting = ROUTE_LIMITS.get(endpoint)
+        if setting is not None:
+            key = client_address()
+        elif request.method == "POST":
+            setting, key = FORM_POST_LIMIT, session_or_address()
+        else:
+            return None
+        for item in _parsed(str(config[setting])):
+            if not self.window.hit(item, KEY_PREFIX, endpoint, key):
+                return str(item)
+        return None
 
 
 def init_app(app: Flask) -> None:
-    """Bind a limiter to ``app`` (after its blueprints are registered)."""
-    limiter = Limiter(
-        key_func=client_address,
-        storage_uri=app.config.get("REDIS_URL") or "memory://",
-        key_prefix="aiu-limits",
-        enabled=bool(app.config["RATE_LIMITS_ENABLED"]),
-        headers_enabled=False,
-        # Every form post, per endpoint and session (routes below have their own limits).
-        default_limits=[Limit(limit_provider=_setting("RATE_LIMIT_FORM_POST"),
-                              key_function=session_or_address, methods=["POST"])],
-    )
-    limiter.init_app(app)
-    # The route limits hold the limiter weakly: the app keeps it alive (also when disabled).
-    app.extensions["aiu_limiter"] = limiter
-    for endpoint, setting in ROUTE_LIMITS.items():
-        view = app.view_functions[endpoint]
-        app.view_functions[endpoint] = limiter.limit(_setting(setting))(view)  # type: ignore[assignment]
+    """Count and limit ``app``'s requests (counters as configured when the app is made)."""
+    limits = RateLimits(app.config.get("REDIS_URL") or "memory://")
+    app.extensions["aiu_rate_limits"] = limits
 
-    @app.errorhandler(RateLimitExceeded)
-    def too_many_requests(exc: RateLimitExceeded) -> Response:
+    @app.before_request
+    def limit_request() -> Response | None:
+        limit = limits.refused()
+        if limit is None:
+            return None
         current_app.logger.warning("refused reason=rate_limited endpoint=%s limit=%s",
-                                   request.endpoint, exc.description)
+                                   request.endpoint, limit)
         response = error_response(429, "Too many requests", "There have been too many "
                                   "requests from your connection in a short time. Wait a "
                                   "minute, then try again.", "rate_limited")

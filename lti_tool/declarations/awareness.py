@@ -21,16 +21,19 @@ from lti_tool.extensions import db
 from lti_tool.people.models import Person, Placement
 from lti_tool.policy.service import Policy
 
+# Built once: every learner page records an event (the insert is ignored when it exists).
+_INSERT_FIRST = {name: dialect.insert(AwarenessEvent).on_conflict_do_nothing()
+                 for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
+
 
 def record(person: Person, placement: Placement, policy: Policy, kind: str) -> None:
     """Record the first time ``kind`` happened for the learner, activity and policy
     version; later times change nothing (one statement, safe when two tabs race)."""
     if kind not in AWARENESS_KINDS:
         raise ValueError(f"unknown awareness event {kind!r}")
-    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    db.session.execute(dialect.insert(AwarenessEvent).values(
-        person_id=person.id, placement_id=placement.id, policy_version_id=policy.id,
-        kind=kind, at=utcnow()).on_conflict_do_nothing())
+    db.session.execute(_INSERT_FIRST[db.session.get_bind().dialect.name], {
+        "person_id": person.id, "placement_id": placement.id,
+        "policy_version_id": policy.id, "kind": kind, "at": utcnow()})
 
 
 def events(person_id: int, placement_id: int) -> list[AwarenessEvent]:

@@ -126,9 +126,21 @@ def available_authorisations(person: Person,
 
     if placement_id is None:
         return []
+    return _offered(active_authorisations(person.id, placement_id=placement_id))
+
+
+def available_on_page(person: Person, placement_id: int) -> list[OfferedAuthorisation]:
+    """:func:`available_authorisations` for a page that only shows them (looked up once per
+    request, shared with the requests panel on the same page)."""
+    from lti_tool.requests.service import active_authorisations_for_page
+
+    return _offered(active_authorisations_for_page(person.id, placement_id))
+
+
+def _offered(authorisations: list[Any]) -> list[OfferedAuthorisation]:
     return [OfferedAuthorisation(a.decision_id, AuthorisedUse(
                 a.tool_name, a.purpose, a.conditions, a.expires_on))
-            for a in active_authorisations(person.id, placement_id=placement_id)]
+            for a in authorisations]
 
 
 def cited_authorisations(declaration: Declaration) -> list[str]:

@@ -35,8 +35,7 @@ def placement(placement_id: int) -> str:
     return render_template("learner/placement.html", placement=g.placement, person=person,
                            policy=policy, settings=settings, status=state, history=history,
                            uses=policy.permitted(settings.permitted_uses),
-                           authorisations=statements.available_authorisations(
-                               person, g.placement.id),
+                           authorisations=statements.available_on_page(person, g.placement.id),
                            authenticated=authentication.authentication_of(history[0])
                            if history else None,
                            questions=incidents.waiting_on_learner(person))

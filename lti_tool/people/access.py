@@ -174,13 +174,12 @@ def require(role: str) -> Callable[[F], F]:
                                    "not give access to this page.")
             g.launch = launch
             if "placement_id" in kwargs:
-                placement, row = _with_role(Placement, Placement.course_id,
-                                            kwargs["placement_id"], launch)
+                placement, row = _with_role(Placement, kwargs["placement_id"], launch)
                 if placement is None or placement.course_id != launch.course_id:
                     raise AccessDenied("context_mismatch", _OTHER_CONTEXT)
                 g.placement = placement
             elif "course_id" in kwargs:
-                course, row = _with_role(Course, Course.id, kwargs["course_id"], launch)
+                course, row = _with_role(Course, kwargs["course_id"], launch)
                 if course is None or course.id != launch.course_id:
                     raise AccessDenied("context_mismatch", _OTHER_CONTEXT)
                 g.course = course
@@ -198,13 +197,24 @@ def require(role: str) -> Callable[[F], F]:
 M = TypeVar("M", Placement, Course)
 
 
-def _with_role(model: type[M], course_column: Any, object_id: int,
+def _with_role_statement(model: type[Placement] | type[Course], course_column: Any) -> Any:
+    return (sa.select(model, CourseRole).outerjoin(CourseRole, sa.and_(
+        CourseRole.course_id == course_column,
+        CourseRole.person_id == sa.bindparam("person_id")))
+        .where(model.id == sa.bindparam("object_id")))
+
+
+# Built once: every staff and learner page runs one of these, and building the statement
+# cost more CPU than executing it from SQLAlchemy's compiled cache.
+_WITH_ROLE = {Placement: _with_role_statement(Placement, Placement.course_id),
+              Course: _with_role_statement(Course, Course.id)}
+
+
+def _with_role(model: type[M], object_id: int,
                launch: CurrentLaunch) -> tuple[M | None, CourseRole | None]:
     """The placement or course, and the person's stored role in its course, in one query."""
-    found = db.session.execute(
-        sa.select(model, CourseRole).outerjoin(CourseRole, sa.and_(
-            CourseRole.course_id == course_column, CourseRole.person_id == launch.person_id))
-        .where(model.id == object_id)).first()
+    found = db.session.execute(_WITH_ROLE[model], {
+        "person_id": launch.person_id, "object_id": object_id}).first()
     if found is None:
         return None, None
     return found[0], found[1]

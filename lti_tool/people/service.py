@@ -154,17 +154,23 @@ def _upsert_placement(launch: Launch, course: Course, link_id: str, person: Pers
     return placement
 
 
+# Built once (every launch runs it): building it cost more CPU than running it.
+_CONFIRM_COURSE_ROLE = (
+    sa.update(CourseRole)
+    .where(CourseRole.person_id == sa.bindparam("person"),
+           CourseRole.course_id == sa.bindparam("course"))
+    .values(role=sa.bindparam("new_role"), confirmed_at=sa.bindparam("at"), revoked_at=None,
+            updated_at=sa.case((CourseRole.role != sa.bindparam("new_role"), sa.bindparam("at")),
+                               else_=CourseRole.updated_at))
+    .execution_options(synchronize_session=False))
+
+
 def _set_course_role(person_id: int, course_id: int, role: str) -> None:
     """The launch is Moodle confirming ``role`` now: store it, confirmed now and not ended.
     One UPDATE at steady state (the launch path); the row is created on a first launch."""
     now = utcnow()
-    updated = db.session.execute(
-        sa.update(CourseRole)
-        .where(CourseRole.person_id == person_id, CourseRole.course_id == course_id)
-        .values(role=role, confirmed_at=now, revoked_at=None,
-                updated_at=sa.case((CourseRole.role != role, now),
-                                   else_=CourseRole.updated_at))
-        .execution_options(synchronize_session=False))
+    updated = db.session.execute(_CONFIRM_COURSE_ROLE, {
+        "person": person_id, "course": course_id, "new_role": role, "at": now})
     if updated.rowcount:  # type: ignore[attr-defined]
         return
     row, created = _get_or_create(

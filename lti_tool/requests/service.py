@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask import g
 from sqlalchemy.orm import selectinload
 
 from lti_tool.audit import service as audit
@@ -408,6 +409,17 @@ def active_authorisations(person_id: int, *, course_id: int | None = None,
     """
     return active_authorisations_by_person([person_id], course_id=course_id,
                                            placement_id=placement_id, at=at).get(person_id, [])
+
+
+def active_authorisations_for_page(person_id: int, placement_id: int) -> list[Authorisation]:
+    """:func:`active_authorisations` now, for an assignment, computed once per request: a
+    learner's page shows them twice (the declaration's choices and the requests panel).
+    Only for pages that read; a view that changes a request uses the function above."""
+    memo: dict[tuple[int, int], list[Authorisation]] = g.setdefault("authorisations_now", {})
+    key = (person_id, placement_id)
+    if key not in memo:
+        memo[key] = active_authorisations(person_id, placement_id=placement_id)
+    return memo[key]
 
 
 def active_authorisations_by_person(person_ids: Collection[int], *,

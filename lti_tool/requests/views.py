@@ -170,8 +170,8 @@ def learner_requests_panel() -> dict[str, Any] | None:
         return panel
     mine = service.requests_of(launch.person_id)
     g.learner_requests_panel = {
-        "authorisations": service.active_authorisations(launch.person_id,
-                                                        placement_id=launch.placement_id),
+        "authorisations": service.active_authorisations_for_page(launch.person_id,
+                                                                 launch.placement_id),
         "open_requests": [r for r in mine if r.status in OPEN_STATES],
         "needs_answer": [r for r in mine if r.open_question is not None],
         "count": len(mine),
