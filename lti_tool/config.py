@@ -48,6 +48,9 @@ class DefaultConfig:
     # last confirmed it by a launch or a Names and Roles refresh; a refresh that no longer
     # lists the person ends it at once.
     COURSE_ROLE_MAX_AGE_HOURS = 8.0
+    # Seconds a process keeps a platform's or deployment's row for logins and launches
+    # (lti/tool_config.RowCache; its own changes apply at once). 0 reads them every time.
+    REGISTRATION_CACHE_SECONDS = 30
     LOGIN_COOKIE_NAME = "aiu_login"
 
     WTF_CSRF_TIME_LIMIT = None  # tied to the session's lifetime instead

@@ -12,15 +12,13 @@ from __future__ import annotations
 import re
 import threading
 import time
-from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import Flask, Response, current_app, request
-from sqlalchemy import event
-from sqlalchemy.orm import Session
 
 from lti_tool.extensions import db
+from lti_tool.platforms import changes
 
 # Pages reached from a launch, shown inside Moodle's iframe (errors on them included).
 FRAMED_BLUEPRINTS = {"admin", "als", "course_requests", "learner", "requests", "staff"}
@@ -33,9 +31,6 @@ REGISTRATION_ENDPOINT = "lti.register"
 CACHEABLE_ENDPOINTS = {"static", "lti.jwks"}
 
 _ORIGIN = re.compile(r"https?://[a-z0-9.\-]+(:[0-9]{1,5})?|https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?")
-
-# Bumped after every commit that changed a platform in this process.
-_platforms_generation = 0
 
 
 def origin_of(url: str) -> str | None:
@@ -68,40 +63,20 @@ class PlatformOrigins:
 
     def get(self) -> tuple[str, ...]:
         now = time.monotonic()
-        if self._generation == _platforms_generation and now - self._loaded_at < self.ttl:
+        if self._generation == changes.generation() and now - self._loaded_at < self.ttl:
             return self._origins
         with self._lock:
             from lti_tool.platforms.models import Platform
 
+            generation = changes.generation()  # before reading: a change meanwhile is seen
             rows = db.session.execute(
                 sa.select(Platform.issuer, Platform.auth_login_url).where(Platform.active)
             ).all()
             found = {origin_of(url) for row in rows for url in row}
             self._origins = tuple(sorted(o for o in found if o))
             self._loaded_at = now
-            self._generation = _platforms_generation
+            self._generation = generation
             return self._origins
-
-
-@event.listens_for(Session, "after_flush")
-def _note_platform_change(session: Session, _: Any) -> None:
-    from lti_tool.platforms.models import Platform
-
-    if any(isinstance(obj, Platform)
-           for obj in (*session.new, *session.dirty, *session.deleted)):
-        session.info["platforms_changed"] = True
-
-
-@event.listens_for(Session, "after_commit")
-def _forget_platform_origins(session: Session) -> None:
-    global _platforms_generation
-    if session.info.pop("platforms_changed", False):
-        _platforms_generation += 1
-
-
-@event.listens_for(Session, "after_rollback")
-def _drop_platform_note(session: Session) -> None:
-    session.info.pop("platforms_changed", None)
 
 
 def frame_ancestors() -> str:

@@ -69,14 +69,27 @@ class ServerSessionInterface(SessionInterface):
             return None
         return dict(self.serializer.loads(row.data))
 
-    def _store(self, sid: str, data: dict[str, Any], lifetime: timedelta) -> None:
+    def _store(self, sid: str, data: dict[str, Any], lifetime: timedelta, *,
+               fresh: bool = False, replacing: str | None = None) -> None:
+        """Write the session; ``fresh``: the id was made just now, so no row can exist;
+        ``replacing``: the id it was given in place of (that row takes the new id)."""
         key = _hash(sid)
         raw = self.serializer.dumps(dict(data))
         if self._redis is not None:
+            if replacing is not None:
+                self._delete(replacing)
             self._redis.set(f"aiu:session:{key}", raw, ex=int(lifetime.total_seconds()))
             return
         expires = utcnow() + lifetime
-        row = db.session.get(WebSession, key)
+        if replacing is not None:
+            # A new id for the same browser (every launch): one UPDATE moves the row.
+            moved = db.session.execute(
+                sa.update(WebSession).where(WebSession.sid_hash == _hash(replacing))
+                .values(sid_hash=key, data=raw, created_at=utcnow(), expires_at=expires)
+                .execution_options(synchronize_session=False))
+            if moved.rowcount:  # type: ignore[attr-defined]
+                return
+        row = None if fresh else db.session.get(WebSession, key)
         if row is None:
             db.session.add(WebSession(sid_hash=key, data=raw, expires_at=expires))
         else:
@@ -104,10 +117,12 @@ class ServerSessionInterface(SessionInterface):
         name = self.get_cookie_name(app)
         domain = self.get_cookie_domain(app)
         path = self.get_cookie_path(app)
+        replacing = None
         if session.regenerate_requested and session.sid:
-            self._delete(session.sid)
-            session.sid = None
+            replacing, session.sid = session.sid, None
         if not session:
+            if replacing is not None:
+                self._delete(replacing)
             if session.sid and session.modified:
                 self._delete(session.sid)
                 response.delete_cookie(name, domain=domain, path=path,
@@ -117,9 +132,12 @@ class ServerSessionInterface(SessionInterface):
             return
         if not (session.modified or session.sid is None):
             return
-        if session.sid is None:
+        fresh = session.sid is None
+        if fresh:
             session.sid = secrets.token_urlsafe(32)
-        self._store(session.sid, dict(session), app.permanent_session_lifetime)
+        assert session.sid is not None
+        self._store(session.sid, dict(session), app.permanent_session_lifetime, fresh=fresh,
+                    replacing=replacing)
         # The request's own commit already ran; session writes commit here.
         if self._redis is None:
             db.session.commit()

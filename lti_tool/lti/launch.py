@@ -27,7 +27,7 @@ from lti_tool.lti.exceptions import EXPIRED, NOT_REGISTERED, RELOAD, LaunchError
 from lti_tool.lti.jwks import find_key
 from lti_tool.lti.state import LaunchStateStore, digest
 from lti_tool.lti.tool_config import DatabaseToolConfig, PlatformRegistration
-from lti_tool.platforms.models import Platform
+from lti_tool.platforms.models import Deployment, Platform
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 MESSAGE_TYPE = CLAIM + "message_type"
@@ -66,6 +66,11 @@ class Launch:
     target_link_uri: str = ""
     return_url: str | None = None  # holds the Moodle user's sesskey: never log it
     locale: str = "en"
+    # The platform and deployment rows the launch was validated against. Held here because
+    # the ORM's identity map only keeps weak references: while the launch is alive, recording
+    # it reads them from the map instead of selecting them again.
+    platform_row: Platform | None = field(default=None, compare=False, repr=False)
+    deployment_row: Deployment | None = field(default=None, compare=False, repr=False)
 
 
 class _FormRequest(Request):
@@ -121,6 +126,7 @@ class StrictMessageLaunch(MessageLaunch):  # type: ignore[type-arg]
         self._nonce_ttl = nonce_ttl
         self._login_platform_id: int | None = None
         self._login_nonce: str | None = None
+        self._deployment_row: Deployment | None = None
 
     def _get_request_param(self, key: str) -> str:
         return self._request.get_param(key)  # type: ignore[no-any-return]
@@ -259,6 +265,7 @@ class StrictMessageLaunch(MessageLaunch):  # type: ignore[type-arg]
         if not row.active:
             raise LaunchError("deployment_inactive", "This deployment of the tool has been "
                               "switched off. Ask your administrator.", status=403)
+        self._deployment_row = row
         return self
 
     def validate_message(self) -> StrictMessageLaunch:
@@ -319,6 +326,8 @@ class StrictMessageLaunch(MessageLaunch):  # type: ignore[type-arg]
             target_link_uri=body[CLAIM + "target_link_uri"],
             return_url=_text(presentation.get("return_url")) or None,
             locale=_text(presentation.get("locale")) or "en",
+            platform_row=self.platform,
+            deployment_row=self._deployment_row,
         )
 
 

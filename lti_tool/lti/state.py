@@ -12,9 +12,9 @@ from datetime import timedelta
 from typing import Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
-from lti_tool.dbtypes import utcnow
+from lti_tool.dbtypes import UTCDateTime, utcnow
 from lti_tool.extensions import db
 from lti_tool.lti.models import LoginState, UsedNonce
 
@@ -44,14 +44,18 @@ class LaunchStateStore(Protocol):
 
 
 # Built once (every login runs one): building them cost more CPU than running them.
-_DELETE_STALE = sa.delete(LoginState).where(LoginState.expires_at < sa.bindparam("now"))
+_DELETE_STALE = sa.delete(LoginState).where(
+    LoginState.expires_at < sa.bindparam("now", type_=UTCDateTime))
 _DELETE_STALE_AND_BEYOND_CAP = sa.delete(LoginState).where(sa.or_(
-    LoginState.expires_at < sa.bindparam("now"),
+    LoginState.expires_at < sa.bindparam("now", type_=UTCDateTime),
     LoginState.state_hash.in_(
         sa.select(LoginState.state_hash)
         .where(LoginState.client_hash == sa.bindparam("client"))
         .order_by(LoginState.created_at.desc(), LoginState.state_hash.desc())
         .offset(sa.bindparam("keep", type_=sa.Integer)))))
+
+_INSERT_NONCE = {name: dialect.insert(UsedNonce.__table__).on_conflict_do_nothing()
+                 for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
 
 
 class DatabaseStateStore:
@@ -83,14 +87,12 @@ class DatabaseStateStore:
         return PendingLogin(row.nonce, row.platform_id, row.browser_hash)
 
     def use_nonce(self, platform_id: int, nonce: str, ttl: int) -> bool:
-        now = utcnow()
-        try:
-            with db.session.begin_nested():
-                db.session.add(UsedNonce(platform_id=platform_id, nonce=nonce,
-                                         expires_at=now + timedelta(seconds=ttl)))
-        except IntegrityError:
-            return False
-        return True
+        # One statement: the insert is ignored when the nonce is there (no savepoint, and
+        # two launches racing with one nonce cannot both insert it).
+        inserted = db.session.execute(_INSERT_NONCE[db.session.get_bind().dialect.name], {
+            "platform_id": platform_id, "nonce": nonce,
+            "expires_at": utcnow() + timedelta(seconds=ttl)})
+        return bool(inserted.rowcount)  # type: ignore[attr-defined]
 
 
 class RedisStateStore:

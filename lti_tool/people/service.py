@@ -11,7 +11,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from lti_tool.audit import service as audit
-from lti_tool.dbtypes import utcnow
+from lti_tool.dbtypes import UTCDateTime, utcnow
 from lti_tool.extensions import db
 from lti_tool.lti.launch import Launch
 from lti_tool.lti.sesskey import seal_deep_linking, strip_sesskey
@@ -48,25 +48,57 @@ def _get_or_create(model: type[M], where: dict[str, Any],
     return obj, True
 
 
+def _claim_or_kept(column: Any, name: str) -> Any:
+    """The launch's value for ``column`` unless it is empty (Moodle may leave it out)."""
+    return sa.func.coalesce(sa.func.nullif(sa.bindparam(name, type_=sa.String), ""), column)
+
+
+# Built once (every launch runs it).
+_UPDATE_PERSON = (
+    sa.update(Person)
+    .where(Person.platform_id == sa.bindparam("key_platform"),
+           Person.sub == sa.bindparam("key_sub"))
+    .values(name=_claim_or_kept(Person.name, "new_name"),
+            given_name=_claim_or_kept(Person.given_name, "new_given_name"),
+            family_name=_claim_or_kept(Person.family_name, "new_family_name"),
+            email=_claim_or_kept(Person.email, "new_email"),
+            username=_claim_or_kept(Person.username, "new_username"),
+            sourcedid=_claim_or_kept(Person.sourcedid, "new_sourcedid"),
+            is_platform_admin=sa.bindparam("new_admin", type_=sa.Boolean),
+            last_launch_at=sa.bindparam("new_at", type_=UTCDateTime))
+    .returning(Person))
+
+
 def record_launch(launch: Launch) -> dict[str, Any]:
     """Upsert the person, course, placement and role a launch names.
 
     Returns the data the server-side session keeps for this launch.
     """
     role = role_from_claims(launch.roles)
-    person, created = _get_or_create(
-        Person, {"platform_id": launch.platform_id, "sub": launch.sub},
-        lambda: Person(platform_id=launch.platform_id, sub=launch.sub),
-    )
-    person.name = launch.name or person.name
-    person.given_name = launch.given_name or person.given_name
-    person.family_name = launch.family_name or person.family_name
-    person.email = launch.email or person.email
-    person.username = launch.username or person.username
-    person.sourcedid = launch.sourcedid or person.sourcedid
-    person.is_platform_admin = role == ADMIN
-    person.last_launch_at = utcnow()
-    db.session.flush()
+    now = utcnow()
+    # A returning person: one UPDATE … RETURNING (the launch path's most common case).
+    returning: Person | None = db.session.scalar(_UPDATE_PERSON, {
+        "key_platform": launch.platform_id, "key_sub": launch.sub,
+        "new_name": launch.name, "new_given_name": launch.given_name,
+        "new_family_name": launch.family_name, "new_email": launch.email,
+        "new_username": launch.username, "new_sourcedid": launch.sourcedid,
+        "new_admin": role == ADMIN, "new_at": now})
+    if returning is not None:
+        person, created = returning, False
+    else:
+        person, created = _get_or_create(
+            Person, {"platform_id": launch.platform_id, "sub": launch.sub},
+            lambda: Person(platform_id=launch.platform_id, sub=launch.sub),
+        )
+        person.name = launch.name or person.name
+        person.given_name = launch.given_name or person.given_name
+        person.family_name = launch.family_name or person.family_name
+        person.email = launch.email or person.email
+        person.username = launch.username or person.username
+        person.sourcedid = launch.sourcedid or person.sourcedid
+        person.is_platform_admin = role == ADMIN
+        person.last_launch_at = now
+        db.session.flush()
     if created:
         audit.record(f"platform:{launch.platform_id}", "person.created", "person", person.id,
                      {"sub": launch.sub})
@@ -76,7 +108,7 @@ def record_launch(launch: Launch) -> dict[str, Any]:
     if created:
         roles.resolve_grants(person)
 
-    platform = db.session.get(Platform, launch.platform_id)
+    platform = launch.platform_row or db.session.get(Platform, launch.platform_id)
     assert platform is not None
     family = launch.tool_platform.get("product_family_code")
     version = launch.tool_platform.get("version")
@@ -131,7 +163,7 @@ def _upsert_course(launch: Launch, context_id: str, person: Person) -> Course:
 
 
 def _upsert_placement(launch: Launch, course: Course, link_id: str, person: Person) -> Placement:
-    deployment = db.session.scalar(sa.select(Deployment).where(
+    deployment = launch.deployment_row or db.session.scalar(sa.select(Deployment).where(
         Deployment.platform_id == launch.platform_id,
         Deployment.deployment_id == launch.deployment_id))
     assert deployment is not None  # the launch was validated against it
@@ -159,8 +191,10 @@ _CONFIRM_COURSE_ROLE = (
     sa.update(CourseRole)
     .where(CourseRole.person_id == sa.bindparam("person"),
            CourseRole.course_id == sa.bindparam("course"))
-    .values(role=sa.bindparam("new_role"), confirmed_at=sa.bindparam("at"), revoked_at=None,
-            updated_at=sa.case((CourseRole.role != sa.bindparam("new_role"), sa.bindparam("at")),
+    .values(role=sa.bindparam("new_role", type_=sa.String),
+            confirmed_at=sa.bindparam("at", type_=UTCDateTime), revoked_at=None,
+            updated_at=sa.case((CourseRole.role != sa.bindparam("new_role", type_=sa.String),
+                                sa.bindparam("at", type_=UTCDateTime)),
                                else_=CourseRole.updated_at))
     .execution_options(synchronize_session=False))
 

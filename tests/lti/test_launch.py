@@ -15,6 +15,7 @@ from flask import Flask
 
 from lti_tool.extensions import db
 from lti_tool.lti.state import DatabaseStateStore, PendingLogin, digest
+from lti_tool.lti.tool_config import row_cache
 from lti_tool.people.models import Course, CourseRole, Person, Placement
 from lti_tool.platforms.models import Deployment, Platform
 from tests.conftest import row_counts
@@ -238,6 +239,27 @@ def test_inactive_deployment_and_platform_are_refused(app: Flask, registered: An
     url, fields = moodle.login_initiation("learner1")
     refused = browser.request("POST", url, data=fields)
     assert refused.status_code == 403 and "switched off" in refused.text
+
+
+def test_a_deployment_switched_off_elsewhere_stops_launching_within_the_cache_bound(
+        app: Flask, registered: Any, moodle: Any, browser: FormBrowser) -> None:
+    """Another process's change (here: SQL outside this process's ORM session) is seen
+    once REGISTRATION_CACHE_SECONDS have passed; until then the cached row is used."""
+    clock = [1000.0]
+    with app.app_context():
+        row_cache().clock = lambda: clock[0]
+    # The first launch stores Moodle's product details on the platform (a change in this
+    # process, so the cache is filled again); the second fills it for good.
+    for _ in range(2):
+        assert launch(browser, moodle, "learner1").status_code == 200
+    with app.app_context(), db.engine.begin() as conn:
+        conn.execute(sa.update(Deployment).values(active=False))
+    clock[0] += app.config["REGISTRATION_CACHE_SECONDS"] - 1
+    with FormBrowser() as second:
+        assert launch(second, moodle, "learner1").status_code == 200  # still cached
+    clock[0] += 2
+    with FormBrowser() as third:
+        assert "switched off" in _refused(app, third, moodle).text
 
 
 def test_login_from_an_unregistered_platform_is_refused(app: Flask, registered: Any,
