@@ -13,9 +13,10 @@ A view validates its form as usual, then::
 The first POST (no confirmation) renders a confirmation page (``templates/confirm.html``,
 built on the ``confirm_panel`` macro of ``macros/ui.html``) and writes nothing: not even the
 one-time submission key is claimed (:func:`lti_tool.submissions.guard.once` gives it back).
-That page posts the same fields again, with a fresh submission key and a token signed with
-the app's secret over the path and every field (uploaded files included, carried as hidden
-fields). A token that does not match what is sent is refused (400); no JavaScript is needed.
+That page posts the same fields again, with the same submission key (so a resent form, or a
+resent confirmation, gets the first answer: one record) and a token signed with the app's
+secret over the path and every field (uploaded files included, carried as hidden fields). A
+token that does not match what is sent is refused (400); no JavaScript is needed.
 """
 
 from __future__ import annotations
@@ -25,15 +26,24 @@ import binascii
 import dataclasses
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from flask import current_app, g, render_template, request
 from flask.typing import ResponseReturnValue
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from markupsafe import Markup
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
+from lti_tool.extensions import db
 from lti_tool.lti.exceptions import ToolError
+from lti_tool.outbox.handlers import EMAIL
+from lti_tool.outbox.models import OutboxMessage
+from lti_tool.submissions.guard import new_key
+
+T = TypeVar("T")
 
 FIELD = "confirmation"
 CARRIED = "carried_file-"
@@ -64,6 +74,7 @@ class Confirmation:
     action: str
     fields: list[tuple[str, str]]
     token: str
+    submission_key: str
     field: str = FIELD
     consequences: list[str | Markup] = dataclasses.field(default_factory=list)
 
@@ -142,9 +153,45 @@ def ask(*, title: str, consequences: Sequence[str | Markup], confirm_label: str,
     g.submission_unclaimed = True
     confirmation = Confirmation(action=request.path, fields=fields,
                                 token=_serializer().dumps(digest),
+                                submission_key=request.form.get("submission_key") or new_key(),
                                 consequences=list(consequences))
     return render_template("confirm.html", confirmation=confirmation, title=title,
                            heading=heading or title, lead=lead, preview=preview,
                            confirm_label=confirm_label, cancel_url=cancel_url,
                            cancel_label=cancel_label, danger=danger), status
 
+
+
+@dataclass(frozen=True)
+class Rehearsal(Generic[T]):
+    """What an action would do: the value it computed and the emails it would queue."""
+
+    value: T
+    emails: list[Preview]
+
+
+def rehearse(act: Callable[[], T]) -> Rehearsal[T]:
+    """Run ``act`` in a savepoint and roll it back: its form errors surface before the
+    person confirms, and its consequences (``act``'s value: compute plain values inside it,
+    the records it touched are expired afterwards) and emails can be shown. Nothing is kept;
+    an exception from ``act`` propagates after the rollback."""
+    session = db.session()
+    queued: list[Preview] = []
+
+    def keep(_: Session, instance: object) -> None:
+        if isinstance(instance, OutboxMessage) and instance.kind == EMAIL:
+            payload = json.loads(instance.payload)
+            queued.append(Preview(payload["to"], payload["subject"], payload["text"]))
+
+    kicked = g.get("outbox_enqueued")
+    event.listen(session, "pending_to_persistent", keep)
+    savepoint = session.begin_nested()
+    try:
+        value = act()
+        session.flush()
+    finally:
+        savepoint.rollback()
+        event.remove(session, "pending_to_persistent", keep)
+        if kicked is None:
+            g.pop("outbox_enqueued", None)
+    return Rehearsal(value, queued)

@@ -174,3 +174,9 @@ def confirm(browser: FormBrowser, page: requests.Response) -> requests.Response:
     answer = browser.request("POST", action, data=fields,  # type: ignore[arg-type]
                              initiator=page.url)
     return browser.follow_all(answer)
+
+
+def confirm_if_asked(browser: FormBrowser, page: requests.Response) -> requests.Response:
+    """``page`` confirmed when it is a confirmation page, else ``page`` itself (a form shown
+    again with its errors, a refusal)."""
+    return confirm(browser, page) if 'class="confirm-panel"' in page.text else page
