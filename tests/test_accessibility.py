@@ -61,24 +61,7 @@ def test_learner_screens(app: Flask, placed: Any, moodle: Any, chromium: Any) ->
     assert axe_violations(frame) == [], "receipt"
 
 
-def test_staff_and_admin_screens(app: Flask, placed: Any, moodle: Any,
-                                 chromium: Any) -> None:
-    base = app.config["BASE_URL"]
-    page = chromium.new_context().new_page()
-    page.goto(moodle.url(f"/mod/lti/view.php?id={placed.cmid}&as=admin"))
-    frame = tool_frame(page, base)
-    assert axe_violations(frame) == [], "staff overview"
-    frame.get_by_role("link", name="Analytics").click()
-    frame.wait_for_url("**/analytics")
-    assert axe_violations(frame) == [], "analytics"
-    frame.get_by_role("link", name="Back to").click()
-    frame.wait_for_url("**/placements/*")
-    frame.get_by_role("link", name="Change settings").click()
-    frame.wait_for_url("**/settings")
-    assert axe_violations(frame) == [], "settings"
-    frame.get_by_role("link", name="Tool administration").first.click()
-    frame.wait_for_url("**/admin/")
-    assert axe_violations(frame) == [], "administration"
+# The staff, ALS and admin screens: tests/test_screens_in_chromium.py (at 390 and 1280 px).
 
 
 def test_error_page(app: Flask, tool: Any, chromium: Any) -> None:

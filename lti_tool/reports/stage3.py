@@ -146,21 +146,21 @@ def to_csv(pack: ReportPack) -> str:
             pack.qualification, pack.centre]
     for record in pack.incidents:
         head = [*base, record.incident.id, record.course, record.assignment]
-        writer.writerow([*head, "raised", _when(record.incident.raised_at), record.raised_by,
+        writer.writerow([*head, "Raised", _when(record.incident.raised_at), record.raised_by,
                          f"{record.source}. Observations: {record.observations}"])
         for item in record.evidence:
             detail = item.text or item.filename or ""
-            writer.writerow([*head, "evidence", _when(item.added_at),
+            writer.writerow([*head, "Evidence", _when(item.added_at),
                              item.added_by.display_name, f"{item.label}: {detail}"])
         for line in record.made_aware:
             writer.writerow([*head, "B: made aware of the rules", "", "", line])
         for line in record.declaration:
             writer.writerow([*head, "C: declaration and authentication", "", "", line])
         if record.answer is not None:
-            writer.writerow([*head, "learner's answer", _when(record.answered_at),
+            writer.writerow([*head, "Learner's answer", _when(record.answered_at),
                              pack.learner.display_name, record.answer])
         for step in record.steps:
-            writer.writerow([*head, f"step {step.seq}", _when(step.at), step.actor, step.text])
+            writer.writerow([*head, f"Step {step.seq}", _when(step.at), step.actor, step.text])
     return out.getvalue()
 
 

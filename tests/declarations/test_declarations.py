@@ -284,8 +284,9 @@ def test_staff_view_lists_every_learner_from_names_and_roles(app: Flask, activit
     assert csv_page.headers["Content-Type"].startswith("text/csv")
     lines = csv_page.text.strip().splitlines()
     assert lines[0].startswith("Moodle user id,Name,Email,Status")
-    assert any("Lena Learner" in line and "current" in line for line in lines)
-    assert any("Liam Learnwell" in line and "none" in line for line in lines)
+    # Statuses in words (issue 12), never the internal state names.
+    assert any("Lena Learner" in line and ",Declared," in line for line in lines)
+    assert any("Liam Learnwell" in line and ",Not declared," in line for line in lines)
     moodle.add_user("learner9", "Nina", "Newcomer")
     moodle.enrol(2, "learner9")
     page = browser.open(page.url)

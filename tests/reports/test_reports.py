@@ -15,6 +15,7 @@ from lti_tool.incidents.models import ACTION_PROFESSIONAL_DISCUSSION
 from tests.incidents.flows import Courses, decide, incident_url, panel, person_id, record
 from tests.support.browser import FormBrowser, launch
 from tests.support.pages import post_form
+from tests.support.vocabulary import codes_in_csv
 
 
 def _uphold(moodle: Any, marker: str, activity_id: int, **extra: str) -> Any:
@@ -65,6 +66,7 @@ def test_stage3_pack_pdf_and_csv(app: Flask, declared: Courses, moodle: Any) -> 
         lines = csv_page.text.splitlines()
         assert lines[0].startswith("Learner,Moodle user id,Email,Qualification,Centre,Incident")
         assert sum("Decision: upheld" in line for line in lines) == 3
+        assert codes_in_csv(csv_page.text) == set()  # words, never internal codes
         assert any("CMI5" in line or "CMI L5" in line for line in lines)
         # Issue 11: the M1 form's sections B (made aware) and C (declaration, authentication).
         assert any("B: made aware of the rules" in line and "First saw the policy" in line
