@@ -116,6 +116,8 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from lti_tool.admin.views import bp as admin_bp
+    from lti_tool.appeals.views import bp as appeals_bp
+    from lti_tool.learner import cases as _learner_cases  # noqa: F401 - adds routes
     from lti_tool.learner import declaring as _learner_declaring  # noqa: F401 - adds routes
     from lti_tool.learner import incidents as _learner_incidents  # noqa: F401 - adds routes
     from lti_tool.learner.views import bp as learner_bp
@@ -130,7 +132,7 @@ def register_blueprints(app: Flask) -> None:
 
     for bp in (public_bp, lti_bp, learner_bp, staff_bp, admin_bp):
         app.register_blueprint(bp)
-    for bp in (requests_bp, als_bp, course_requests_bp):
+    for bp in (requests_bp, als_bp, course_requests_bp, appeals_bp):
         app.register_blueprint(bp)
 
 

@@ -15,15 +15,21 @@ from sqlalchemy.orm import selectinload
 
 from lti_tool.cases.errors import IncidentConflict, IncidentError, LinkRefused
 from lti_tool.cases.events import append_event, lock_incident
+from lti_tool.cases.evidence import check_file
 from lti_tool.cases.letters import assignment_name
 from lti_tool.cases.models import (
     ANSWERED,
     AWAITING_ANSWER,
+    EV_ANSWER_FILE_ADDED,
     EV_ANSWERED,
+    EV_DECLINED_TO_ANSWER,
+    FILE_FOR_ANSWER,
     UNDECIDED_STATES,
+    AnswerDraft,
     AnswerLink,
     Incident,
     IncidentAnswer,
+    LearnerFile,
 )
 from lti_tool.dbtypes import utcnow
 from lti_tool.extensions import db
@@ -149,8 +155,84 @@ def answer(incident: Incident, learner: Person, text: str, *, via: str,
         send_email(raiser.email, f"{learner.display_name} has answered your question about "
                    f"{assignment}", "incident_answered", marker=raiser, learner=learner,
                    assignment=assignment, course=incident.course, incident=incident)
+    db.session.execute(sa.delete(AnswerDraft).where(AnswerDraft.incident_id == incident.id))
     repost_declaration_grades(learner, [incident.placement], at=at)
     return reply
+
+
+def _own_open_question(incident: Incident, learner: Person) -> None:
+    if incident.learner_id != learner.id:
+        raise LinkRefused("not_your_question", "This question was sent to someone else.",
+                          status=403)
+    lock_incident(incident)
+    if incident.state != AWAITING_ANSWER:
+        raise IncidentConflict("already_answered", "This question has already been answered "
+                               "or closed.")
+
+
+def draft_of(incident: Incident) -> AnswerDraft | None:
+    return db.session.get(AnswerDraft, incident.id)
+
+
+def save_draft(incident: Incident, learner: Person, text: str,
+               at: datetime | None = None) -> AnswerDraft:
+    """Keep the learner's unsent answer (saved over each time; staff never see it)."""
+    if len(text) > 10000:
+        raise IncidentError("answer", "Your answer must be 10,000 characters or fewer.")
+    _own_open_question(incident, learner)
+    draft = draft_of(incident)
+    if draft is None:
+        draft = AnswerDraft(incident_id=incident.id, person_id=learner.id)
+        db.session.add(draft)
+    draft.text = text.strip()
+    draft.updated_at = at or utcnow()
+    db.session.flush()
+    return draft
+
+
+def add_learner_file(incident: Incident, learner: Person, *, purpose: str, filename: str,
+                     content: bytes, appeal_id: int | None = None,
+                     at: datetime | None = None) -> LearnerFile:
+    """Keep a file the learner sends with their answer or appeal, checked like evidence
+    (type by name and content, size). Files for the answer can be added only while the
+    question is open; staff see them once the answer is sent."""
+    checked = check_file(filename, content, "file")
+    if purpose == FILE_FOR_ANSWER:
+        _own_open_question(incident, learner)
+    at = at or utcnow()
+    row = LearnerFile(incident_id=incident.id, person_id=learner.id, purpose=purpose,
+                      appeal_id=appeal_id, filename=checked.filename,
+                      content_type=checked.content_type, size=checked.size,
+                      sha256=checked.sha256, content=content, added_at=at)
+    db.session.add(row)
+    db.session.flush()
+    append_event(incident, EV_ANSWER_FILE_ADDED, learner, {
+        "file_id": row.id, "purpose": purpose, "filename": row.filename,
+        "sha256": row.sha256, "size": row.size}, at)
+    return row
+
+
+def learner_files(incident: Incident, purpose: str) -> list[LearnerFile]:
+    return list(db.session.scalars(sa.select(LearnerFile).where(
+        LearnerFile.incident_id == incident.id, LearnerFile.purpose == purpose)
+        .order_by(LearnerFile.id)))
+
+
+def learner_file_content(row: LearnerFile) -> bytes:
+    return bytes(db.session.scalar(sa.select(LearnerFile.content).where(
+        LearnerFile.id == row.id)) or b"")
+
+
+def decline_to_answer(incident: Incident, learner: Person,
+                      at: datetime | None = None) -> Incident:
+    """The learner says they will not answer: a decision may then be made without their
+    answer (before the deadline too). They can still answer until it is decided."""
+    _own_open_question(incident, learner)
+    if incident.declined_at is None:
+        at = at or utcnow()
+        incident.declined_at = at
+        append_event(incident, EV_DECLINED_TO_ANSWER, learner, {}, at)
+    return incident
 
 
 def answer_of(incident: Incident) -> IncidentAnswer | None:

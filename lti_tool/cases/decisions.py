@@ -3,7 +3,8 @@ lock), withdrawing a decision made in error, and the follow-up of Stages 2 and 3
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from lti_tool.cases.access import DECIDE, FOLLOW_UP_ACTION, WITHDRAW, check_may_act
 from lti_tool.cases.errors import IncidentConflict, IncidentError, StageChanged
 from lti_tool.cases.events import append_event, lock_incident
-from lti_tool.cases.ledger import action_for, lock_learner
+from lti_tool.cases.ledger import action_for, lock_learner, stage_meaning
 from lti_tool.cases.letters import tell_learner_decision
 from lti_tool.cases.models import (
     ANSWERED,
@@ -23,12 +24,14 @@ from lti_tool.cases.models import (
     EV_FOLLOW_UP_RECORDED,
     FOLLOW_UP,
     NOT_UPHELD,
+    POOR_PRACTICE,
     UNDECIDED_STATES,
     UPHELD,
     Incident,
     StageLedgerEntry,
 )
-from lti_tool.cases.standing import MAX_STAGE
+from lti_tool.cases.safeguards import Finding, check_finding, decision_context, sources
+from lti_tool.cases.standing import MAX_STAGE, standing
 from lti_tool.dbtypes import utcnow
 from lti_tool.extensions import db
 from lti_tool.gradesync.service import repost_declaration_grades
@@ -47,33 +50,39 @@ FOLLOW_UP_RESULTS = {
 
 def decide(incident: Incident, decider: Person, *, outcome: str, reasons: str,
            policy: Policy, stage_action: str | None = None, expected_stage: int | None = None,
-           without_answer: bool = False, at: datetime | None = None) -> Incident:
-    """The marker's decision. *Not upheld* closes the incident (it does not count).
+           account_reasons: str = "", relied_on: Sequence[str] = (),
+           without_answer_reason: str = "", acknowledged: bool = False,
+           at: datetime | None = None) -> Incident:
+    """The decision, once :func:`~lti_tool.cases.safeguards.check_finding` accepts it
+    (checked again under the locks). *Not upheld* closes the case; *poor academic
+    practice* closes it as an educational outcome; neither counts towards a stage.
     *Upheld* gives it the learner's next stage across the platform, under the learner's
     lock, and records the policy's action: Stage 1 closes it (work marked, learner
     advised); Stage 2 (``stage_action``: professional discussion or new assignment) and
     Stage 3 (report to the awarding body; removal and disciplinary flags) wait for a
-    follow-up. With ``expected_stage`` (the stage the marker was shown) a different stage
+    follow-up. With ``expected_stage`` (the stage the decider was shown) a different stage
     raises :class:`StageChanged`; a concurrent decision never yields the same stage twice
-    (the ledger's unique index backs the lock).
+    (the ledger's unique index backs the lock). The learner is sent the decision letter
+    and may appeal for ``case_process.appeal_days``.
     """
     check_may_act(decider, incident, DECIDE)
-    if outcome not in (UPHELD, NOT_UPHELD):
-        raise IncidentError("outcome", "Choose whether the incident is upheld.")
-    reasons = reasons.strip()
-    if not reasons:
-        raise IncidentError("reasons", "Give the reasons for your decision.")
+    finding = Finding(outcome, reasons.strip(), account_reasons.strip(), tuple(relied_on),
+                      without_answer_reason.strip(), acknowledged)
+    check_finding(incident, finding, policy)
     at = at or utcnow()
     learner_standing = lock_learner(incident.learner_id, incident.platform_id)
     lock_incident(incident)
     if incident.state not in UNDECIDED_STATES:
         raise IncidentConflict("already_decided", "This incident has already been decided.")
-    if incident.state == AWAITING_ANSWER and not without_answer:
-        raise IncidentError("without_answer", "The learner has not answered yet. Tick the box "
-                            "to decide without their answer, or wait for it.")
-    data: dict[str, Any] = {"outcome": outcome, "reasons": reasons,
-                            "without_answer": incident.state == AWAITING_ANSWER}
-    if outcome == NOT_UPHELD:
+    check_finding(incident, finding, policy, at)
+    data: dict[str, Any] = {
+        "outcome": outcome, "reasons": finding.reasons,
+        "account_reasons": finding.account_reasons,
+        "relied_on": [s.label for s in sources(incident) if s.key in finding.relied_on],
+        "without_answer": incident.state == AWAITING_ANSWER,
+        "without_answer_reason": finding.without_answer_reason or None,
+        "warnings": decision_context(incident).warnings}
+    if outcome != UPHELD:
         incident.state = CLOSED
         incident.closed_at = at
     else:
@@ -115,11 +124,57 @@ def decide(incident: Incident, decider: Person, *, outcome: str, reasons: str,
     incident.outcome = outcome
     incident.decided_at = at
     incident.decided_by_id = decider.id
+    incident.appeal_until = (at + timedelta(days=policy.case_process.appeal_days)
+                             if outcome != NOT_UPHELD else None)
+    data["appeal_until"] = incident.appeal_until
     append_event(incident, EV_DECIDED, decider, data, at)
     tell_learner_decision(incident, policy, data)
     learner = incident.learner
     repost_declaration_grades(learner, None if outcome == UPHELD else [incident.placement], at=at)
     return incident
+
+
+def consequences(incident: Incident, finding: Finding, policy: Policy,
+                 at: datetime | None = None) -> list[str]:
+    """What recording ``finding`` will do, in plain words, for the confirmation step
+    (nothing is written): the stage across all courses, what Moodle's gradebook will show,
+    the letter and the appeal window."""
+    from lti_tool.declarations.service import history
+    from lti_tool.gradesync.wording import declaration_comment, stage_note
+    from lti_tool.policy.service import by_id
+
+    at = at or utcnow()
+    name = incident.learner.display_name
+    current = standing(incident.learner)
+    lines = []
+    stage = current.stage
+    if finding.outcome == UPHELD:
+        stage = current.next_stage
+        again = " again (repeated misuse)" if current.next_is_repeat else ""
+        lines.append(f"This will be {name}'s Stage {stage}{again} across all courses. The "
+                     f"policy says: \u201c{stage_meaning(policy, stage)}\u201d")
+    elif finding.outcome == POOR_PRACTICE:
+        lines.append(f"This closes the case as poor academic practice: an educational "
+                     f"outcome that does not count towards a stage ({name} stays at "
+                     f"{f'Stage {stage}' if stage else 'no stage'}).")
+    else:
+        lines.append(f"This closes the case. It does not count towards a stage ({name} stays "
+                     f"at {f'Stage {stage}' if stage else 'no stage'}).")
+    declarations = history(incident.learner_id, incident.placement_id)
+    declared_policy = by_id(declarations[0].policy_version_id) if declarations else None
+    if declarations and declared_policy is not None:
+        since = at if finding.outcome == UPHELD else current.since
+        note = (f". {stage_note(stage, since)}" if stage and since else "")
+        lines.append("Moodle's gradebook will show: \u201c"
+                     + declaration_comment(declarations[0], declared_policy) + note
+                     + "\u201d (the grade stays 1/1).")
+    else:
+        lines.append("Moodle's gradebook shows nothing for this activity: the learner has "
+                     "not declared in it.")
+    lines.append(f"{name} will get the decision letter in the tool and by email" + (
+        f", and may appeal within {policy.case_process.appeal_days} days."
+        if finding.outcome != NOT_UPHELD else "."))
+    return lines
 
 
 def withdraw_decision(incident: Incident, actor: Person, reason: str,
@@ -162,6 +217,7 @@ def withdraw_decision(incident: Incident, actor: Person, reason: str,
     incident.decided_at = None
     incident.decided_by_id = None
     incident.closed_at = None
+    incident.appeal_until = None
     append_event(incident, EV_DECISION_WITHDRAWN, actor, data, at)
     repost_declaration_grades(incident.learner, None if data["outcome"] == UPHELD else
                               [incident.placement], at=at)

@@ -18,6 +18,10 @@ from lti_tool.dbtypes import utcnow
 from lti_tool.extensions import db
 from lti_tool.people.models import Person
 
+# Free text stays in the case's own events, out of the audit trail.
+_PRIVATE = ("text", "answer", "notes", "reasons", "observations", "account_reasons",
+            "without_answer_reason", "withheld_reason")
+
 
 def _actor(person: Person | None) -> str:
     return f"person:{person.id}" if person is not None else "system"
@@ -34,10 +38,10 @@ def append_event(incident: Incident, kind: str, actor: Person | None, data: dict
                                           default=str))
     db.session.add(event)
     db.session.flush()
+    stored = json.loads(event.data)  # what was stored: dates as text
     audit.record(_actor(actor), f"incident.{kind}", "incident", incident.id,
                  {"seq": event.seq, "learner_id": incident.learner_id,
-                  **{k: v for k, v in data.items() if k not in ("text", "answer", "notes",
-                                                                "reasons", "observations")}})
+                  **{k: v for k, v in stored.items() if k not in _PRIVATE}})
     return event
 
 

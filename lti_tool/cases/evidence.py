@@ -19,6 +19,7 @@ from lti_tool.cases.errors import IncidentError
 from lti_tool.cases.events import append_event, lock_incident
 from lti_tool.cases.models import (
     EV_EVIDENCE_ADDED,
+    EVIDENCE_DETECTION,
     EVIDENCE_FILE,
     EVIDENCE_TEXT,
     EvidenceFile,
@@ -48,6 +49,9 @@ class EvidenceInput:
     text: str = ""
     filename: str | None = None
     content: bytes | None = None
+    # Evidence is disclosed to the learner unless withheld, with a reason staff see.
+    withheld: bool = False
+    withheld_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -118,9 +122,17 @@ def check_evidence(items: Sequence[EvidenceInput],
         if len(item.text) > 20000:
             raise IncidentError(f"{field_prefix}_text", "Evidence text must be 20,000 "
                                 "characters or fewer.")
+        check_withholding(item.withheld, item.withheld_reason, f"{field_prefix}_withheld")
         checked.append(check_file(item.filename or "", item.content or b"",
                                   f"{field_prefix}_file") if has_file else None)
     return checked
+
+
+def check_withholding(withheld: bool, reason: str, field: str) -> None:
+    """Withholding a piece of evidence from the learner needs a reason."""
+    if withheld and not reason.strip():
+        raise IncidentError(f"{field}_reason", "Give the reason for not showing this evidence "
+                            "to the learner (staff will see it).")
 
 
 def store_evidence(incident: Incident, item: EvidenceInput, checked: CheckedFile | None,
@@ -132,7 +144,9 @@ def store_evidence(incident: Incident, item: EvidenceInput, checked: CheckedFile
         text=item.text.strip(), added_by_id=actor.id, added_at=at,
         filename=checked.filename if checked else None,
         content_type=checked.content_type if checked else None,
-        size=checked.size if checked else None, sha256=checked.sha256 if checked else None)
+        size=checked.size if checked else None, sha256=checked.sha256 if checked else None,
+        disclosed=not item.withheld,
+        withheld_reason=item.withheld_reason.strip() if item.withheld else "")
     db.session.add(evidence)
     db.session.flush()
     if checked is not None:
@@ -141,7 +155,8 @@ def store_evidence(incident: Incident, item: EvidenceInput, checked: CheckedFile
     append_event(incident, EV_EVIDENCE_ADDED, actor, {
         "evidence_id": evidence.id, "kind": evidence.kind, "label": evidence.label,
         "text": evidence.text, "filename": evidence.filename, "sha256": evidence.sha256,
-        "size": evidence.size}, at)
+        "size": evidence.size, "disclosed": evidence.disclosed,
+        "withheld_reason": evidence.withheld_reason or None}, at)
     return evidence
 
 
@@ -159,7 +174,23 @@ def evidence_file(evidence: EvidenceItem) -> bytes | None:
     return row.content if row else None
 
 
-def evidence_of(incident: Incident) -> list[EvidenceItem]:
-    return list(db.session.scalars(
-        sa.select(EvidenceItem).where(EvidenceItem.incident_id == incident.id)
-        .options(selectinload(EvidenceItem.added_by)).order_by(EvidenceItem.id)))
+def evidence_of(incident: Incident, *, disclosed_only: bool = False) -> list[EvidenceItem]:
+    """The case's evidence in the order it was added (with ``disclosed_only``, what the
+    learner is shown)."""
+    stmt = (sa.select(EvidenceItem).where(EvidenceItem.incident_id == incident.id)
+            .options(selectinload(EvidenceItem.added_by)).order_by(EvidenceItem.id))
+    if disclosed_only:
+        stmt = stmt.where(EvidenceItem.disclosed.is_(True))
+    return list(db.session.scalars(stmt))
+
+
+def learner_summary(item: EvidenceItem) -> str:
+    """How a disclosed item is described to the learner: a detector report as its score
+    and a summary (never a verdict), a file by its name."""
+    if item.kind == EVIDENCE_DETECTION:
+        return (f"{item.label.split(' result')[0]} reported: {item.text}. This is one piece of "
+                "evidence that needs human judgement; it is not a verdict.")
+    if item.kind == EVIDENCE_FILE:
+        return f"{item.label}: the file {item.filename}" + (f". {item.text}" if item.text
+                                                             else "")
+    return f"{item.label}: {item.text}" if item.text else item.label

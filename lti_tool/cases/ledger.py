@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from lti_tool.cases.errors import IncidentConflict, IncidentError
+from lti_tool.cases.events import append_event, lock_incident
 from lti_tool.cases.models import (
     ACTION_MARKED_AND_ADVISED,
     ACTION_NEW_ASSIGNMENT,
@@ -17,11 +19,15 @@ from lti_tool.cases.models import (
     ACTION_REPORT_TO_AWARDING_BODY,
     ANSWERED,
     AWAITING_ANSWER,
+    CLOSED,
+    EV_STAGE_RECOMPUTED,
     FOLLOW_UP,
     OPEN_STATES,
     Incident,
     LearnerStanding,
+    StageLedgerEntry,
 )
+from lti_tool.cases.standing import MAX_STAGE
 from lti_tool.extensions import db
 from lti_tool.people.models import Person
 from lti_tool.policy.service import Policy
@@ -115,3 +121,63 @@ def summaries(person_ids: Iterable[int]) -> dict[int, LearnerSummary]:
             waiting_answer=c.get(AWAITING_ANSWER, 0), waiting_decision=c.get(ANSWERED, 0),
             follow_up=c.get(FOLLOW_UP, 0))
     return result
+
+
+@dataclass(frozen=True)
+class StageChange:
+    """A later case whose stage moved when an earlier one stopped counting."""
+
+    incident: Incident
+    old_stage: int
+    new_stage: int
+
+
+def remove_stage(incident: Incident, actor: Person, at: datetime,
+                 learner_standing: LearnerStanding) -> list[StageChange]:
+    """Stop ``incident`` counting (its decision was withdrawn or replaced on appeal) and
+    work the learner's stages out again across all courses: every later active entry is
+    revoked and recorded anew one place lower (a Stage 3 becomes Stage 2, a Stage 2 Stage
+    1), each affected case gets an event saying so. Call under the learner's lock.
+    Returns the cases that changed."""
+    entries = list(db.session.scalars(
+        sa.select(StageLedgerEntry).where(StageLedgerEntry.learner_id == incident.learner_id,
+                                          StageLedgerEntry.revoked_at.is_(None))
+        .order_by(StageLedgerEntry.ordinal)))
+    target = next((e for e in entries if e.incident_id == incident.id), None)
+    if target is None:
+        return []
+    later = [e for e in entries if e.ordinal > target.ordinal]
+    for entry in (target, *later):
+        entry.revoked_at = at
+        entry.revoked_by_id = actor.id
+    db.session.flush()  # the active-ordinal index must see the revocations first
+    changes = []
+    for entry in later:
+        ordinal = entry.ordinal - 1
+        stage = min(ordinal, MAX_STAGE)
+        action = (ACTION_MARKED_AND_ADVISED if stage == 1 else ACTION_REPORT_TO_AWARDING_BODY
+                  if stage == MAX_STAGE else entry.action if entry.action in STAGE_2_ACTIONS
+                  else ACTION_PROFESSIONAL_DISCUSSION)
+        db.session.add(StageLedgerEntry(
+            platform_id=entry.platform_id, learner_id=entry.learner_id,
+            incident_id=entry.incident_id, ordinal=ordinal, stage=stage, action=action,
+            removal_flag=stage == MAX_STAGE, disciplinary_flag=stage == MAX_STAGE,
+            assigned_at=at, assigned_by_id=actor.id))
+        later_case = db.session.get(Incident, entry.incident_id)
+        assert later_case is not None
+        lock_incident(later_case)
+        if stage != entry.stage:
+            changes.append(StageChange(later_case, entry.stage, stage))
+        later_case.stage = stage
+        later_case.stage_action = action
+        if stage == 1 and later_case.state == FOLLOW_UP:
+            later_case.state = CLOSED
+            later_case.closed_at = at
+        append_event(later_case, EV_STAGE_RECOMPUTED, actor, {
+            "from_stage": entry.stage, "to_stage": stage, "ordinal": ordinal,
+            "action": action, "because_of": incident.id}, at)
+    db.session.flush()
+    learner_standing.upheld = len(entries) - 1
+    learner_standing.stage = min(len(entries) - 1, MAX_STAGE)
+    learner_standing.updated_at = at
+    return changes

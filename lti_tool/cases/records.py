@@ -20,18 +20,24 @@ from lti_tool.cases.ledger import ACTION_LABELS
 from lti_tool.cases.models import (
     ANSWERED,
     AWAITING_ANSWER,
+    EV_ANSWER_FILE_ADDED,
     EV_ANSWERED,
+    EV_APPEAL_DECIDED,
+    EV_APPEALED,
     EV_CHECK_PLANNED,
     EV_CHECK_RECORDED,
     EV_DECIDED,
     EV_DECISION_WITHDRAWN,
+    EV_DECLINED_TO_ANSWER,
     EV_EVIDENCE_ADDED,
     EV_FOLLOW_UP_RECORDED,
     EV_LEARNER_ASKED,
     EV_NOTE_ADDED,
     EV_RAISED,
     EV_REMINDER_SENT,
+    EV_STAGE_RECOMPUTED,
     FOLLOW_UP,
+    POOR_PRACTICE,
     SOURCE_CHECKER,
     UPHELD,
     Incident,
@@ -70,6 +76,8 @@ def state_label(incident: Incident) -> str:
         return f"Upheld at Stage {incident.stage}: follow-up to record"
     if incident.outcome == UPHELD:
         return f"Upheld at Stage {incident.stage}"
+    if incident.outcome == POOR_PRACTICE:
+        return "Poor academic practice (counts towards no stage)"
     return "Not upheld"
 
 
@@ -107,7 +115,23 @@ def describe(entry: TimelineEntry) -> str:
         if d.get("outcome") == UPHELD:
             action = ACTION_LABELS.get(d.get("action") or "", d.get("action") or "")
             return f"Decision: upheld, Stage {d.get('stage')} ({action})."
-        return "Decision: not upheld."
+        appeal = " (replacing the decision, on appeal)" if d.get("replaces_on_appeal") else ""
+        if d.get("outcome") == POOR_PRACTICE:
+            return f"Decision: poor academic practice{appeal}."
+        return f"Decision: not upheld{appeal}."
+    if kind == EV_DECLINED_TO_ANSWER:
+        return "The learner said they will not answer."
+    if kind == EV_ANSWER_FILE_ADDED:
+        return (f"The learner attached {d.get('filename')} to their "
+                f"{'appeal' if d.get('purpose') == 'appeal' else 'answer'}.")
+    if kind == EV_APPEALED:
+        return "The learner appealed the decision."
+    if kind == EV_APPEAL_DECIDED:
+        return f"Appeal {'upheld' if d.get('result') == 'upheld' else 'dismissed'}: " \
+               f"{d.get('reasons', '')}"
+    if kind == EV_STAGE_RECOMPUTED:
+        return (f"Stage worked out again after case {d.get('because_of')} stopped counting: "
+                f"Stage {d.get('from_stage')} is now Stage {d.get('to_stage')}.")
     if kind == EV_DECISION_WITHDRAWN:
         return f"Decision withdrawn: {d.get('reason', '')}"
     if kind == EV_FOLLOW_UP_RECORDED:

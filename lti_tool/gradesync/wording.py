@@ -58,9 +58,13 @@ def case_note(person: Person, placement: Placement) -> str:
     current = standing(person)
     if current.stage:
         assert current.since is not None
-        parts.append(f"AI use policy stage {current.stage} of {MAX_STAGE} (recorded "
-                     f"{_day(current.since)})")
+        parts.append(stage_note(current.stage, current.since))
     return "".join(f". {p}" for p in parts)
+
+
+def stage_note(stage: int, since: datetime) -> str:
+    """The stage part of the feedback (also shown before a decision is confirmed)."""
+    return f"AI use policy stage {stage} of {MAX_STAGE} (recorded {_day(since)})"
 
 
 def feedback(person: Person, placement: Placement, declaration: Declaration,

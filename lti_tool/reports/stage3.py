@@ -212,7 +212,9 @@ def to_pdf(pack: ReportPack) -> bytes:
     for record in pack.incidents:
         incident = record.incident
         outcome = ("Upheld, Stage " + str(incident.stage) if incident.outcome == "upheld"
-                   else "Not upheld" if incident.outcome == "not_upheld" else "Not decided")
+                   else "Not upheld" if incident.outcome == "not_upheld"
+                   else "Poor academic practice" if incident.outcome == "poor_practice"
+                   else "Not decided")
         story.append(para(f"Incident {incident.id}: {record.assignment}, {record.course}",
                           "Heading2"))
         story.append(para(f"Raised {_when(incident.raised_at)} by {record.raised_by}. "

@@ -4,18 +4,14 @@ decision and the follow-up, and evidence downloads."""
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from flask import (
     abort,
-    current_app,
     flash,
     g,
     redirect,
     render_template,
-    request,
-    send_file,
     url_for,
 )
 from flask.typing import ResponseReturnValue
@@ -23,6 +19,7 @@ from flask_wtf import FlaskForm
 from werkzeug.datastructures import FileStorage
 from wtforms.fields.choices import SelectChoice
 
+from lti_tool import uploads
 from lti_tool.cases import (
     access,
     answers,
@@ -33,11 +30,11 @@ from lti_tool.cases import (
     letters,
     raising,
     records,
+    safeguards,
     standing,
 )
 from lti_tool.cases.errors import IncidentError
 from lti_tool.cases.forms import (
-    FILE_HINT,
     CheckPlanForm,
     CheckResultForm,
     DecisionForm,
@@ -46,17 +43,22 @@ from lti_tool.cases.forms import (
     IncidentForm,
     NoteForm,
     WithdrawForm,
+    file_hint,
 )
 from lti_tool.cases.models import (
     ANSWERED,
     EVIDENCE_FILE,
+    FILE_FOR_ANSWER,
     FOLLOW_UP,
     SOURCE_CHECKER,
     UNDECIDED_STATES,
+    UPHELD,
     AuthenticityCheck,
     EvidenceItem,
     Incident,
+    LearnerFile,
 )
+from lti_tool.dbtypes import utcnow
 from lti_tool.declarations import service as declarations
 from lti_tool.extensions import db
 from lti_tool.people.access import of_this_course, part_of, require
@@ -64,11 +66,10 @@ from lti_tool.people.models import Person
 from lti_tool.people.roles import STAFF
 from lti_tool.policy import service as policies
 from lti_tool.staff.views import bp
+from lti_tool.submissions import confirmation
 from lti_tool.submissions.guard import once
 
 UPLOAD_ENDPOINTS = {"staff.new_incident", "staff.add_evidence"}
-# Room for the form's other fields on top of the file itself.
-_FORM_ALLOWANCE = 512 * 1024
 
 
 @bp.url_value_preprocessor
@@ -76,13 +77,7 @@ def _allow_uploads(endpoint: str | None, values: dict[str, Any] | None) -> None:
     # Runs before the CSRF check reads the body: only the evidence upload pages accept more
     # than MAX_CONTENT_LENGTH (the launch endpoint and every other page keep it).
     if endpoint in UPLOAD_ENDPOINTS:
-        request.max_content_length = (int(current_app.config["INCIDENT_MAX_UPLOAD_BYTES"])
-                                      + _FORM_ALLOWANCE)
-
-
-def _file_hint() -> str:
-    limit = int(current_app.config["INCIDENT_MAX_UPLOAD_BYTES"])
-    return FILE_HINT.format(limit=evidence.size_label(limit))
+        uploads.allow_upload()
 
 
 def _errors(form: FlaskForm) -> dict[str, str]:
@@ -161,21 +156,29 @@ def new_incident(placement_id: int, person_id: int) -> ResponseReturnValue:
     form = IncidentForm()
     form.set_choices(access.checkers(), methods)
     if form.validate_on_submit():
-        filename, content = _upload(form.evidence_file.data)
+        filename, content = confirmation.uploaded_file("evidence_file")
         items = []
         if (form.evidence_text.data or "").strip() or filename:
             items.append(evidence.EvidenceInput(
                 label=form.evidence_label.data or "", text=form.evidence_text.data or "",
-                filename=filename, content=content))
+                filename=filename, content=content,
+                withheld=bool(form.evidence_withheld.data),
+                withheld_reason=form.evidence_withheld_reason.data or ""))
         source = form.source.data or ""
+        concern = {
+            "placement": g.placement, "learner": learner, "raised_by": g.launch.person,
+            "source": SOURCE_CHECKER if source in access.checkers() else source,
+            "checker": source if source in access.checkers() else None,
+            "checker_result": form.checker_result.data or "",
+            "observations": form.observations.data or "", "evidence": items,
+            "planned_checks": list(form.planned_checks.data or []),
+            "detection_withheld": bool(form.detection_withheld.data),
+            "detection_withheld_reason": form.detection_withheld_reason.data or ""}
         try:
-            incident = raising.raise_incident(
-                placement=g.placement, learner=learner, raised_by=g.launch.person,
-                source=SOURCE_CHECKER if source in access.checkers() else source,
-                checker=source if source in access.checkers() else None,
-                checker_result=form.checker_result.data or "",
-                observations=form.observations.data or "", evidence=items,
-                planned_checks=list(form.planned_checks.data or []), policy=policy)
+            checked = raising.check_concern(policy=policy, **concern)
+            if not confirmation.confirmed():
+                return _confirm_raising(checked, policy)
+            incident = raising.raise_incident(policy=policy, **concern)
         except IncidentError as exc:
             _attach(form, exc)
         else:
@@ -190,8 +193,35 @@ def new_incident(placement_id: int, person_id: int) -> ResponseReturnValue:
     return render_template("incidents/new.html", form=form, errors=errors, learner=learner,
                            placement=g.placement, person=g.launch.person, policy=policy,
                            settings=declarations.effective_settings(g.placement),
-                           standing=standing.standing(learner), file_hint=_file_hint(),
+                           standing=standing.standing(learner), file_hint=file_hint(),
                            checkers=access.checkers()), (400 if errors else 200)
+
+
+def _confirm_raising(concern: raising.Concern, policy: policies.Policy) -> ResponseReturnValue:
+    """The confirmation step of recording an incident: what it does, what the learner is
+    shown, and the email they will get."""
+    learner = concern.learner
+    to = letters.address_of(learner, concern.course.id)
+    withheld = sum(1 for i in concern.evidence if i.withheld) + int(
+        concern.detection_withheld)
+    consequences = [
+        f"{learner.display_name} is asked how this could have occurred and has until "
+        f"{raising.answer_due(utcnow(), policy).strftime('%d %B %Y')} to answer "
+        f"({policy.case_process.response_working_days} working days).",
+        f"They are shown {len(concern.disclosed())} piece(s) of evidence"
+        + (f"; {withheld} withheld (staff see why)." if withheld else "."),
+        "Moodle's gradebook feedback says a question was sent (the grade stays 1/1).",
+    ]
+    subject = f"A question about your work for {letters.assignment_name(concern.placement)}"
+    return confirmation.ask(
+        title="Record this incident and email the learner?", consequences=consequences,
+        confirm_label="Record it and email the learner",
+        cancel_url=url_for("staff.new_incident", placement_id=concern.placement.id,
+                           person_id=learner.id),
+        cancel_label="Go back and change it",
+        preview=confirmation.Preview(
+            to=to or "No usable email address: the learner sees the question in Moodle",
+            subject=subject, body=raising.preview_question(concern, policy)))
 
 
 # --- the incident page -------------------------------------------------------------------------
@@ -203,7 +233,7 @@ def _page(incident: Incident, *, status: int = 200, **forms: Any) -> ResponseRet
     plan = forms.get("plan") or CheckPlanForm(prefix="plan", formdata=None)
     plan.set_choices(methods)
     decision = forms.get("decision") or DecisionForm(prefix="decision", formdata=None)
-    decision.set_choices(current.next_stage)
+    _decision_choices(decision, incident, policy)
     if not decision.is_submitted() or decision.expected_stage.data in (None, ""):
         decision.expected_stage.data = str(current.next_stage)
     follow_up = forms.get("follow_up") or FollowUpForm(prefix="followup", formdata=None)
@@ -233,10 +263,21 @@ def _page(incident: Incident, *, status: int = 200, **forms: Any) -> ResponseRet
         withdraw_form=forms.get("withdraw") or WithdrawForm(prefix="withdraw", formdata=None),
         note_form=note, errors=errors, state_label=records.state_label(incident),
         action_labels=ledger.ACTION_LABELS, check_outcomes=checks.CHECK_OUTCOMES,
-        follow_up_results=decisions.FOLLOW_UP_RESULTS, file_hint=_file_hint(),
+        follow_up_results=decisions.FOLLOW_UP_RESULTS, file_hint=file_hint(),
         describe=records.describe,
         undecided=incident.state in UNDECIDED_STATES, answered=incident.state == ANSWERED,
-        needs_follow_up=incident.state == FOLLOW_UP), status
+        needs_follow_up=incident.state == FOLLOW_UP,
+        context=safeguards.decision_context(incident),
+        may_decide_without_answer=safeguards.may_decide_without_answer(incident),
+        answer_files=(answers.learner_files(incident, FILE_FOR_ANSWER)
+                      if incident.answered_at else []),
+        letter=letters.decision_letter(incident, policy)), status
+
+
+def _decision_choices(form: DecisionForm, incident: Incident, policy: policies.Policy) -> None:
+    form.set_choices(standing.standing(incident.learner).next_stage,
+                     poor_practice=safeguards.poor_practice_allowed(incident, policy),
+                     sources=[(s.key, s.label) for s in safeguards.sources(incident)])
 
 
 def _done(incident: Incident, message: str) -> ResponseReturnValue:
@@ -262,9 +303,11 @@ def add_evidence(placement_id: int, incident_id: int) -> ResponseReturnValue:
         try:
             evidence.add_evidence(incident, g.launch.person, evidence.EvidenceInput(
                 label=form.label.data or "", text=form.text.data or "", filename=filename,
-                content=content))
+                content=content, withheld=bool(form.withheld.data),
+                withheld_reason=form.withheld_reason.data or ""))
         except IncidentError as exc:
-            _attach(form, exc, {"evidence_text": "text", "evidence_file": "file"})
+            _attach(form, exc, {"evidence_text": "text", "evidence_file": "file",
+                                "evidence_withheld_reason": "withheld_reason"})
         else:
             return _done(incident, "Evidence added.")
     return _page(incident, status=400, evidence=form)
@@ -281,13 +324,20 @@ def download_evidence(placement_id: int, incident_id: int,
     content = evidence.evidence_file(item)
     if content is None:
         abort(404)
-    response = send_file(io.BytesIO(content), mimetype=item.content_type,
-                         as_attachment=True, download_name=item.filename or "evidence",
-                         conditional=False, etag=False, max_age=0)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return uploads.download(content, item.content_type, item.filename or "evidence")
+
+
+@bp.get("/placements/<int:placement_id>/incidents/<int:incident_id>/files/<int:file_id>")
+@require(STAFF)
+def download_learner_file(placement_id: int, incident_id: int,
+                          file_id: int) -> ResponseReturnValue:
+    """A file the learner sent with their answer (once sent) or their appeal."""
+    incident = _incident(incident_id)
+    row = part_of(incident, db.session.get(LearnerFile, file_id))
+    if row.purpose == FILE_FOR_ANSWER and incident.answered_at is None:
+        abort(404)  # still the learner's draft
+    return uploads.download(answers.learner_file_content(row), row.content_type,
+                            row.filename)
 
 
 @bp.post("/placements/<int:placement_id>/incidents/<int:incident_id>/checks")
@@ -339,15 +389,39 @@ def decide(placement_id: int, incident_id: int) -> ResponseReturnValue:
     incident = _incident(incident_id)
     policy = policies.current_or_bundled()
     form = DecisionForm(prefix="decision")
-    form.set_choices(standing.standing(incident.learner).next_stage)
+    _decision_choices(form, incident, policy)
     if form.validate_on_submit():
         expected = form.expected_stage.data or ""
+        finding = safeguards.Finding(
+            outcome=form.outcome.data or "", reasons=form.reasons.data or "",
+            account_reasons=form.account_reasons.data or "",
+            relied_on=tuple(form.relied_on.data or []),
+            without_answer_reason=form.without_answer_reason.data or "",
+            acknowledged=bool(form.acknowledged.data))
         try:
-            decisions.decide(incident, g.launch.person, outcome=form.outcome.data or "",
-                             reasons=form.reasons.data or "", policy=policy,
+            if not confirmation.confirmed():
+                # The confirmed POST checks again under the locks (a stage taken meanwhile
+                # is a 409 there, not a form error here).
+                safeguards.check_finding(incident, finding, policy)
+                if finding.outcome == UPHELD:
+                    ledger.action_for(standing.standing(incident.learner).next_stage,
+                                      form.stage_action.data or None)
+                return confirmation.ask(
+                    title=f"Record this decision: "
+                          f"{safeguards.FINDING_LABELS[finding.outcome].lower()}?",
+                    consequences=decisions.consequences(incident, finding, policy),
+                    confirm_label="Record the decision and send the letter",
+                    cancel_url=url_for("staff.incident", placement_id=g.placement.id,
+                                       incident_id=incident.id),
+                    cancel_label="Go back and change it")
+            decisions.decide(incident, g.launch.person, outcome=finding.outcome,
+                             reasons=finding.reasons, policy=policy,
                              stage_action=form.stage_action.data or None,
                              expected_stage=int(expected) if expected.isdigit() else None,
-                             without_answer=bool(form.without_answer.data))
+                             account_reasons=finding.account_reasons,
+                             relied_on=finding.relied_on,
+                             without_answer_reason=finding.without_answer_reason,
+                             acknowledged=finding.acknowledged)
         except IncidentError as exc:
             _attach(form, exc)
         else:
