@@ -107,7 +107,7 @@ def case_view(incident: Incident, policy: Policy, current: Standing) -> CaseView
         consequences=stage_meaning(policy, current.next_stage) if undecided else "",
         answer=answer_of(incident), draft=draft_of(incident),
         answer_files=learner_files(incident, FILE_FOR_ANSWER),
-        checks=[c for c in checks_of(incident)],
+        checks=checks_of(incident),
         letter=decision_letter(incident, policy), appeal=appeal,
         appeal_grounds=grounds_of(appeal) if appeal else [],
         appeal_files=learner_files(incident, FILE_FOR_APPEAL) if appeal else [],
