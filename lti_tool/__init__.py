@@ -89,8 +89,8 @@ def register_extensions(app: Flask) -> None:
     app.session_interface = ServerSessionInterface(redis_url)
     # Import the models so that metadata (and migrations) know every table.
     from lti_tool.audit import models as _audit  # noqa: F401
+    from lti_tool.cases import models as _cases  # noqa: F401
     from lti_tool.declarations import models as _declarations  # noqa: F401
-    from lti_tool.incidents import models as _incidents  # noqa: F401
     from lti_tool.lti import models as _lti  # noqa: F401
     from lti_tool.outbox import handlers as _outbox_handlers  # noqa: F401
     from lti_tool.outbox import models as _outbox  # noqa: F401
@@ -116,6 +116,8 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from lti_tool.admin.views import bp as admin_bp
+    from lti_tool.appeals.views import bp as appeals_bp
+    from lti_tool.learner import cases as _learner_cases  # noqa: F401 - adds routes
     from lti_tool.learner import declaring as _learner_declaring  # noqa: F401 - adds routes
     from lti_tool.learner import incidents as _learner_incidents  # noqa: F401 - adds routes
     from lti_tool.learner.views import bp as learner_bp
@@ -130,7 +132,7 @@ def register_blueprints(app: Flask) -> None:
 
     for bp in (public_bp, lti_bp, learner_bp, staff_bp, admin_bp):
         app.register_blueprint(bp)
-    for bp in (requests_bp, als_bp, course_requests_bp):
+    for bp in (requests_bp, als_bp, course_requests_bp, appeals_bp):
         app.register_blueprint(bp)
 
 

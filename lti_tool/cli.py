@@ -19,7 +19,7 @@ from lti_tool.people.models import Person
 from lti_tool.platforms import service as platforms
 from lti_tool.platforms.models import Platform
 from lti_tool.roles import service as roles
-from lti_tool.roles.models import ALS, TOOL_ADMIN
+from lti_tool.roles.models import ALS, APPEAL_REVIEWER, TOOL_ADMIN
 
 T = TypeVar("T")
 
@@ -271,6 +271,22 @@ def roles_revoke_als(platform_ref: str, sub: str | None, email: str | None) -> N
     _revoke(ALS, platform_ref, sub, email)
 
 
+@roles_cli.command("grant-appeal-reviewer")
+@_who_options
+def roles_grant_appeal_reviewer(platform_ref: str, sub: str | None, email: str | None) -> None:
+    """Make someone an appeal reviewer (they review appeals against case decisions they
+    took no part in)."""
+    _grant(APPEAL_REVIEWER, platform_ref, sub, email)
+
+
+@roles_cli.command("revoke-appeal-reviewer")
+@_who_options
+def roles_revoke_appeal_reviewer(platform_ref: str, sub: str | None,
+                                 email: str | None) -> None:
+    """End someone's appeal reviewer role (the grant stays in the history)."""
+    _revoke(APPEAL_REVIEWER, platform_ref, sub, email)
+
+
 @roles_cli.command("grant-admin")
 @_who_options
 def roles_grant_admin(platform_ref: str, sub: str | None, email: str | None) -> None:
@@ -399,7 +415,7 @@ def worker_command(once: bool) -> None:
     """Deliver the outbox (scores to Moodle, emails), queue due reminders, and keep going."""
     import time
 
-    from lti_tool.incidents.service import send_due_reminders
+    from lti_tool.cases.raising import send_due_reminders
     from lti_tool.lti.state import purge_expired
     from lti_tool.outbox.service import deliver_due
     from lti_tool.submissions.guard import purge_older_than

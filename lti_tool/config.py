@@ -110,6 +110,8 @@ class DefaultConfig:
     INCIDENT_REMINDER_HOURS = 72
     # Hours an emailed answer link stays valid (each link works once).
     INCIDENT_ANSWER_LINK_HOURS = 14 * 24
+    # Days the read-only link to "My AI-use cases" in a decision or appeal email works.
+    CASE_LINK_DAYS = 30
     # Largest evidence file accepted (only the evidence upload pages accept more than
     # MAX_CONTENT_LENGTH; every other page, the launch included, keeps that limit).
     INCIDENT_MAX_UPLOAD_BYTES = 5 * 1024 * 1024

@@ -1,6 +1,7 @@
 """The tool's navigation links, shown on every page after a launch: the activity, the
-learner's requests, the course's requests for staff, the ALS review queue for ALS members
-(any role, any course) and tool administration for tool administrators."""
+learner's requests and cases, the course's requests for staff, the ALS review queue and the
+appeals queue for those who hold the role (any role, any course) and tool administration for
+tool administrators."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from lti_tool.extensions import db
 from lti_tool.people.access import current_launch
 from lti_tool.people.models import Person
 from lti_tool.people.roles import ADMIN, LEARNER, STAFF, at_least
+from lti_tool.roles.models import ALS, APPEAL_REVIEWER
 
 
 @dataclass(frozen=True)
@@ -42,13 +44,18 @@ def tool_nav() -> list[NavItem]:
                                                       placement_id=launch.placement_id)))
     if launch.role == LEARNER and launch.placement_id is not None:
         items.append(NavItem("My AI tool requests", url_for("requests.index")))
+    if launch.role == LEARNER:
+        items.append(NavItem("My AI-use cases", url_for("learner.cases")))
     if at_least(launch.role, STAFF) and launch.course_id is not None:
         items.append(NavItem("AI tool requests in this course",
                              url_for("course_requests.course", course_id=launch.course_id)))
     person = db.session.get(Person, launch.person_id)
-    if person is not None and roles.is_als(person):
+    held = roles.held_roles(person) if person is not None else set()
+    if ALS in held:
         items.append(NavItem("Review queue", url_for("als.queue")))
-    if launch.role == ADMIN or (person is not None and roles.is_tool_admin(person)):
+    if APPEAL_REVIEWER in held:
+        items.append(NavItem("Appeals", url_for("appeals.queue")))
+    if launch.role == ADMIN or (person is not None and roles.is_tool_admin(person, held)):
         items.append(NavItem("Tool administration", url_for("admin.index")))
     return items
 

@@ -21,10 +21,11 @@ from lti_tool.extensions import db
 from lti_tool.platforms import changes
 
 # Pages reached from a launch, shown inside Moodle's iframe (errors on them included).
-FRAMED_BLUEPRINTS = {"admin", "als", "course_requests", "learner", "requests", "staff"}
+FRAMED_BLUEPRINTS = {"admin", "als", "appeals", "course_requests", "learner", "requests",
+                     "staff"}
 FRAMED_ENDPOINTS = {"lti.login", "lti.launch"}
 # Opened from an email, outside Moodle: never framed.
-TOP_LEVEL_ENDPOINTS = {"learner.answer_by_link"}
+TOP_LEVEL_ENDPOINTS = {"learner.answer_by_link", "learner.cases_by_link"}
 # Moodle opens the registration URL in an iframe of the site being registered.
 REGISTRATION_ENDPOINT = "lti.register"
 # Public, cacheable responses (no personal data, no session).

@@ -19,7 +19,7 @@ from lti_tool.outbox.models import FAILED, OutboxMessage
 from lti_tool.platforms import service as platforms
 from lti_tool.roles import service as roles
 from lti_tool.roles.access import require_tool_admin
-from lti_tool.roles.models import ALS, ROLE_LABELS, TOOL_ADMIN, RoleGrant
+from lti_tool.roles.models import ALS, APPEAL_REVIEWER, ROLE_LABELS, TOOL_ADMIN, RoleGrant
 from lti_tool.submissions import confirmation
 from lti_tool.submissions.guard import once
 
@@ -64,6 +64,7 @@ def retry(message_id: int) -> ResponseReturnValue:
 
 class GrantForm(FlaskForm):
     role = RadioGroup("Role", options=[(ALS, ROLE_LABELS[ALS]),
+                                       (APPEAL_REVIEWER, ROLE_LABELS[APPEAL_REVIEWER]),
                                        (TOOL_ADMIN, ROLE_LABELS[TOOL_ADMIN])],
                       message="Choose the role to give.")
     who = StringField("Moodle user ID or email address", validators=[

@@ -7,10 +7,13 @@ from __future__ import annotations
 from flask import abort, flash, g, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
+from lti_tool.cases.answers import answer, answer_of, draft_of, learner_files, link_for_token
+from lti_tool.cases.errors import IncidentError, LinkRefused
+from lti_tool.cases.evidence import evidence_of, learner_summary
+from lti_tool.cases.forms import AnswerForm, DraftAnswerForm, file_hint
+from lti_tool.cases.letters import assignment_name
+from lti_tool.cases.models import AWAITING_ANSWER, FILE_FOR_ANSWER, Incident
 from lti_tool.extensions import db
-from lti_tool.incidents import service as incidents
-from lti_tool.incidents.forms import AnswerForm
-from lti_tool.incidents.models import AWAITING_ANSWER, Incident
 from lti_tool.learner.views import bp
 from lti_tool.lti.exceptions import AccessDenied
 from lti_tool.people.access import current_launch, require
@@ -25,14 +28,28 @@ def _errors(form: AnswerForm) -> dict[str, str]:
             if name in form and messages}
 
 
-def _render(form: AnswerForm, incident: Incident, learner: Person, *, via_link: bool,
-            status: int = 200) -> ResponseReturnValue:
+def render_answer_page(form: AnswerForm, incident: Incident, learner: Person, *, via_link: bool,
+            status: int = 200, draft_form: DraftAnswerForm | None = None
+            ) -> ResponseReturnValue:
     errors = _errors(form)
+    draft = draft_of(incident)
+    if draft is not None and not form.is_submitted():
+        form.answer.data = draft.text
+    if draft_form is None:
+        draft_form = DraftAnswerForm(prefix="draft", formdata=None,
+                                     answer=draft.text if draft else "")
+    else:
+        errors.update({draft_form[name].id: messages[0]
+                       for name, messages in draft_form.errors.items() if messages})
     return render_template("incidents/answer.html", form=form, incident=incident,
                            learner=learner, person=None if via_link else learner,
-                           assignment=incidents.assignment_name(incident.placement),
+                           assignment=assignment_name(incident.placement),
                            policy=policies.current_or_bundled(), errors=errors,
-                           via_link=via_link), (400 if errors else status)
+                           via_link=via_link, draft_form=draft_form,
+                           files=learner_files(incident, FILE_FOR_ANSWER),
+                           disclosed=[learner_summary(e) for e in evidence_of(
+                               incident, disclosed_only=True)],
+                           file_hint=file_hint()), (400 if errors else status)
 
 
 @bp.route("/incidents/<int:incident_id>/answer", methods=["GET", "POST"])
@@ -47,13 +64,13 @@ def answer_question(incident_id: int) -> ResponseReturnValue:
         raise AccessDenied("not_your_question", "This question was sent to someone else.")
     if incident.state != AWAITING_ANSWER:
         return render_template("incidents/answered.html", incident=incident, person=learner,
-                               assignment=incidents.assignment_name(incident.placement),
-                               answer=incidents.answer_of(incident), via_link=False)
+                               assignment=assignment_name(incident.placement),
+                               answer=answer_of(incident), via_link=False)
     form = AnswerForm()
     if form.validate_on_submit():
         try:
-            incidents.answer(incident, learner, form.answer.data or "", via="moodle")
-        except incidents.IncidentError as exc:
+            answer(incident, learner, form.answer.data or "", via="moodle")
+        except IncidentError as exc:
             form.answer.errors = [*form.answer.errors, exc.message]
         else:
             flash("Thank you: your answer has been sent to your tutor.", "success")
@@ -62,15 +79,15 @@ def answer_question(incident_id: int) -> ResponseReturnValue:
                                         placement_id=g.launch.placement_id), code=303)
             return redirect(url_for("learner.answer_question", incident_id=incident.id),
                             code=303)
-    return _render(form, incident, learner, via_link=False)
+    return render_answer_page(form, incident, learner, via_link=False)
 
 
 @bp.route("/answer/<token>", methods=["GET", "POST"])
 @once
 def answer_by_link(token: str) -> ResponseReturnValue:
     try:
-        link = incidents.link_for_token(token)
-    except incidents.LinkRefused as exc:
+        link = link_for_token(token)
+    except LinkRefused as exc:
         if exc.reason != "answer_link_used":
             raise
         # Not an error for the learner: their answer arrived (each link works once).
@@ -90,13 +107,13 @@ def answer_by_link(token: str) -> ResponseReturnValue:
     form = AnswerForm()
     if form.validate_on_submit():
         try:
-            incidents.answer(incident, learner, form.answer.data or "", via="link")
-        except incidents.IncidentError as exc:
+            answer(incident, learner, form.answer.data or "", via="link")
+        except IncidentError as exc:
             form.answer.errors = [*form.answer.errors, exc.message]
         else:
             return render_template("incidents/answered.html", incident=incident,
-                                   person=None, assignment=incidents.assignment_name(
+                                   person=None, assignment=assignment_name(
                                        incident.placement),
-                                   answer=incidents.answer_of(incident), via_link=True,
+                                   answer=answer_of(incident), via_link=True,
                                    just_sent=True)
-    return _render(form, incident, learner, via_link=True)
+    return render_answer_page(form, incident, learner, via_link=True)

@@ -21,8 +21,33 @@ REQUIRED_TEXT = ("reference", "version", "title", "issue_date", "review_date", "
 BUNDLED = Path(__file__).resolve().parents[2] / "config" / "policy" / "aiu-1.0.json"
 
 
+# When poor academic practice (an educational outcome, counting towards no stage) may be
+# found: for a learner's first case (the default), for any case, or never.
+POOR_PRACTICE_WHEN = ("first_case", "any_case", "never")
+
+
 class PolicyError(ValueError):
     """The policy file or the requested change is not acceptable; the message says why."""
+
+
+@dataclass(frozen=True)
+class CaseProcess:
+    """The policy data that shapes a case (``case_process``; defaults where a version has
+    none): the learner's response window in working days, the appeal window in days, when
+    poor academic practice may be found, and each awarding body's appeals procedure (by
+    qualification name, with ``default``)."""
+
+    response_working_days: int = 10
+    appeal_days: int = 14
+    poor_academic_practice: str = "first_case"
+    awarding_body_appeals: tuple[tuple[str, str], ...] = ()
+
+    def next_route(self, awarding_body: str | None) -> str:
+        """The awarding body's appeals procedure, in the policy's words."""
+        routes = dict(self.awarding_body_appeals)
+        return routes.get(awarding_body or "", routes.get(
+            "default", "If you are not satisfied once our own appeals procedure is complete, "
+            "you can take your case to your awarding body under its appeals procedure."))
 
 
 @dataclass(frozen=True)
@@ -59,6 +84,19 @@ class Policy:
     def __getitem__(self, name: str) -> Any:
         return self.data[name]
 
+    @property
+    def case_process(self) -> CaseProcess:
+        raw = self.data.get("case_process") or {}
+        defaults = CaseProcess()
+        return CaseProcess(
+            response_working_days=int(raw.get("response_working_days",
+                                              defaults.response_working_days)),
+            appeal_days=int(raw.get("appeal_days", defaults.appeal_days)),
+            poor_academic_practice=str(raw.get("poor_academic_practice",
+                                               defaults.poor_academic_practice)),
+            awarding_body_appeals=tuple(sorted(
+                (str(k), str(v)) for k, v in (raw.get("awarding_body_appeals") or {}).items())))
+
 
 def validate_content(data: Any) -> dict[str, Any]:
     """Check that a policy document has everything the screens and declarations rely on."""
@@ -80,7 +118,30 @@ def validate_content(data: Any) -> dict[str, Any]:
     if not isinstance(stages, list) or [s.get("stage") for s in stages] != [1, 2, 3]:
         raise PolicyError("stages must list stages 1, 2 and 3 in order")
     _validate_comprehension(data.get("comprehension"))
+    _validate_case_process(data.get("case_process"))
     return data
+
+
+def _validate_case_process(process: Any) -> None:
+    """The optional settings that shape a case (see :class:`CaseProcess`)."""
+    if process is None:
+        return
+    if not isinstance(process, dict):
+        raise PolicyError("case_process must be an object")
+    for key, low, high in (("response_working_days", 1, 60), ("appeal_days", 1, 90)):
+        value = process.get(key, 1)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise PolicyError(f"case_process.{key} must be a whole number from {low} to "
+                              f"{high}")
+    if process.get("poor_academic_practice", "first_case") not in POOR_PRACTICE_WHEN:
+        raise PolicyError("case_process.poor_academic_practice must be one of: "
+                          + ", ".join(POOR_PRACTICE_WHEN))
+    routes = process.get("awarding_body_appeals", {})
+    if not isinstance(routes, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and v.strip()
+            for k, v in routes.items()):
+        raise PolicyError("case_process.awarding_body_appeals must map awarding bodies to "
+                          "the text of their appeals procedure")
 
 
 def _validate_comprehension(questions: Any) -> None:

@@ -13,7 +13,7 @@ from lti_tool.lti.exceptions import AccessDenied
 from lti_tool.people.access import confirmed_role, course_role_of, launch_or_end
 from lti_tool.people.roles import ADMIN
 from lti_tool.roles import service as roles
-from lti_tool.roles.models import ALS, TOOL_ADMIN
+from lti_tool.roles.models import ALS, APPEAL_REVIEWER, TOOL_ADMIN
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -21,6 +21,8 @@ _REFUSALS = {
     ALS: ("not_als", "This page is for the ALS team. If you are in the team, ask a tool "
           "administrator to add you."),
     TOOL_ADMIN: ("not_tool_admin", "This page is for the tool's administrators."),
+    APPEAL_REVIEWER: ("not_appeal_reviewer", "This page is for appeal reviewers. If you "
+                      "review appeals, ask a tool administrator to add you."),
 }
 
 
@@ -35,6 +37,8 @@ def require_tool_role(role: str) -> Callable[[F], F]:
             person = launch.person
             if role == ALS:
                 allowed = roles.is_als(person)
+            elif role == APPEAL_REVIEWER:
+                allowed = roles.is_appeal_reviewer(person)
             else:
                 allowed = (confirmed_role(launch, course_role_of(launch)) == ADMIN
                            or roles.is_tool_admin(person))
@@ -52,3 +56,4 @@ def require_tool_role(role: str) -> Callable[[F], F]:
 
 require_als = require_tool_role(ALS)
 require_tool_admin = require_tool_role(TOOL_ADMIN)
+require_appeal_reviewer = require_tool_role(APPEAL_REVIEWER)

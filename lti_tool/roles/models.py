@@ -22,8 +22,11 @@ from lti_tool.platforms.models import Platform
 
 ALS = "als"
 TOOL_ADMIN = "admin"
-ROLE_LABELS = {ALS: "ALS team member", TOOL_ADMIN: "Tool administrator"}
-ROLE_PHRASES = {ALS: "an ALS team member", TOOL_ADMIN: "a tool administrator"}
+APPEAL_REVIEWER = "appeal_reviewer"  # reviews appeals against case decisions
+ROLE_LABELS = {ALS: "ALS team member", TOOL_ADMIN: "Tool administrator",
+               APPEAL_REVIEWER: "Appeal reviewer"}
+ROLE_PHRASES = {ALS: "an ALS team member", TOOL_ADMIN: "a tool administrator",
+                APPEAL_REVIEWER: "an appeal reviewer"}
 
 _ACTIVE_PERSON = "revoked_at IS NULL AND person_id IS NOT NULL"
 _WAITING_SUB = "revoked_at IS NULL AND person_id IS NULL AND sub IS NOT NULL"

@@ -18,7 +18,14 @@ from lti_tool.extensions import db
 from lti_tool.notifications.addresses import usable_address
 from lti_tool.people.models import Person
 from lti_tool.people.roles import confirmation_cutoff
-from lti_tool.roles.models import ALS, ROLE_LABELS, TOOL_ADMIN, RoleGrant, RoleRevocation
+from lti_tool.roles.models import (
+    ALS,
+    APPEAL_REVIEWER,
+    ROLE_LABELS,
+    TOOL_ADMIN,
+    RoleGrant,
+    RoleRevocation,
+)
 
 
 class RoleError(Exception):
@@ -301,11 +308,27 @@ def is_als(person: Person) -> bool:
     return holds(person, ALS)
 
 
-def is_tool_admin(person: Person) -> bool:
+def is_appeal_reviewer(person: Person) -> bool:
+    """Whether the person may review appeals on their platform (the role is granted like
+    ALS membership)."""
+    return holds(person, APPEAL_REVIEWER)
+
+
+def held_roles(person: Person) -> set[str]:
+    """Every tool-held role the person holds on their platform (one query)."""
+    return set(db.session.scalars(
+        sa.select(RoleGrant.role).where(RoleGrant.revoked_at.is_(None),
+                                        RoleGrant.person_id == person.id,
+                                        RoleGrant.platform_id == person.platform_id)))
+
+
+def is_tool_admin(person: Person, held: set[str] | None = None) -> bool:
     """Moodle site administrators (as their last launch said, while Moodle's word still
-    counts: ``COURSE_ROLE_MAX_AGE_HOURS``) and people granted the role."""
-    return (bool(person.is_platform_admin) and person.last_launch_at >= confirmation_cutoff()
-            ) or holds(person, TOOL_ADMIN)
+    counts: ``COURSE_ROLE_MAX_AGE_HOURS``) and people granted the role (``held``: their
+    :func:`held_roles`, when already looked up)."""
+    if bool(person.is_platform_admin) and person.last_launch_at >= confirmation_cutoff():
+        return True
+    return TOOL_ADMIN in held if held is not None else holds(person, TOOL_ADMIN)
 
 
 def list_grants(platform_id: int | None = None, *, include_revoked: bool = False,
@@ -338,4 +361,6 @@ def als_members(platform_id: int) -> list[Person]:
 
 __all__ = ["ALS", "TOOL_ADMIN", "RoleError", "grant", "revoke", "revoke_grant",
            "resolve_grants", "confirm_grant", "email_matches", "valid_email", "holds",
-           "is_als", "is_tool_admin", "list_grants", "get_grant", "als_members"]
+           "is_als", "is_appeal_reviewer", "is_tool_admin", "held_roles", "list_grants",
+           "get_grant",
+           "als_members"]

@@ -4,19 +4,14 @@ decision and the follow-up, and evidence downloads."""
 
 from __future__ import annotations
 
-import io
-import re
 from typing import Any
 
 from flask import (
     abort,
-    current_app,
     flash,
     g,
     redirect,
     render_template,
-    request,
-    send_file,
     url_for,
 )
 from flask.typing import ResponseReturnValue
@@ -24,11 +19,22 @@ from flask_wtf import FlaskForm
 from werkzeug.datastructures import FileStorage
 from wtforms.fields.choices import SelectChoice
 
-from lti_tool.declarations import service as declarations
-from lti_tool.extensions import db
-from lti_tool.incidents import service as incidents
-from lti_tool.incidents.forms import (
-    FILE_HINT,
+from lti_tool import uploads
+from lti_tool.cases import (
+    access,
+    answers,
+    checks,
+    decisions,
+    evidence,
+    ledger,
+    letters,
+    raising,
+    records,
+    safeguards,
+    standing,
+)
+from lti_tool.cases.errors import IncidentError
+from lti_tool.cases.forms import (
     CheckPlanForm,
     CheckResultForm,
     DecisionForm,
@@ -37,10 +43,12 @@ from lti_tool.incidents.forms import (
     IncidentForm,
     NoteForm,
     WithdrawForm,
+    file_hint,
 )
-from lti_tool.incidents.models import (
+from lti_tool.cases.models import (
     ANSWERED,
     EVIDENCE_FILE,
+    FILE_FOR_ANSWER,
     FOLLOW_UP,
     SOURCE_CHECKER,
     UNDECIDED_STATES,
@@ -48,7 +56,11 @@ from lti_tool.incidents.models import (
     AuthenticityCheck,
     EvidenceItem,
     Incident,
+    LearnerFile,
 )
+from lti_tool.dbtypes import utcnow
+from lti_tool.declarations import service as declarations
+from lti_tool.extensions import db
 from lti_tool.people.access import of_this_course, part_of, require
 from lti_tool.people.models import Person
 from lti_tool.people.roles import STAFF
@@ -58,8 +70,6 @@ from lti_tool.submissions import confirmation
 from lti_tool.submissions.guard import once
 
 UPLOAD_ENDPOINTS = {"staff.new_incident", "staff.add_evidence"}
-# Room for the form's other fields on top of the file itself.
-_FORM_ALLOWANCE = 512 * 1024
 
 
 @bp.url_value_preprocessor
@@ -67,16 +77,7 @@ def _allow_uploads(endpoint: str | None, values: dict[str, Any] | None) -> None:
     # Runs before the CSRF check reads the body: only the evidence upload pages accept more
     # than MAX_CONTENT_LENGTH (the launch endpoint and every other page keep it).
     if endpoint in UPLOAD_ENDPOINTS:
-        limit = int(current_app.config["INCIDENT_MAX_UPLOAD_BYTES"])
-        # The confirmation page sends the file again in a form field, base64 encoded.
-        carried = limit * 4 // 3 + 4 + _FORM_ALLOWANCE
-        request.max_content_length = carried + _FORM_ALLOWANCE
-        request.max_form_memory_size = carried
-
-
-def _file_hint() -> str:
-    limit = int(current_app.config["INCIDENT_MAX_UPLOAD_BYTES"])
-    return FILE_HINT.format(limit=incidents.size_label(limit))
+        uploads.allow_upload()
 
 
 def _errors(form: FlaskForm) -> dict[str, str]:
@@ -84,7 +85,7 @@ def _errors(form: FlaskForm) -> dict[str, str]:
             if name in form and messages}
 
 
-def _attach(form: FlaskForm, exc: incidents.IncidentError,
+def _attach(form: FlaskForm, exc: IncidentError,
             mapping: dict[str, str] | None = None) -> None:
     name = (mapping or {}).get(exc.field, exc.field)
     field = form[name] if name in form else next(iter(form))
@@ -104,16 +105,16 @@ def viewable_learner(person_id: int) -> Person:
     person = db.session.get(Person, person_id)
     if person is None or person.platform_id != g.launch.platform_id or not (
             g.launch.for_user == person.sub
-            or incidents.learner_in_course(person, g.placement.course)):
+            or access.learner_in_course(person, g.placement.course)):
         abort(404)
     return person
 
 
-def _incident(incident_id: int, action: str = incidents.VIEW) -> Incident:
+def _incident(incident_id: int, action: str = access.VIEW) -> Incident:
     """The incident in the URL: of this placement's course (else 404), and not one the
-    viewer may take no part in (403, see :func:`incidents.conflict_of_interest`)."""
+    viewer may take no part in (403, see :func:`access.conflict_of_interest`)."""
     incident = of_this_course(db.session.get(Incident, incident_id))
-    incidents.check_may_act(g.launch.person, incident, action)
+    access.check_may_act(g.launch.person, incident, action)
     return incident
 
 
@@ -128,18 +129,18 @@ def learner(placement_id: int, person_id: int) -> str:
     history = declarations.history(person.id, g.placement.id)
     elsewhere = [(p, h) for p, h in declarations.histories(person.id)
                  if p.id != g.placement.id]
-    staff_courses = incidents.staff_course_ids(viewer)
-    everything = incidents.can_see_everything(viewer)
-    cases = [(i, incidents.full_detail(viewer, i, staff_courses, everything))
-             for i in incidents.incidents_of(person)]
-    current = incidents.standing(person)
+    staff_courses = access.staff_course_ids(viewer)
+    everything = access.can_see_everything(viewer)
+    cases = [(i, access.full_detail(viewer, i, staff_courses, everything))
+             for i in answers.incidents_of(person)]
+    current = standing.standing(person)
     return render_template(
         "staff/learner.html", placement=g.placement, learner=person, person=viewer,
         policy=policy, history=history, status=declarations.status(
             history[0] if history else None, policy),
         elsewhere=elsewhere, cases=cases, standing=current,
-        next_meaning=incidents.stage_meaning(policy, current.next_stage),
-        state_label=incidents.state_label)
+        next_meaning=ledger.stage_meaning(policy, current.next_stage),
+        state_label=records.state_label)
 
 
 # --- recording an incident ---------------------------------------------------------------------
@@ -151,38 +152,38 @@ def learner(placement_id: int, person_id: int) -> str:
 def new_incident(placement_id: int, person_id: int) -> ResponseReturnValue:
     learner = viewable_learner(person_id)
     policy = policies.current_or_bundled()
-    checks = [str(c) for c in policy["authenticity_checks"]]
+    methods = [str(c) for c in policy["authenticity_checks"]]
     form = IncidentForm()
-    form.set_choices(incidents.checkers(), checks)
+    form.set_choices(access.checkers(), methods)
     if form.validate_on_submit():
-        filename, content = confirmation.uploaded_file(form.evidence_file.name)
-        evidence = []
+        filename, content = confirmation.uploaded_file("evidence_file")
+        items = []
         if (form.evidence_text.data or "").strip() or filename:
-            evidence.append(incidents.EvidenceInput(
+            items.append(evidence.EvidenceInput(
                 label=form.evidence_label.data or "", text=form.evidence_text.data or "",
-                filename=filename, content=content))
+                filename=filename, content=content,
+                withheld=bool(form.evidence_withheld.data),
+                withheld_reason=form.evidence_withheld_reason.data or ""))
         source = form.source.data or ""
-
-        def record() -> Incident:
-            return incidents.raise_incident(
-                placement=g.placement, learner=learner, raised_by=g.launch.person,
-                source=SOURCE_CHECKER if source in incidents.checkers() else source,
-                checker=source if source in incidents.checkers() else None,
-                checker_result=form.checker_result.data or "",
-                observations=form.observations.data or "", evidence=evidence,
-                planned_checks=list(form.planned_checks.data or []), policy=policy)
-
+        concern = {
+            "placement": g.placement, "learner": learner, "raised_by": g.launch.person,
+            "source": SOURCE_CHECKER if source in access.checkers() else source,
+            "checker": source if source in access.checkers() else None,
+            "checker_result": form.checker_result.data or "",
+            "observations": form.observations.data or "", "evidence": items,
+            "planned_checks": list(form.planned_checks.data or []),
+            "detection_withheld": bool(form.detection_withheld.data),
+            "detection_withheld_reason": form.detection_withheld_reason.data or ""}
         try:
+            checked = raising.check_concern(policy=policy, **concern)
             if not confirmation.confirmed():
-                rehearsal = confirmation.rehearse(lambda: bool(
-                    incidents.learner_email(record())))
-                return _confirm_incident(learner, rehearsal)
-            incident = record()
-        except incidents.IncidentError as exc:
+                return _confirm_raising(checked, policy)
+            incident = raising.raise_incident(policy=policy, **concern)
+        except IncidentError as exc:
             _attach(form, exc)
         else:
             flash(f"Incident recorded. {learner.display_name} has been asked how this could "
-                  "have occurred." if incidents.learner_email(incident) else
+                  "have occurred." if letters.learner_email(incident) else
                   f"Incident recorded. Moodle has no usable email address for "
                   f"{learner.display_name}: they will see the question when they next open "
                   "the activity.", "success")
@@ -192,62 +193,55 @@ def new_incident(placement_id: int, person_id: int) -> ResponseReturnValue:
     return render_template("incidents/new.html", form=form, errors=errors, learner=learner,
                            placement=g.placement, person=g.launch.person, policy=policy,
                            settings=declarations.effective_settings(g.placement),
-                           standing=incidents.standing(learner), file_hint=_file_hint(),
-                           checkers=incidents.checkers()), (400 if errors else 200)
+                           standing=standing.standing(learner), file_hint=file_hint(),
+                           checkers=access.checkers()), (400 if errors else 200)
 
 
-_ANSWER_LINK = re.compile(r"\S+/answer/[\w-]+")
-
-
-def _confirm_incident(learner: Person,
-                      rehearsal: confirmation.Rehearsal[bool]) -> ResponseReturnValue:
-    """The confirmation page of a new incident: what recording it does, and the email the
-    learner will get (its answer link, theirs alone, is not shown)."""
-    standing = incidents.standing(learner)
-    emailed = rehearsal.value and bool(rehearsal.emails)
-    lines = [
-        f"{learner.display_name} is emailed now and asked how this could have occurred "
-        "(the email is below)." if emailed else
-        f"Moodle has no usable email address for {learner.display_name}: they see the "
-        "question when they next open the activity.",
-        "Nothing is decided yet: you decide after reading their answer and the authenticity "
-        "checks.",
-        f"If you uphold it, {learner.display_name} reaches Stage {standing.next_stage}"
-        f"{' again' if standing.next_is_repeat else ''} across all their courses.",
-        "The incident and its evidence are kept; a record cannot be deleted.",
+def _confirm_raising(concern: raising.Concern, policy: policies.Policy) -> ResponseReturnValue:
+    """The confirmation step of recording an incident: what it does, what the learner is
+    shown, and the email they will get."""
+    learner = concern.learner
+    to = letters.address_of(learner, concern.course.id)
+    withheld = sum(1 for i in concern.evidence if i.withheld) + int(
+        concern.detection_withheld)
+    consequences = [
+        f"{learner.display_name} is asked how this could have occurred and has until "
+        f"{raising.answer_due(utcnow(), policy).strftime('%d %B %Y')} to answer "
+        f"({policy.case_process.response_working_days} working days).",
+        f"They are shown {len(concern.disclosed())} piece(s) of evidence"
+        + (f"; {withheld} withheld (staff see why)." if withheld else "."),
+        "Moodle's gradebook feedback says a question was sent (the grade stays 1/1).",
     ]
-    preview = None
-    if emailed:
-        email = rehearsal.emails[0]
-        preview = confirmation.Preview(email.to, email.subject, _ANSWER_LINK.sub(
-            f"[a link that works once, for {learner.display_name} only]", email.body))
+    subject = f"A question about your work for {letters.assignment_name(concern.placement)}"
     return confirmation.ask(
-        title=f"Record this incident for {learner.display_name}?", consequences=lines,
-        confirm_label="Record the incident and ask the learner" if emailed else
-        "Record the incident",
-        cancel_url=url_for("staff.learner", placement_id=g.placement.id,
+        title="Record this incident and email the learner?", consequences=consequences,
+        confirm_label="Record it and email the learner",
+        cancel_url=url_for("staff.new_incident", placement_id=concern.placement.id,
                            person_id=learner.id),
-        cancel_label=f"Cancel and go back to {learner.display_name}", preview=preview)
+        cancel_label="Go back and change it",
+        preview=confirmation.Preview(
+            to=to or "No usable email address: the learner sees the question in Moodle",
+            subject=subject, body=raising.preview_question(concern, policy)))
 
 
 # --- the incident page -------------------------------------------------------------------------
 
 def _page(incident: Incident, *, status: int = 200, **forms: Any) -> ResponseReturnValue:
     policy = policies.current_or_bundled()
-    checks = [str(c) for c in policy["authenticity_checks"]]
-    current = incidents.standing(incident.learner)
+    methods = [str(c) for c in policy["authenticity_checks"]]
+    current = standing.standing(incident.learner)
     plan = forms.get("plan") or CheckPlanForm(prefix="plan", formdata=None)
-    plan.set_choices(checks)
+    plan.set_choices(methods)
     decision = forms.get("decision") or DecisionForm(prefix="decision", formdata=None)
-    decision.set_choices(current.next_stage)
+    _decision_choices(decision, incident, policy)
     if not decision.is_submitted() or decision.expected_stage.data in (None, ""):
         decision.expected_stage.data = str(current.next_stage)
     follow_up = forms.get("follow_up") or FollowUpForm(prefix="followup", formdata=None)
-    follow_up.set_choices(incidents.FOLLOW_UP_RESULTS.get(incident.stage or 0, {}))
+    follow_up.set_choices(decisions.FOLLOW_UP_RESULTS.get(incident.stage or 0, {}))
     note = forms.get("note") or NoteForm(prefix="note", formdata=None)
-    entries = incidents.timeline(incident)
+    entries = records.timeline(incident)
     note.corrects.choices = [SelectChoice(str(e.seq), f"Step {e.seq}") for e in entries]
-    check_rows = incidents.checks_of(incident)
+    check_rows = checks.checks_of(incident)
     result_forms = {c.id: (forms.get(f"check{c.id}") or
                            CheckResultForm(prefix=f"check{c.id}", formdata=None))
                     for c in check_rows if not c.done}
@@ -258,21 +252,32 @@ def _page(incident: Incident, *, status: int = 200, **forms: Any) -> ResponseRet
         "incidents/detail.html", incident=incident, placement=g.placement,
         person=g.launch.person, policy=policy, learner=incident.learner,
         settings=declarations.effective_settings(incident.placement),
-        evidence=incidents.evidence_of(incident), checks=check_rows,
-        answer=incidents.answer_of(incident), timeline=entries, standing=current,
-        next_meaning=incidents.stage_meaning(policy, current.next_stage),
-        stage_meaning=(incidents.stage_meaning(policy, incident.stage)
+        evidence=evidence.evidence_of(incident), checks=check_rows,
+        answer=answers.answer_of(incident), timeline=entries, standing=current,
+        next_meaning=ledger.stage_meaning(policy, current.next_stage),
+        stage_meaning=(ledger.stage_meaning(policy, incident.stage)
                        if incident.stage else ""),
         evidence_form=forms.get("evidence") or EvidenceForm(prefix="evidence", formdata=None),
         plan_form=plan, result_forms=result_forms, decision_form=decision,
         follow_up_form=follow_up,
         withdraw_form=forms.get("withdraw") or WithdrawForm(prefix="withdraw", formdata=None),
-        note_form=note, errors=errors, state_label=incidents.state_label(incident),
-        action_labels=incidents.ACTION_LABELS, check_outcomes=incidents.CHECK_OUTCOMES,
-        follow_up_results=incidents.FOLLOW_UP_RESULTS, file_hint=_file_hint(),
-        describe=incidents.describe,
+        note_form=note, errors=errors, state_label=records.state_label(incident),
+        action_labels=ledger.ACTION_LABELS, check_outcomes=checks.CHECK_OUTCOMES,
+        follow_up_results=decisions.FOLLOW_UP_RESULTS, file_hint=file_hint(),
+        describe=records.describe,
         undecided=incident.state in UNDECIDED_STATES, answered=incident.state == ANSWERED,
-        needs_follow_up=incident.state == FOLLOW_UP), status
+        needs_follow_up=incident.state == FOLLOW_UP,
+        context=safeguards.decision_context(incident),
+        may_decide_without_answer=safeguards.may_decide_without_answer(incident),
+        answer_files=(answers.learner_files(incident, FILE_FOR_ANSWER)
+                      if incident.answered_at else []),
+        letter=letters.decision_letter(incident, policy)), status
+
+
+def _decision_choices(form: DecisionForm, incident: Incident, policy: policies.Policy) -> None:
+    form.set_choices(standing.standing(incident.learner).next_stage,
+                     poor_practice=safeguards.poor_practice_allowed(incident, policy),
+                     sources=[(s.key, s.label) for s in safeguards.sources(incident)])
 
 
 def _done(incident: Incident, message: str) -> ResponseReturnValue:
@@ -296,11 +301,13 @@ def add_evidence(placement_id: int, incident_id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         filename, content = _upload(form.file.data)
         try:
-            incidents.add_evidence(incident, g.launch.person, incidents.EvidenceInput(
+            evidence.add_evidence(incident, g.launch.person, evidence.EvidenceInput(
                 label=form.label.data or "", text=form.text.data or "", filename=filename,
-                content=content))
-        except incidents.IncidentError as exc:
-            _attach(form, exc, {"evidence_text": "text", "evidence_file": "file"})
+                content=content, withheld=bool(form.withheld.data),
+                withheld_reason=form.withheld_reason.data or ""))
+        except IncidentError as exc:
+            _attach(form, exc, {"evidence_text": "text", "evidence_file": "file",
+                                "evidence_withheld_reason": "withheld_reason"})
         else:
             return _done(incident, "Evidence added.")
     return _page(incident, status=400, evidence=form)
@@ -314,16 +321,23 @@ def download_evidence(placement_id: int, incident_id: int,
     item = part_of(incident, db.session.get(EvidenceItem, evidence_id))
     if item.kind != EVIDENCE_FILE:
         abort(404)
-    content = incidents.evidence_file(item)
+    content = evidence.evidence_file(item)
     if content is None:
         abort(404)
-    response = send_file(io.BytesIO(content), mimetype=item.content_type,
-                         as_attachment=True, download_name=item.filename or "evidence",
-                         conditional=False, etag=False, max_age=0)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return uploads.download(content, item.content_type, item.filename or "evidence")
+
+
+@bp.get("/placements/<int:placement_id>/incidents/<int:incident_id>/files/<int:file_id>")
+@require(STAFF)
+def download_learner_file(placement_id: int, incident_id: int,
+                          file_id: int) -> ResponseReturnValue:
+    """A file the learner sent with their answer (once sent) or their appeal."""
+    incident = _incident(incident_id)
+    row = part_of(incident, db.session.get(LearnerFile, file_id))
+    if row.purpose == FILE_FOR_ANSWER and incident.answered_at is None:
+        abort(404)  # still the learner's draft
+    return uploads.download(answers.learner_file_content(row), row.content_type,
+                            row.filename)
 
 
 @bp.post("/placements/<int:placement_id>/incidents/<int:incident_id>/checks")
@@ -336,11 +350,11 @@ def plan_check(placement_id: int, incident_id: int) -> ResponseReturnValue:
     form.set_choices([str(c) for c in policy["authenticity_checks"]])
     if form.validate_on_submit():
         try:
-            incidents.plan_check(incident, g.launch.person, policy,
-                                 method=form.method.data or "",
-                                 planned_for=form.planned_for.data,
-                                 assessor=form.assessor.data or "")
-        except incidents.IncidentError as exc:
+            checks.plan_check(incident, g.launch.person, policy,
+                              method=form.method.data or "",
+                              planned_for=form.planned_for.data,
+                              assessor=form.assessor.data or "")
+        except IncidentError as exc:
             _attach(form, exc)
         else:
             return _done(incident, "Authenticity check planned.")
@@ -357,11 +371,11 @@ def record_check(placement_id: int, incident_id: int, check_id: int) -> Response
     if form.validate_on_submit():
         assert form.done_on.data is not None
         try:
-            incidents.record_check(check, g.launch.person, done_on=form.done_on.data,
-                                   conducted_by=form.conducted_by.data or "",
-                                   outcome=form.outcome.data or "",
-                                   notes=form.notes.data or "")
-        except incidents.IncidentError as exc:
+            checks.record_check(check, g.launch.person, done_on=form.done_on.data,
+                                conducted_by=form.conducted_by.data or "",
+                                outcome=form.outcome.data or "",
+                                notes=form.notes.data or "")
+        except IncidentError as exc:
             _attach(form, exc)
         else:
             return _done(incident, f"The {check.method} is recorded.")
@@ -375,54 +389,45 @@ def decide(placement_id: int, incident_id: int) -> ResponseReturnValue:
     incident = _incident(incident_id)
     policy = policies.current_or_bundled()
     form = DecisionForm(prefix="decision")
-    form.set_choices(incidents.standing(incident.learner).next_stage)
+    _decision_choices(form, incident, policy)
     if form.validate_on_submit():
         expected = form.expected_stage.data or ""
-
-        def record() -> int | None:
-            incidents.decide(incident, g.launch.person, outcome=form.outcome.data or "",
-                             reasons=form.reasons.data or "", policy=policy,
-                             stage_action=form.stage_action.data or None,
-                             expected_stage=int(expected) if expected.isdigit() else None,
-                             without_answer=bool(form.without_answer.data))
-            return incident.stage
-
+        finding = safeguards.Finding(
+            outcome=form.outcome.data or "", reasons=form.reasons.data or "",
+            account_reasons=form.account_reasons.data or "",
+            relied_on=tuple(form.relied_on.data or []),
+            without_answer_reason=form.without_answer_reason.data or "",
+            acknowledged=bool(form.acknowledged.data))
         try:
             if not confirmation.confirmed():
-                stage = confirmation.rehearse(record).value
-                return _confirm_decision(incident, form.outcome.data or "", stage, policy)
-            record()
-        except incidents.IncidentError as exc:
+                # The confirmed POST checks again under the locks (a stage taken meanwhile
+                # is a 409 there, not a form error here).
+                safeguards.check_finding(incident, finding, policy)
+                if finding.outcome == UPHELD:
+                    ledger.action_for(standing.standing(incident.learner).next_stage,
+                                      form.stage_action.data or None)
+                return confirmation.ask(
+                    title=f"Record this decision: "
+                          f"{safeguards.FINDING_LABELS[finding.outcome].lower()}?",
+                    consequences=decisions.consequences(incident, finding, policy),
+                    confirm_label="Record the decision and send the letter",
+                    cancel_url=url_for("staff.incident", placement_id=g.placement.id,
+                                       incident_id=incident.id),
+                    cancel_label="Go back and change it")
+            decisions.decide(incident, g.launch.person, outcome=finding.outcome,
+                             reasons=finding.reasons, policy=policy,
+                             stage_action=form.stage_action.data or None,
+                             expected_stage=int(expected) if expected.isdigit() else None,
+                             account_reasons=finding.account_reasons,
+                             relied_on=finding.relied_on,
+                             without_answer_reason=finding.without_answer_reason,
+                             acknowledged=finding.acknowledged)
+        except IncidentError as exc:
             _attach(form, exc)
         else:
             return _done(incident, "Decision recorded. The learner has been told the "
                          "outcome.")
     return _page(incident, status=400, decision=form)
-
-
-def _confirm_decision(incident: Incident, outcome: str, stage: int | None,
-                      policy: policies.Policy) -> ResponseReturnValue:
-    learner = incident.learner.display_name
-    emailed = bool(incidents.learner_email(incident))
-    told = (f"{learner} is emailed the outcome and your reasons." if emailed else
-            f"{learner} sees the outcome and your reasons when they next open the activity "
-            "(Moodle has no usable email address for them).")
-    if outcome == UPHELD and stage:
-        title = f"Uphold this incident: {learner} reaches Stage {stage}?"
-        lines = [f"{learner} reaches Stage {stage} across all their courses. The policy "
-                 f"says: “{incidents.stage_meaning(policy, stage)}”", told,
-                 "The stage shows on their panel and in the activity's gradebook feedback.",
-                 "A decision can later be withdrawn (with a reason), never deleted."]
-        label = f"Uphold: Stage {stage}"
-    else:
-        title = "Close this incident as not upheld?"
-        lines = ["The incident is closed. It does not count towards a stage.", told,
-                 "A decision can later be withdrawn (with a reason), never deleted."]
-        label = "Close as not upheld"
-    return confirmation.ask(
-        title=title, consequences=lines, confirm_label=label, danger=outcome == UPHELD,
-        cancel_url=url_for("staff.incident", placement_id=g.placement.id,
-                           incident_id=incident.id))
 
 
 @bp.post("/placements/<int:placement_id>/incidents/<int:incident_id>/follow-up")
@@ -431,14 +436,14 @@ def _confirm_decision(incident: Incident, outcome: str, stage: int | None,
 def follow_up(placement_id: int, incident_id: int) -> ResponseReturnValue:
     incident = _incident(incident_id)
     form = FollowUpForm(prefix="followup")
-    form.set_choices(incidents.FOLLOW_UP_RESULTS.get(incident.stage or 0, {}))
+    form.set_choices(decisions.FOLLOW_UP_RESULTS.get(incident.stage or 0, {}))
     if form.validate_on_submit():
         assert form.done_on.data is not None
         try:
-            incidents.record_follow_up(incident, g.launch.person,
+            decisions.record_follow_up(incident, g.launch.person,
                                        result=form.result.data or "",
                                        notes=form.notes.data or "", done_on=form.done_on.data)
-        except incidents.IncidentError as exc:
+        except IncidentError as exc:
             _attach(form, exc)
         else:
             return _done(incident, "Follow-up recorded; the incident is closed.")
@@ -453,8 +458,8 @@ def withdraw_decision(placement_id: int, incident_id: int) -> ResponseReturnValu
     form = WithdrawForm(prefix="withdraw")
     if form.validate_on_submit():
         try:
-            incidents.withdraw_decision(incident, g.launch.person, form.reason.data or "")
-        except incidents.IncidentError as exc:
+            decisions.withdraw_decision(incident, g.launch.person, form.reason.data or "")
+        except IncidentError as exc:
             _attach(form, exc)
         else:
             return _done(incident, "Decision withdrawn. The incident is open to decide "
@@ -473,9 +478,9 @@ def add_note(placement_id: int, incident_id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         corrects = form.corrects.data or ""
         try:
-            incidents.add_note(incident, g.launch.person, form.text.data or "",
-                               corrects=int(corrects) if corrects.isdigit() else None)
-        except incidents.IncidentError as exc:
+            records.add_note(incident, g.launch.person, form.text.data or "",
+                             corrects=int(corrects) if corrects.isdigit() else None)
+        except IncidentError as exc:
             _attach(form, exc)
         else:
             return _done(incident, "Note added.")

@@ -6,18 +6,24 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import requests
 import sqlalchemy as sa
 from flask import Flask
 
+from lti_tool.cases.models import Incident
+from lti_tool.dbtypes import utcnow
 from lti_tool.extensions import db
-from lti_tool.incidents.models import Incident
 from lti_tool.people.models import Person
 from tests.declarations.test_declarations import GOOD, declare, deep_link, wait_for
 from tests.support.browser import FormBrowser, launch
-from tests.support.pages import FieldValue, confirm_if_asked, post_form
+from tests.support.pages import FieldValue, confirm, post_form
+
+# The app of the running test (set by tests/cases/conftest.py), for the few steps a person
+# cannot take through a page, such as letting the learner's answer deadline pass.
+APP: Flask | None = None
 
 REVIEW = "LtiSubmissionReviewRequest"
 CHECKER = "Turnitin AI writing detection"
@@ -63,10 +69,8 @@ def record(browser: FormBrowser, panel_page: requests.Response, *,
            source: str = CHECKER, result: str = "82% likely AI-generated",
            observations: str = "The style changes abruptly in section 2.",
            extra: dict[str, FieldValue] | None = None,
-           files: dict[str, tuple[str, bytes, str]] | None = None,
-           confirm: bool = True) -> requests.Response:
-    """Fill in "Record an incident" from the learner's panel and (unless ``confirm`` is
-    False) confirm it on the confirmation page."""
+           files: dict[str, tuple[str, bytes, str]] | None = None) -> requests.Response:
+    """Fill in "Record an incident" from the learner's panel."""
     form = browser.open(panel_page.url + "/incidents/new")
     assert form.status_code == 200, form.text
     fields: dict[str, FieldValue] = {"source": source, "checker_result": result,
@@ -74,7 +78,11 @@ def record(browser: FormBrowser, panel_page: requests.Response, *,
     fields.update(extra or {})
     asked = post_form(browser, form, {k: v for k, v in fields.items() if v != ""},
                       files=files)
-    return confirm_if_asked(browser, asked) if confirm else asked
+    return confirm(browser, asked) if asks_confirmation(asked) else asked
+
+
+def asks_confirmation(page: requests.Response) -> bool:
+    return page.status_code == 200 and 'name="confirmation"' in page.text
 
 
 def incident_url(page: requests.Response) -> str:
@@ -84,17 +92,51 @@ def incident_url(page: requests.Response) -> str:
 
 
 def decide(browser: FormBrowser, incident_page_url: str, outcome: str = "upheld",
-           reasons: str = "The answer did not explain the AI-generated sections.",
-           confirm: bool = True, **extra: FieldValue) -> requests.Response:
-    """Decide the incident from its page, confirming the decision unless ``confirm`` is
-    False."""
+           reasons: str = "The answer did not explain the AI-generated sections.", *,
+           independent: bool = True, acknowledge: bool = True, confirmed: bool = True,
+           **extra: FieldValue) -> requests.Response:
+    """Fill in the decision form and confirm it. For ``upheld`` the evidence relied on is
+    every item offered (after adding a specific observation when ``independent`` and the
+    case has none), with reasons about the learner's account; with ``without_answer`` the
+    learner's deadline is first moved into the past (as if the window had run out)."""
+    if extra.pop("without_answer", None):
+        let_deadline_pass(int(incident_page_url.rsplit("/", 1)[1]))
+        extra.setdefault("without_answer_reason", "The learner did not answer in time.")
     page = browser.open(incident_page_url)
     assert page.status_code == 200, page.text
+    if outcome == "upheld" and independent and not _independent_sources(page.text):
+        post_form(browser, page, {"evidence-label": "A specific observation",
+                                  "evidence-text": "Section 2 cites a report that does not "
+                                                   "exist."},
+                  action=incident_page_url + "/evidence")
+        page = browser.open(incident_page_url)
     fields: dict[str, FieldValue] = {"decision-outcome": outcome, "decision-reasons": reasons,
                                      "decision-expected_stage": _expected(page.text)}
+    if outcome == "upheld":
+        fields["decision-relied_on"] = re.findall(
+            r'name="decision-relied_on"[^>]*value="([^"]+)"', page.text)
+        fields["decision-account_reasons"] = "The answer does not explain the sections."
+    if acknowledge and 'name="decision-acknowledged"' in page.text:
+        fields["decision-acknowledged"] = "y"
     fields.update({f"decision-{k}": v for k, v in extra.items()})
     asked = post_form(browser, page, fields, action=incident_page_url + "/decision")
-    return confirm_if_asked(browser, asked) if confirm else asked
+    return confirm(browser, asked) if confirmed and asks_confirmation(asked) else asked
+
+
+def _independent_sources(html: str) -> list[str]:
+    values = re.findall(r'name="decision-relied_on"[^>]*value="([^"]+)"[^>]*>\s*<label[^>]*>'
+                        r'([^<]*)', html)
+    return [v for v, label in values if "needs human judgement" not in label]
+
+
+def let_deadline_pass(incident_id: int) -> None:
+    """The learner's answer deadline is now in the past."""
+    assert APP is not None
+    with APP.app_context():
+        incident = db.session.get(Incident, incident_id)
+        assert incident is not None
+        incident.answer_due_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
 
 
 def _expected(html: str) -> str:

@@ -30,6 +30,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy import text as sql_text  # the evidence model has a column named "text"
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lti_tool.dbtypes import UTCDateTime, utcnow
@@ -46,9 +47,21 @@ CLOSED = "closed"
 OPEN_STATES = (AWAITING_ANSWER, ANSWERED, FOLLOW_UP)
 UNDECIDED_STATES = (AWAITING_ANSWER, ANSWERED)
 
-# Outcomes of a decision.
+# Outcomes of a decision (the finding). Poor academic practice is an educational outcome:
+# it closes the case without counting towards a stage.
 UPHELD = "upheld"
 NOT_UPHELD = "not_upheld"
+POOR_PRACTICE = "poor_practice"
+FINDINGS = (UPHELD, NOT_UPHELD, POOR_PRACTICE)
+
+# Appeals: pending until a reviewer dismisses or upholds them.
+APPEAL_PENDING = "pending"
+APPEAL_DISMISSED = "dismissed"
+APPEAL_UPHELD = "upheld"
+
+# What a file the learner sends belongs to.
+FILE_FOR_ANSWER = "answer"
+FILE_FOR_APPEAL = "appeal"
 
 # Where the concern came from.
 SOURCE_CHECKER = "checker"  # an authorised AI-checking system (evidence, never a verdict)
@@ -77,6 +90,11 @@ EV_DECIDED = "decided"
 EV_DECISION_WITHDRAWN = "decision_withdrawn"
 EV_FOLLOW_UP_RECORDED = "follow_up_recorded"
 EV_NOTE_ADDED = "note_added"
+EV_DECLINED_TO_ANSWER = "declined_to_answer"
+EV_ANSWER_FILE_ADDED = "answer_file_added"
+EV_APPEALED = "appealed"
+EV_APPEAL_DECIDED = "appeal_decided"
+EV_STAGE_RECOMPUTED = "stage_recomputed"
 
 
 class Incident(db.Model):  # type: ignore[name-defined,misc]
@@ -112,6 +130,12 @@ class Incident(db.Model):  # type: ignore[name-defined,misc]
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_seq: Mapped[int] = mapped_column(nullable=False, default=0)
+    # The learner's response window (from the policy data, set when they are asked), the
+    # moment they said they will not answer, and the end of the appeal window (set with
+    # the decision).
+    answer_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    declined_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    appeal_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     learner: Mapped[Person] = relationship(foreign_keys=[learner_id])
     raised_by: Mapped[Person] = relationship(foreign_keys=[raised_by_id])
@@ -170,6 +194,11 @@ class EvidenceItem(db.Model):  # type: ignore[name-defined,misc]
     sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     added_by_id: Mapped[int] = mapped_column(ForeignKey("person.id"), nullable=False)
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    # Whether the learner is shown it; withholding needs a reason (staff see it).
+    disclosed: Mapped[bool] = mapped_column(nullable=False, default=True,
+                                            server_default=sql_text("true"))
+    withheld_reason: Mapped[str] = mapped_column(Text, nullable=False, default="",
+                                                 server_default="")
 
     added_by: Mapped[Person] = relationship()
 
@@ -308,3 +337,70 @@ class LearnerStanding(db.Model):  # type: ignore[name-defined,misc]
 
     def __repr__(self) -> str:
         return f"<LearnerStanding person={self.person_id} stage={self.stage}>"
+
+
+class AnswerDraft(db.Model):  # type: ignore[name-defined,misc]
+    """The learner's unsent answer (one per case, saved over until they send it)."""
+
+    __tablename__ = "incident_answer_draft"
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<AnswerDraft incident={self.incident_id}>"
+
+
+class LearnerFile(db.Model):  # type: ignore[name-defined,misc]
+    """A file the learner sends with their answer (drafts, notes, version history exports)
+    or with an appeal; checked like evidence. Never changed."""
+
+    __tablename__ = "incident_learner_file"
+    __table_args__ = (CheckConstraint("purpose IN ('answer', 'appeal')", name="purpose"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"), nullable=False,
+                                             index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), nullable=False)
+    purpose: Mapped[str] = mapped_column(String(16), nullable=False)
+    appeal_id: Mapped[int | None] = mapped_column(ForeignKey("incident_appeal.id"),
+                                                  nullable=True)
+    filename: Mapped[str] = mapped_column(String(255), nullable=False)
+    content_type: Mapped[str] = mapped_column(String(100), nullable=False)
+    size: Mapped[int] = mapped_column(nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    content: Mapped[bytes] = mapped_column(LargeBinary, nullable=False, deferred=True)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<LearnerFile {self.id} {self.purpose}>"
+
+
+class Appeal(db.Model):  # type: ignore[name-defined,misc]
+    """The learner's appeal against a decision (one per case): grounds, their text and
+    files, then a reviewer's result with reasons. ``version`` lets two reviewers acting at
+    once find out that one of them was first."""
+
+    __tablename__ = "incident_appeal"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"), nullable=False,
+                                             unique=True)
+    learner_id: Mapped[int] = mapped_column(ForeignKey("person.id"), nullable=False)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id"), nullable=False)
+    grounds: Mapped[str] = mapped_column(Text, nullable=False, default="[]")  # JSON list
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    state: Mapped[str] = mapped_column(String(16), nullable=False, default=APPEAL_PENDING)
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), nullable=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    result_finding: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    reasons: Mapped[str] = mapped_column(Text, nullable=False, default="")
+
+    incident: Mapped[Incident] = relationship()
+    reviewer: Mapped[Person | None] = relationship(foreign_keys=[reviewer_id])
+
+    def __repr__(self) -> str:
+        return f"<Appeal {self.id} incident={self.incident_id} {self.state}>"

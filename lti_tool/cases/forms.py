@@ -1,8 +1,9 @@
 """Forms for incidents (CSRF-protected). The rules live in
-:mod:`lti_tool.incidents.service`; these only parse and check what is required."""
+the step modules of :mod:`lti_tool.cases`; these only parse and check what is required."""
 
 from __future__ import annotations
 
+from flask import current_app
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
@@ -17,17 +18,25 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from lti_tool.declarations.forms import MultiCheckboxField
-from lti_tool.incidents.models import (
+from lti_tool.cases.checks import CHECK_OUTCOMES
+from lti_tool.cases.evidence import size_label
+from lti_tool.cases.models import (
     ACTION_NEW_ASSIGNMENT,
     ACTION_PROFESSIONAL_DISCUSSION,
     NOT_UPHELD,
+    POOR_PRACTICE,
     SOURCE_OBSERVATION,
     UPHELD,
 )
-from lti_tool.incidents.service import CHECK_OUTCOMES
+from lti_tool.declarations.forms import MultiCheckboxField
 
 FILE_HINT = "PDF, Word (.docx), text, PNG or JPEG, up to {limit}."
+
+
+def file_hint() -> str:
+    """The hint under every file field of a case (evidence, answers, appeals)."""
+    limit = int(current_app.config["INCIDENT_MAX_UPLOAD_BYTES"])
+    return FILE_HINT.format(limit=size_label(limit))
 
 
 class IncidentForm(FlaskForm):
@@ -49,6 +58,16 @@ class IncidentForm(FlaskForm):
     evidence_text = TextAreaField("Further evidence (optional)",
                                   validators=[Optional(), Length(max=20000)])
     evidence_file = FileField("Attach a file (optional)")
+    detection_withheld = BooleanField("Do not show the checker result to the learner")
+    detection_withheld_reason = TextAreaField(
+        "Why the learner is not shown the checker result",
+        validators=[Optional(), Length(max=2000)],
+        description="Staff see this reason. By default the learner is shown the score and a "
+                    "summary.")
+    evidence_withheld = BooleanField("Do not show the further evidence to the learner")
+    evidence_withheld_reason = TextAreaField(
+        "Why the learner is not shown the further evidence",
+        validators=[Optional(), Length(max=2000)], description="Staff see this reason.")
     planned_checks = MultiCheckboxField(
         "Authenticity checks you plan (optional)", validate_choice=False,
         description="The policy's checks. You can plan them, and record when they are done, "
@@ -71,6 +90,10 @@ class EvidenceForm(FlaskForm):
                                     "the learner's tutor'.")
     text = TextAreaField("Details (optional)", validators=[Optional(), Length(max=20000)])
     file = FileField("Attach a file (optional)")
+    withheld = BooleanField("Do not show this evidence to the learner")
+    withheld_reason = TextAreaField("Why the learner is not shown it",
+                                    validators=[Optional(), Length(max=2000)],
+                                    description="Staff see this reason.")
 
 
 class CheckPlanForm(FlaskForm):
@@ -98,28 +121,45 @@ class CheckResultForm(FlaskForm):
 
 
 class DecisionForm(FlaskForm):
-    outcome = RadioField("Your decision",
-                         validators=[InputRequired("Choose whether the incident is upheld.")])
+    outcome = RadioField("The finding",
+                         validators=[InputRequired("Choose the finding.")])
     stage_action = RadioField(
         "For Stage 2, what will the learner do?",
         choices=[SelectChoice(ACTION_PROFESSIONAL_DISCUSSION,
                               "Take part in a professional discussion"),
                  SelectChoice(ACTION_NEW_ASSIGNMENT, "Complete a new assignment")],
         validators=[Optional()], validate_choice=False)
-    reasons = TextAreaField("Reasons for your decision",
+    relied_on = MultiCheckboxField(
+        "The evidence you relied on", validate_choice=False,
+        description="Required to uphold. An AI-checker result alone cannot uphold a case.")
+    account_reasons = TextAreaField(
+        "Why the learner's account was or was not accepted",
+        validators=[Optional(), Length(max=10000)], description="Required to uphold.")
+    reasons = TextAreaField("Why this outcome",
                             validators=[DataRequired("Give the reasons for your decision."),
                                         Length(max=10000)],
                             description="Refer to the learner's answer, the evidence and the "
                                         "authenticity checks.")
-    without_answer = BooleanField("Decide without the learner's answer")
+    without_answer_reason = TextAreaField(
+        "Why you are deciding without the learner's answer",
+        validators=[Optional(), Length(max=5000)],
+        description="Possible only after the answer deadline, or once the learner has said "
+                    "they will not answer.")
+    acknowledged = BooleanField("I have considered the learner's authorisations, "
+                                "adjustments and declarations shown above")
     expected_stage = HiddenField()
 
-    def set_choices(self, next_stage: int) -> None:
+    def set_choices(self, next_stage: int, *, poor_practice: bool = False,
+                    sources: list[tuple[str, str]] | None = None) -> None:
         self.outcome.choices = [
-            SelectChoice(NOT_UPHELD, "Not upheld: close the incident. It does not count "
+            SelectChoice(NOT_UPHELD, "Not upheld: close the case. It does not count "
                                      "towards a stage."),
+            *([SelectChoice(POOR_PRACTICE, "Poor academic practice: an educational outcome "
+                                           "that does not count towards a stage.")]
+              if poor_practice else []),
             SelectChoice(UPHELD, f"Upheld: the learner reaches Stage {next_stage}."),
         ]
+        self.relied_on.choices = [SelectChoice(k, v) for k, v in (sources or [])]
 
 
 class FollowUpForm(FlaskForm):
@@ -155,3 +195,35 @@ class AnswerForm(FlaskForm):
                                               "fewer.")],
         description="Explain in your own words how you prepared and wrote this work, and "
                     "any AI tools you used and when.")
+
+
+class DraftAnswerForm(FlaskForm):
+    """The answer page's other buttons: save a draft, attach a file, say you will not
+    answer (the answer itself is :class:`AnswerForm`)."""
+
+    answer = TextAreaField("How could this have occurred?",
+                           validators=[Optional(), Length(max=10000, message=(
+                               "Your answer must be 10,000 characters or fewer."))])
+    file = FileField("Attach a file (optional)")
+
+
+class AppealForm(FlaskForm):
+    grounds = MultiCheckboxField("The grounds of your appeal", validate_choice=False,
+                                 description="Choose all that apply.")
+    text = TextAreaField("Why you are appealing",
+                         validators=[DataRequired("Explain why you are appealing."),
+                                     Length(max=10000)],
+                         description="Say what went wrong, and what you would like to "
+                                     "happen.")
+    file = FileField("Attach a file (optional)")
+
+
+class AppealReviewForm(FlaskForm):
+    result = RadioField("Your decision on the appeal",
+                        validators=[InputRequired("Choose whether to dismiss or uphold the "
+                                                  "appeal.")])
+    replacement = RadioField("If you uphold it, what happens to the decision?",
+                             validators=[Optional()], validate_choice=False)
+    reasons = TextAreaField("Your reasons",
+                            validators=[DataRequired("Give the reasons for your decision on "
+                                                     "the appeal."), Length(max=10000)])

@@ -4,15 +4,17 @@ do not count, concurrent decisions never share a stage, corrections are new even
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from lti_tool.extensions import db
-from lti_tool.incidents import service
-from lti_tool.incidents.models import (
+from lti_tool.cases import decisions
+from lti_tool.cases.errors import IncidentConflict
+from lti_tool.cases.evidence import EvidenceInput, evidence_of
+from lti_tool.cases.models import (
     ACTION_PROFESSIONAL_DISCUSSION,
     CLOSED,
     FOLLOW_UP,
@@ -22,11 +24,14 @@ from lti_tool.incidents.models import (
     LearnerStanding,
     StageLedgerEntry,
 )
+from lti_tool.cases.raising import raise_incident
+from lti_tool.dbtypes import utcnow
+from lti_tool.extensions import db
 from lti_tool.people.models import Person, Placement
 from lti_tool.policy import service as policies
-from tests.incidents.flows import Courses, decide, incident_url, incidents, panel, record
+from tests.cases.flows import Courses, decide, incident_url, incidents, panel, record
 from tests.support.browser import FormBrowser, launch
-from tests.support.pages import confirm_if_asked, post_form
+from tests.support.pages import confirm, post_form, text
 
 
 def _uphold(moodle: Any, marker: str, activity_id: int, **extra: str) -> Any:
@@ -114,9 +119,12 @@ def _raise_many(app: Flask, n: int) -> list[int]:
         for k in range(n):
             placement = placements[k % 2]
             marker = markers["5" if placement.course.context_id == "2" else "8"]
-            ids.append(service.raise_incident(
+            incident = raise_incident(
                 placement=placement, learner=learner, raised_by=marker,
-                source=SOURCE_OBSERVATION, observations=f"Concern {k}", policy=policy).id)
+                source=SOURCE_OBSERVATION, observations=f"Concern {k}", policy=policy,
+                evidence=[EvidenceInput("A specific observation", "A made-up reference.")])
+            incident.answer_due_at = utcnow() - timedelta(minutes=1)  # the window has run out
+            ids.append(incident.id)
         db.session.commit()
         return ids
 
@@ -134,9 +142,12 @@ def _decide_in_threads(app: Flask, incident_ids: list[int]) -> list[Any]:
                 marker = db.session.get(Person, incident.raised_by_id)
                 assert marker is not None
                 barrier.wait(timeout=10)
-                decided = service.decide(incident, marker, outcome="upheld", policy=policy,
-                                         reasons="Upheld", without_answer=True,
-                                         stage_action=ACTION_PROFESSIONAL_DISCUSSION)
+                decided = decisions.decide(
+                    incident, marker, outcome="upheld", policy=policy, reasons="Upheld",
+                    account_reasons="No answer was given.",
+                    relied_on=[f"evidence:{e.id}" for e in evidence_of(incident)],
+                    without_answer_reason="The window ran out.", acknowledged=True,
+                    stage_action=ACTION_PROFESSIONAL_DISCUSSION)
                 db.session.commit()
                 results[index] = decided.stage
             except Exception as exc:  # noqa: BLE001 - reported to the test
@@ -173,7 +184,7 @@ def test_the_same_incident_decided_twice_at_once(app: Flask, declared: Courses,
     results = _decide_in_threads(app, [incident_id, incident_id])
     assert sorted(r for r in results if isinstance(r, int)) == [1]
     (conflict,) = [r for r in results if not isinstance(r, int)]
-    assert isinstance(conflict, service.IncidentConflict), conflict
+    assert isinstance(conflict, IncidentConflict), conflict
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(StageLedgerEntry)) == 1
         decided = db.session.scalar(sa.select(sa.func.count()).select_from(IncidentEvent)
@@ -211,16 +222,18 @@ def test_two_markers_submitting_at_the_same_stage(app: Flask, declared: Courses,
                                                  "learner1")))
         page_one, page_two = one.open(url_one), two.open(url_two)
         assert "reaches Stage 1" in page_one.text and "reaches Stage 1" in page_two.text
+        # Both markers see the confirmation of a Stage 1, then confirm at the same moment.
+        asked_one = decide(one, url_one, without_answer="y", confirmed=False)
+        asked_two = decide(two, url_two, without_answer="y", confirmed=False)
+        assert "Stage 1 across all courses" in text(asked_one)
+        assert "Stage 1 across all courses" in text(asked_two)
         answers: dict[str, Any] = {}
 
-        def submit(name: str, browser: FormBrowser, page: Any, url: str) -> None:
-            answers[name] = confirm_if_asked(browser, post_form(browser, page, {
-                "decision-outcome": "upheld", "decision-reasons": "Upheld.",
-                "decision-expected_stage": "1", "decision-without_answer": "y"},
-                action=url + "/decision"))
+        def submit(name: str, browser: FormBrowser, page: Any) -> None:
+            answers[name] = confirm(browser, page)
 
-        threads = [threading.Thread(target=submit, args=("one", one, page_one, url_one)),
-                   threading.Thread(target=submit, args=("two", two, page_two, url_two))]
+        threads = [threading.Thread(target=submit, args=("one", one, asked_one)),
+                   threading.Thread(target=submit, args=("two", two, asked_two))]
         for thread in threads:
             thread.start()
         for thread in threads:

@@ -1,0 +1,1 @@
+"""Pages for appeal reviewers (a tool-held role, granted like ALS membership)."""

@@ -1,0 +1,144 @@
+"""What the learner sees of their own cases ("My AI-use cases"): each case's status and next
+step in plain words, what is alleged, the evidence disclosed to them, what could happen,
+their answer and files, planned checks, the decision letter, their appeal, and their
+stage across all courses. Never the withheld evidence or staff notes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from lti_tool.cases.answers import answer_of, draft_of, learner_cases, learner_files
+from lti_tool.cases.appeals import appeal_of, grounds_of, may_appeal
+from lti_tool.cases.checks import checks_of
+from lti_tool.cases.evidence import evidence_of, learner_summary
+from lti_tool.cases.ledger import ACTION_LABELS, stage_meaning
+from lti_tool.cases.letters import Letter, appeal_letter, assignment_name, decision_letter
+from lti_tool.cases.models import (
+    ANSWERED,
+    APPEAL_PENDING,
+    AWAITING_ANSWER,
+    FILE_FOR_ANSWER,
+    FILE_FOR_APPEAL,
+    FOLLOW_UP,
+    NOT_UPHELD,
+    OPEN_STATES,
+    POOR_PRACTICE,
+    UPHELD,
+    AnswerDraft,
+    Appeal,
+    AuthenticityCheck,
+    Incident,
+    IncidentAnswer,
+    LearnerFile,
+)
+from lti_tool.cases.standing import Standing, standing
+from lti_tool.dbtypes import utcnow
+from lti_tool.people.models import Person
+from lti_tool.policy.service import Policy
+
+
+def _day(moment: datetime | None) -> str:
+    return moment.strftime("%d %B %Y").lstrip("0") if moment is not None else ""
+
+
+def status_words(incident: Incident, appeal: Appeal | None) -> str:
+    """The case's status for the learner."""
+    if appeal is not None and appeal.state == APPEAL_PENDING:
+        return "Your appeal is being reviewed by someone new to your case"
+    if incident.state == AWAITING_ANSWER:
+        return "Waiting for your answer"
+    if incident.state == ANSWERED:
+        return "Your answer has been sent: your tutor is reviewing the case"
+    if incident.outcome == UPHELD:
+        return f"Upheld: Stage {incident.stage} of the policy"
+    if incident.outcome == POOR_PRACTICE:
+        return "Poor academic practice (counts towards no stage)"
+    if incident.outcome == NOT_UPHELD:
+        return "Not upheld: no further action"
+    return "Open"
+
+
+def next_step(incident: Incident, appeal: Appeal | None) -> str:
+    """What happens next, or what the learner can do now."""
+    if appeal is not None and appeal.state == APPEAL_PENDING:
+        return "You will get a letter with the outcome of your appeal."
+    if incident.state == AWAITING_ANSWER:
+        due = f" by {_day(incident.answer_due_at)}" if incident.answer_due_at else ""
+        return (f"Answer the question{due}: say how this could have occurred. You can save a "
+                "draft and attach your own evidence.")
+    if incident.state == ANSWERED:
+        return "Your tutor will read your answer with the evidence and tell you the outcome."
+    if incident.state == FOLLOW_UP:
+        action = ACTION_LABELS.get(incident.stage_action or "", "")
+        return f"Next: {action.lower()}. Your tutor will contact you with the details."
+    if may_appeal(incident):
+        return f"You can appeal until {_day(incident.appeal_until)}."
+    return "Nothing more is needed from you."
+
+
+@dataclass(frozen=True)
+class CaseView:
+    incident: Incident
+    assignment: str
+    status: str
+    next_step: str
+    disclosed: list[str]
+    consequences: str  # the policy's text for the stage an upheld finding would be
+    answer: IncidentAnswer | None
+    draft: AnswerDraft | None
+    answer_files: list[LearnerFile]
+    checks: list[AuthenticityCheck]
+    letter: Letter | None
+    appeal: Appeal | None
+    appeal_grounds: list[str] = field(default_factory=list)
+    appeal_files: list[LearnerFile] = field(default_factory=list)
+    appeal_letter: Letter | None = None
+    may_appeal: bool = False
+
+
+def case_view(incident: Incident, policy: Policy, current: Standing) -> CaseView:
+    appeal = appeal_of(incident)
+    undecided = incident.state in (AWAITING_ANSWER, ANSWERED)
+    return CaseView(
+        incident=incident, assignment=assignment_name(incident.placement),
+        status=status_words(incident, appeal), next_step=next_step(incident, appeal),
+        disclosed=[learner_summary(e) for e in evidence_of(incident, disclosed_only=True)],
+        consequences=stage_meaning(policy, current.next_stage) if undecided else "",
+        answer=answer_of(incident), draft=draft_of(incident),
+        answer_files=learner_files(incident, FILE_FOR_ANSWER),
+        checks=checks_of(incident),
+        letter=decision_letter(incident, policy), appeal=appeal,
+        appeal_grounds=grounds_of(appeal) if appeal else [],
+        appeal_files=learner_files(incident, FILE_FOR_APPEAL) if appeal else [],
+        appeal_letter=(appeal_letter(appeal, policy) if appeal and appeal.state !=
+                       APPEAL_PENDING else None),
+        may_appeal=may_appeal(incident))
+
+
+@dataclass(frozen=True)
+class MyCases:
+    standing: Standing
+    stage_text: str  # what the learner's current stage means, in the policy's words
+    cases: list[CaseView]
+
+
+def my_cases(learner: Person, policy: Policy) -> MyCases:
+    """Every case of the learner on the platform, newest first, with their stage."""
+    current = standing(learner)
+    return MyCases(current, stage_meaning(policy, current.stage) if current.stage else "",
+                   [case_view(i, policy, current) for i in learner_cases(learner)])
+
+
+def open_cases(learner: Person) -> list[tuple[Incident, str, str]]:
+    """The learner's open cases (with a pending appeal too): (case, assignment, next step),
+    oldest first, for the top of their activity page."""
+    found = []
+    for incident in reversed(learner_cases(learner)):
+        appeal = appeal_of(incident) if incident.outcome else None
+        if incident.state in OPEN_STATES or (appeal and appeal.state == APPEAL_PENDING) or (
+                incident.appeal_until and incident.appeal_until >= utcnow()
+                and appeal is None):
+            found.append((incident, assignment_name(incident.placement),
+                          next_step(incident, appeal)))
+    return found
