@@ -19,7 +19,7 @@ from lti_tool.extensions import db
 from lti_tool.roles import service as roles
 from lti_tool.roles.models import ALS
 from tests.declarations.test_declarations import GOOD, declare, deep_link
-from tests.incidents.flows import panel, record
+from tests.cases.flows import panel, record
 from tests.requests.conftest import ask, request_id
 from tests.support.browser import FormBrowser
 from tests.support.pages import platform_id
