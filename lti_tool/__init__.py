@@ -97,6 +97,7 @@ def register_extensions(app: Flask) -> None:
     from lti_tool.people import models as _people  # noqa: F401
     from lti_tool.platforms import models as _platforms  # noqa: F401
     from lti_tool.policy import models as _policy  # noqa: F401
+    from lti_tool.privacy import models as _privacy  # noqa: F401
     from lti_tool.requests import models as _requests  # noqa: F401
     from lti_tool.roles import models as _roles  # noqa: F401
     from lti_tool.submissions import models as _submissions  # noqa: F401
