@@ -21,8 +21,8 @@ from tests.conftest import SmtpSink
 from tests.incidents.flows import (
     PDF,
     Courses,
-    declare_as,
     decide,
+    declare_as,
     incident_url,
     panel,
     person_id,
