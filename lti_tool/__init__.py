@@ -116,11 +116,13 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from lti_tool.admin import privacy as _admin_privacy  # noqa: F401 - adds routes
     from lti_tool.admin.views import bp as admin_bp
     from lti_tool.learner import declaring as _learner_declaring  # noqa: F401 - adds routes
     from lti_tool.learner import incidents as _learner_incidents  # noqa: F401 - adds routes
     from lti_tool.learner.views import bp as learner_bp
     from lti_tool.lti.views import bp as lti_bp
+    from lti_tool.privacy.views import bp as privacy_bp
     from lti_tool.public.views import bp as public_bp
     from lti_tool.requests.als_views import bp as als_bp
     from lti_tool.requests.staff_views import bp as course_requests_bp
@@ -129,7 +131,7 @@ def register_blueprints(app: Flask) -> None:
     from lti_tool.staff import reports as _staff_reports  # noqa: F401 - adds routes
     from lti_tool.staff.views import bp as staff_bp
 
-    for bp in (public_bp, lti_bp, learner_bp, staff_bp, admin_bp):
+    for bp in (public_bp, lti_bp, learner_bp, staff_bp, admin_bp, privacy_bp):
         app.register_blueprint(bp)
     for bp in (requests_bp, als_bp, course_requests_bp):
         app.register_blueprint(bp)

@@ -143,7 +143,8 @@ def candidates(now: datetime | None = None, *, person_id: int | None = None,
     """Records whose period has run by ``now`` (with ``everything``, all disposable
     records whatever their date: an erasure request), each with the holds on it."""
     now = now or utcnow()
-    found = [*_cases(), *_declarations(), *_awareness(), *_requests(), *_emails()]
+    found = [*_cases(), *_declarations(), *_awareness(), *_requests(include_open=everything),
+             *_emails()]
     if person_id is not None:
         found = [c for c in found if c.person_id == person_id]
     if platform_id is not None:
@@ -208,10 +209,12 @@ def _awareness() -> list[Candidate]:
     return found
 
 
-def _requests() -> list[Candidate]:
+def _requests(include_open: bool = False) -> list[Candidate]:
     found = []
-    for req in db.session.scalars(sa.select(rm.AiToolRequest)
-                                  .where(rm.AiToolRequest.status.not_in(rm.OPEN_STATES))):
+    stmt = sa.select(rm.AiToolRequest)
+    if not include_open:  # a request still waiting for the ALS team is never due
+        stmt = stmt.where(rm.AiToolRequest.status.not_in(rm.OPEN_STATES))
+    for req in db.session.scalars(stmt):
         start = _aware(req.updated_at)
         latest = req.latest_decision
         if req.status == rm.APPROVED and latest is not None and latest.expires_on is not None:
@@ -262,6 +265,19 @@ def people_due(now: datetime, platform_id: int | None = None) -> list[Person]:
     return [p for p in db.session.scalars(stmt)
             if schedule.add_period(_aware(p.last_launch_at), limit_text) <= now
             and not still_needed(p.id)]
+
+
+def still_needed_as_actor(person_id: int) -> bool:
+    """True while a kept case or decision names the person as the one who acted."""
+    checks = (
+        sa.select(im.Incident.id).where(sa.or_(im.Incident.raised_by_id == person_id,
+                                               im.Incident.decided_by_id == person_id),
+                                        im.Incident.learner_id != person_id),
+        sa.select(im.IncidentEvent.id).join(im.Incident).where(
+            im.IncidentEvent.actor_id == person_id, im.Incident.learner_id != person_id),
+        sa.select(rm.RequestDecision.id).where(rm.RequestDecision.decided_by_id == person_id),
+    )
+    return any(db.session.scalar(q.limit(1)) is not None for q in checks)
 
 
 def still_needed(person_id: int) -> bool:
