@@ -180,7 +180,7 @@ class EvidenceItem(db.Model):  # type: ignore[name-defined,misc]
 class EvidenceFile(db.Model):  # type: ignore[name-defined,misc]
     """The bytes of an uploaded evidence file (kept apart so listings never load them): in
     ``content``, or in a file named ``location`` in ``EVIDENCE_DIR``
-    (:mod:`lti_tool.privacy.evidence_store`)."""
+    (:mod:`lti_tool.cases.storage`)."""
 
     __tablename__ = "incident_evidence_file"
 

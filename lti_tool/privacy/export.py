@@ -21,6 +21,9 @@ import sqlalchemy as sa
 
 from lti_tool.audit import service as audit
 from lti_tool.audit.models import AuditEvent
+from lti_tool.cases import answers, checks, evidence, records
+from lti_tool.cases import models as im
+from lti_tool.cases import storage as evidence_store
 from lti_tool.dbtypes import utcnow
 from lti_tool.declarations.models import (
     Authentication,
@@ -29,13 +32,10 @@ from lti_tool.declarations.models import (
     Declaration,
 )
 from lti_tool.extensions import db
-from lti_tool.incidents import models as im
-from lti_tool.incidents import service as incidents
 from lti_tool.notifications.addresses import recipient_hash
 from lti_tool.outbox.handlers import EMAIL
 from lti_tool.outbox.models import OutboxMessage
 from lti_tool.people.models import Course, CourseMember, CourseRole, Person, Placement
-from lti_tool.privacy import evidence_store
 from lti_tool.requests import models as rm
 
 SCHEMA_PATH = os.path.join(os.path.dirname(__file__), "export.schema.json")
@@ -89,30 +89,30 @@ def collect(person: Person, *, requested_by: str) -> dict[str, Any]:
     for incident in db.session.scalars(sa.select(im.Incident).where(
             im.Incident.learner_id == person.id).order_by(im.Incident.id)):
         steps = []
-        for entry in incidents.timeline(incident):
+        for entry in records.timeline(incident):
             if entry.kind in CONFIDENTIAL_KINDS:
                 notes_left_out += 1
                 continue
             steps.append({"step": entry.seq, "at": _iso(entry.at), "by": entry.actor,
-                          "what": incidents.describe(entry)})
-        answer = incidents.answer_of(incident)
+                          "what": records.describe(entry)})
+        answer = answers.answer_of(incident)
         cases.append({
             "id": incident.id, **where(incident.placement_id),
             "raised_at": _iso(incident.raised_at), "raised_by": incident.raised_by.display_name,
             "source": incident.source, "checker": incident.checker,
             "checker_result": incident.checker_result or None,
-            "observations": incident.observations, "state": incidents.state_label(incident),
+            "observations": incident.observations, "state": records.state_label(incident),
             "outcome": incident.outcome, "stage": incident.stage,
             "decided_at": _iso(incident.decided_at), "closed_at": _iso(incident.closed_at),
             "evidence": [{"id": e.id, "kind": e.kind, "label": e.label, "text": e.text or None,
                           "filename": e.filename, "size": e.size, "sha256": e.sha256,
                           "file_in_export": _evidence_name(e) if e.filename else None,
                           "added_at": _iso(e.added_at)}
-                         for e in incidents.evidence_of(incident)],
+                         for e in evidence.evidence_of(incident)],
             "checks": [{"method": c.method, "planned_at": _iso(c.planned_at),
                         "done_on": _iso(c.done_on), "conducted_by": c.conducted_by,
                         "outcome": c.outcome, "notes": c.notes or None}
-                       for c in incidents.checks_of(incident)],
+                       for c in checks.checks_of(incident)],
             "answer": {"text": answer.text, "answered_at": _iso(answer.answered_at),
                        "via": answer.via} if answer else None,
             "timeline": steps,

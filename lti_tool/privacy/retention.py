@@ -21,6 +21,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from lti_tool.audit import service as audit
+from lti_tool.cases import models as im
+from lti_tool.cases import storage as evidence_store
 from lti_tool.dbtypes import utcnow
 from lti_tool.declarations.models import (
     Authentication,
@@ -29,12 +31,11 @@ from lti_tool.declarations.models import (
     Declaration,
 )
 from lti_tool.extensions import db
-from lti_tool.incidents import models as im
 from lti_tool.notifications.addresses import recipient_hash
 from lti_tool.outbox.handlers import EMAIL
 from lti_tool.outbox.models import DELIVERED, FAILED, OutboxMessage
 from lti_tool.people.models import CourseMember, CourseRole, Person, Placement
-from lti_tool.privacy import evidence_store, schedule
+from lti_tool.privacy import schedule
 from lti_tool.privacy.models import Disposal, LegalHold
 from lti_tool.requests import models as rm
 from lti_tool.roles.models import RoleGrant

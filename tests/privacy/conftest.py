@@ -12,13 +12,12 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
+from lti_tool.cases.models import Incident
 from lti_tool.extensions import db
-from lti_tool.incidents.models import Incident
 from lti_tool.outbox.models import PENDING, OutboxMessage
 from lti_tool.roles import service as roles
 from lti_tool.roles.models import ALS
-from tests.conftest import SmtpSink
-from tests.incidents.flows import (
+from tests.cases.flows import (
     PDF,
     Courses,
     decide,
@@ -30,6 +29,7 @@ from tests.incidents.flows import (
     record,
     wait_for,
 )
+from tests.conftest import SmtpSink
 from tests.requests.conftest import AN_APPROVAL, ask, request_id
 from tests.requests.conftest import decide as als_decide
 from tests.support.browser import FormBrowser, launch

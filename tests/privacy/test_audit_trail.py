@@ -18,8 +18,8 @@ from lti_tool.audit import anchors
 from lti_tool.audit import service as audit
 from lti_tool.audit.models import AuditEvent, AuditHead
 from lti_tool.extensions import db
+from tests.cases.flows import wait_for
 from tests.conftest import SmtpSink
-from tests.incidents.flows import wait_for
 
 
 def test_personal_data_is_outside_the_hash_and_redacting_it_keeps_the_chain(

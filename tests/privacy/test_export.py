@@ -18,8 +18,8 @@ from pypdf import PdfReader
 from lti_tool.audit.models import AuditEvent
 from lti_tool.extensions import db
 from lti_tool.privacy import export
+from tests.cases.flows import PDF, person_id
 from tests.conftest import row_counts
-from tests.incidents.flows import PDF, person_id
 from tests.privacy.conftest import ANSWER, CONFIDENTIAL_NOTE, Everything
 from tests.support.browser import FormBrowser, launch
 from tests.support.pages import post_form

@@ -13,18 +13,18 @@ from flask.testing import FlaskCliRunner
 
 from lti_tool.audit import service as audit
 from lti_tool.audit.models import AuditEvent
+from lti_tool.cases import models as im
 from lti_tool.dbtypes import utcnow
 from lti_tool.declarations.models import AwarenessEvent, Declaration
 from lti_tool.extensions import db
-from lti_tool.incidents import models as im
 from lti_tool.outbox.handlers import EMAIL
 from lti_tool.outbox.models import OutboxMessage
 from lti_tool.people.models import Person
 from lti_tool.privacy import retention, schedule
 from lti_tool.privacy.models import Disposal
 from lti_tool.requests.models import AiToolRequest
+from tests.cases.flows import person_id
 from tests.conftest import row_counts
-from tests.incidents.flows import person_id
 from tests.privacy.conftest import Everything
 
 

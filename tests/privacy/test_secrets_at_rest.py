@@ -13,8 +13,8 @@ from flask import Flask
 from lti_tool.extensions import db
 from lti_tool.outbox.handlers import EMAIL
 from lti_tool.outbox.models import DELIVERED, OutboxMessage
+from tests.cases.flows import declare_as, panel, place_both, record, wait_for
 from tests.conftest import SmtpSink
-from tests.incidents.flows import declare_as, panel, place_both, record, wait_for
 from tests.support.browser import FormBrowser
 
 

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from flask import current_app
 
+from lti_tool.cases.models import EvidenceFile
 from lti_tool.extensions import db
-from lti_tool.incidents.models import EvidenceFile
 from lti_tool.instance_files import PRIVATE_FILE, private_dir
 
 
