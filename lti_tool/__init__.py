@@ -64,10 +64,23 @@ def load_config(app: Flask, test_config: Mapping[str, Any] | None) -> None:
     app.config["SESSION_COOKIE_SECURE"] = secure_context
     app.config["SESSION_COOKIE_SAMESITE"] = "None" if secure_context else "Lax"
     app.config["SESSION_COOKIE_PARTITIONED"] = secure_context
+    evidence_dir = str(app.config.get("EVIDENCE_DIR") or "")
+    if evidence_dir and _inside(evidence_dir, PROJECT_DIR):
+        raise RuntimeError("LTI_TOOL_EVIDENCE_DIR must be outside the tool's checkout "
+                           f"({PROJECT_DIR}): evidence files there could be served or committed.")
+    anchor_file = str(app.config.get("AUDIT_ANCHOR_FILE") or "")
+    if anchor_file and _inside(anchor_file, app.instance_path):
+        raise RuntimeError("LTI_TOOL_AUDIT_ANCHOR_FILE must be outside the instance folder, "
+                           "where the database is: whoever can replace one could replace both.")
     if app.config.get("PROXY_COUNT"):
         count = int(app.config["PROXY_COUNT"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count,  # type: ignore[method-assign]
                                 x_host=count, x_port=count)
+
+
+def _inside(path: str, folder: str) -> bool:
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder + os.sep)
 
 
 def register_extensions(app: Flask) -> None:
