@@ -429,8 +429,9 @@ def run(now: datetime | None = None, *, dry_run: bool = False,
     disposed = [c for c in due if not c.held]
     held = [c for c in due if c.held]
     if dry_run:
-        people = [p.id for p in people_due(now)] if not disposed else []
-        return RunReport(disposed, held, people, True)
+        # People whose last record is among ``disposed`` would go too; the preview names
+        # only those due already.
+        return RunReport(disposed, held, [p.id for p in people_due(now)], True)
     for candidate in disposed:
         dispose(candidate)
     anonymised = []

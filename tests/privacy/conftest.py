@@ -18,6 +18,7 @@ from lti_tool.outbox.models import PENDING, OutboxMessage
 from lti_tool.roles import service as roles
 from lti_tool.roles.models import ALS
 from tests.cases.flows import (
+    GOOD,
     PDF,
     Courses,
     decide,
@@ -35,6 +36,7 @@ from tests.requests.conftest import decide as als_decide
 from tests.support.browser import FormBrowser, launch
 from tests.support.pages import platform_id, post_form
 
+GOOD_AS_LENA = {**GOOD, "signature": "Lena Learner"}
 CONFIDENTIAL_NOTE = "Deliberation: the second marker thinks the style is the learner's own."
 ANSWER = "I wrote it myself from my notes and my drafts."
 
@@ -65,6 +67,24 @@ def everything(app: Flask, registered: Any, moodle: Any, smtp: SmtpSink) -> Ever
     declare_as(moodle, courses.cipd.id)
     declare_as(moodle, courses.cmi.id)
     declare_as(moodle, courses.cipd.id, "learner2", "Liam Learnwell")
+    with FormBrowser() as learner:  # the declaration of authentication, once submitted
+        page = launch(learner, moodle, "learner1", courses.cipd.id)
+        form = learner.open(page.url + "/authenticate")
+        done = post_form(learner, form, {"confirmed": "y", "signature": "Lena Learner"})
+        assert done.status_code == 200, done.text
+    with FormBrowser() as teacher:  # an activity with the comprehension check
+        form = launch(teacher, moodle, "marker1", message_type="LtiDeepLinkingRequest")
+        assert post_form(teacher, form, {
+            "title": "Checked", "assignment_name": "Unit 2", "qualification": "CIPD",
+            "permitted_uses": ["reading", "planning", "criteria"],
+            "comprehension_check": "y"}).status_code == 200
+        checked = moodle.activities[moodle.deep_link_results[-1].activity_ids[0]]
+    with FormBrowser() as learner:
+        page = launch(learner, moodle, "learner1", checked.id)
+        check = learner.open(page.url + "/check")
+        passed = post_form(learner, check, {"q_spelling_after": "no",
+                                            "q_reading_before": "yes", "q_company_data": "no"})
+        assert post_form(learner, passed, GOOD_AS_LENA).status_code == 200
 
     with app.app_context():
         roles.grant(platform_id(app), ALS, actor="test", sub="6")

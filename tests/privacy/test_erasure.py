@@ -75,7 +75,7 @@ def test_erasure_keeps_what_the_schedule_keeps_and_tells_the_learner_why(
 
     mail = _body(_erasure_email(smtp, "learner1@example.test"))
     assert "Erased: - " in mail
-    assert "- Declarations, authentications and comprehension answers (2)" in mail
+    assert "- Declarations, authentications and comprehension answers (3)" in mail
     assert "AI-tool requests, ALS decisions and the learner's answers (1)" in mail
     assert "Kept, and why: - Incidents (cases) upheld: Kept until" in mail
     assert "for the awarding body and in case of a legal claim" in mail

@@ -59,12 +59,14 @@ def test_the_admin_export_holds_every_record_and_leaves_out_notes_and_others(
     data, pdf_text, archive = _open(answer.content)
     _valid(data)
     assert data["person"]["name"] == "Lena Learner" and data["requested_by"] == "administrator"
-    for section in ("courses", "declarations", "made_aware", "ai_tool_requests", "cases",
-                    "stage_ledger", "emails", "audit_events"):
+    for section in ("courses", "declarations", "comprehension_attempts", "made_aware",
+                    "ai_tool_requests", "cases", "stage_ledger", "emails", "audit_events"):
         assert data[section], f"{section} is empty"
-    assert {d["course"] for d in data["declarations"]} == {"CIPD L5 People Practice",
-                                                           "CMI L5 Management"} or \
-        len(data["declarations"]) == 2
+    assert data["appeals"] == []  # the tool records no appeals yet
+    assert len(data["declarations"]) == 3
+    assert [d["authentication"]["signature"] for d in data["declarations"]
+            if d["authentication"]] == ["Lena Learner"]
+    assert data["comprehension_attempts"][0]["passed"] is True
     (request,) = data["ai_tool_requests"]
     assert request["reason_detail"] == "I have dyslexia and an agreed reasonable adjustment."
     assert request["decisions"][0]["outcome"] == "approved"

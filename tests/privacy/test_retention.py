@@ -110,7 +110,7 @@ def test_an_admin_hold_keeps_everything_of_the_learner(app: Flask,
     mine = [c for c in report.held if c.person_id == everything.learner_id]
     assert mine and all(c.held_by == ["an administrator's hold: Subject of a complaint to "
                                       "the OIA"] for c in mine)
-    assert _count(app, Declaration, Declaration.person_id == everything.learner_id) == 2
+    assert _count(app, Declaration, Declaration.person_id == everything.learner_id) == 3
 
 
 def test_a_case_reported_to_the_awarding_body_holds_within_its_period(
