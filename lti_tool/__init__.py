@@ -64,10 +64,23 @@ def load_config(app: Flask, test_config: Mapping[str, Any] | None) -> None:
     app.config["SESSION_COOKIE_SECURE"] = secure_context
     app.config["SESSION_COOKIE_SAMESITE"] = "None" if secure_context else "Lax"
     app.config["SESSION_COOKIE_PARTITIONED"] = secure_context
+    evidence_dir = str(app.config.get("EVIDENCE_DIR") or "")
+    if evidence_dir and _inside(evidence_dir, PROJECT_DIR):
+        raise RuntimeError("LTI_TOOL_EVIDENCE_DIR must be outside the tool's checkout "
+                           f"({PROJECT_DIR}): evidence files there could be served or committed.")
+    anchor_file = str(app.config.get("AUDIT_ANCHOR_FILE") or "")
+    if anchor_file and _inside(anchor_file, app.instance_path):
+        raise RuntimeError("LTI_TOOL_AUDIT_ANCHOR_FILE must be outside the instance folder, "
+                           "where the database is: whoever can replace one could replace both.")
     if app.config.get("PROXY_COUNT"):
         count = int(app.config["PROXY_COUNT"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count,  # type: ignore[method-assign]
                                 x_host=count, x_port=count)
+
+
+def _inside(path: str, folder: str) -> bool:
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder + os.sep)
 
 
 def register_extensions(app: Flask) -> None:
@@ -97,6 +110,7 @@ def register_extensions(app: Flask) -> None:
     from lti_tool.people import models as _people  # noqa: F401
     from lti_tool.platforms import models as _platforms  # noqa: F401
     from lti_tool.policy import models as _policy  # noqa: F401
+    from lti_tool.privacy import models as _privacy  # noqa: F401
     from lti_tool.requests import models as _requests  # noqa: F401
     from lti_tool.roles import models as _roles  # noqa: F401
     from lti_tool.submissions import models as _submissions  # noqa: F401
@@ -115,6 +129,7 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from lti_tool.admin import privacy as _admin_privacy  # noqa: F401 - adds routes
     from lti_tool.admin.views import bp as admin_bp
     from lti_tool.appeals.views import bp as appeals_bp
     from lti_tool.learner import cases as _learner_cases  # noqa: F401 - adds routes
@@ -122,6 +137,7 @@ def register_blueprints(app: Flask) -> None:
     from lti_tool.learner import incidents as _learner_incidents  # noqa: F401 - adds routes
     from lti_tool.learner.views import bp as learner_bp
     from lti_tool.lti.views import bp as lti_bp
+    from lti_tool.privacy.views import bp as privacy_bp
     from lti_tool.public.views import bp as public_bp
     from lti_tool.requests.als_views import bp as als_bp
     from lti_tool.requests.staff_views import bp as course_requests_bp
@@ -130,7 +146,7 @@ def register_blueprints(app: Flask) -> None:
     from lti_tool.staff import reports as _staff_reports  # noqa: F401 - adds routes
     from lti_tool.staff.views import bp as staff_bp
 
-    for bp in (public_bp, lti_bp, learner_bp, staff_bp, admin_bp):
+    for bp in (public_bp, lti_bp, learner_bp, staff_bp, admin_bp, privacy_bp):
         app.register_blueprint(bp)
     for bp in (requests_bp, als_bp, course_requests_bp, appeals_bp):
         app.register_blueprint(bp)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import getpass
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import click
@@ -361,12 +361,62 @@ audit_cli = AppGroup("audit", help="The audit trail.")
 @audit_cli.command("verify")
 def audit_verify() -> None:
     """Check that no audit event was altered, removed or reordered."""
-    result = audit.verify()
+    from lti_tool.audit import anchors
+
+    try:
+        found = anchors.read_anchors()
+    except anchors.AnchorError as exc:
+        raise click.ClickException(str(exc)) from exc
+    result = audit.verify(found)
     if result.ok:
-        click.echo(f"Audit trail intact: {result.checked} events.")
+        against = (f", matching {len(found)} anchor{'s' if len(found) != 1 else ''} "
+                   f"(latest {found[-1].at[:10]})" if found else "")
+        click.echo(f"Audit trail intact: {result.checked} events{against}.")
     else:
         raise click.ClickException(f"Audit trail broken after {result.checked} good events: "
                                    f"{result.problem}.")
+
+
+retention_cli = AppGroup("retention", help="The retention schedule: disposal of what is due.")
+
+
+@retention_cli.command("run")
+@click.option("--dry-run", is_flag=True, help="Only say what would be disposed of.")
+@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="With --dry-run: what would be due on this day (YYYY-MM-DD).")
+def retention_run(dry_run: bool, as_of: datetime | None) -> None:
+    """Delete or anonymise every record whose retention period has run, except what a
+    legal hold keeps."""
+    from lti_tool.privacy import retention
+    from lti_tool.privacy.schedule import ScheduleError
+
+    if as_of is not None and not dry_run:
+        raise click.BadParameter("--as-of only previews: add --dry-run.")
+    now = as_of.replace(tzinfo=UTC, hour=23, minute=59) if as_of is not None else None
+    try:
+        report = retention.run(now, dry_run=dry_run, actor=_actor())
+    except ScheduleError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if dry_run:
+        db.session.rollback()
+    else:
+        db.session.commit()
+    verb = "Would dispose of" if dry_run else "Disposed of"
+    counts = report.counts()
+    click.echo(f"{verb}: " + (", ".join(f"{n} {kind}" for kind, n in sorted(counts.items()))
+                              or "nothing") + ".")
+    for candidate in report.held:
+        click.echo(f"Held: {candidate.what} ({candidate.record_type}), due "
+                   f"{candidate.due_at:%Y-%m-%d}: {'; '.join(candidate.held_by)}")
+
+
+@retention_cli.command("schedule")
+def retention_schedule() -> None:
+    """Print the retention schedule in force."""
+    from lti_tool.privacy import schedule
+
+    for line in schedule.describe():
+        click.echo(f"{line.label}: {line.action} {line.period} after {line.starts}")
 
 
 @click.command("demo")
@@ -425,6 +475,7 @@ def worker_command(once: bool) -> None:
         reminders = _worker_step("incident_reminders_failed", send_due_reminders) or 0
         if reminders:
             click.echo(f"{reminders} reminder{'s' if reminders != 1 else ''} queued")
+        _worker_step("daily_privacy_failed", _daily_privacy)
         counts = _worker_step("outbox_delivery_failed", deliver_due) or {}
         _worker_step("purge_failed", lambda: (purge_expired(),
                                                purge_older_than(timedelta(days=2))))
@@ -433,6 +484,22 @@ def worker_command(once: bool) -> None:
         if once:
             return
         time.sleep(poll)
+
+
+def _daily_privacy() -> None:
+    """Once a day: dispose of what the retention schedule says is due, then anchor the
+    audit chain's head outside the database (after the run, so the anchor covers it)."""
+    from lti_tool.audit import anchors
+    from lti_tool.privacy import retention
+
+    if not retention.ran_today():
+        report = retention.run()
+        if report.counts():
+            click.echo("Retention: " + ", ".join(
+                f"{n} {kind}" for kind, n in sorted(report.counts().items())) + " disposed of")
+        db.session.commit()
+    if anchors.anchor_due():
+        anchors.write_anchor()
 
 
 def _worker_step(failure: str, step: Callable[[], T]) -> T | None:
@@ -449,7 +516,7 @@ def _worker_step(failure: str, step: Callable[[], T]) -> T | None:
 
 
 def register_commands(app: Flask) -> None:
-    for group in (keys_cli, platforms_cli, policy_cli, roles_cli, audit_cli):
+    for group in (keys_cli, platforms_cli, policy_cli, roles_cli, audit_cli, retention_cli):
         app.cli.add_command(group)
     app.cli.add_command(demo_command)
     app.cli.add_command(worker_command)

@@ -115,3 +115,28 @@ class DefaultConfig:
     # Largest evidence file accepted (only the evidence upload pages accept more than
     # MAX_CONTENT_LENGTH; every other page, the launch included, keeps that limit).
     INCIDENT_MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+
+    # Evidence files: in the database (unset) or in this directory outside the checkout
+    # (created 0700, files 0600). Disposal removes the file too.
+    EVIDENCE_DIR: str | None = None
+
+    # The audit chain's daily anchor (lti_tool/audit/anchors.py): an append-only file
+    # outside the instance folder, and an address the same line is emailed to.
+    AUDIT_ANCHOR_FILE: str | None = None
+    AUDIT_ANCHOR_EMAIL = ""
+
+    # Retention schedule (lti_tool/privacy/schedule.py): how long each kind of record is
+    # kept after the moment its rule names, as "<n> years|days|hours". Set any of them in
+    # the environment as JSON, e.g. LTI_TOOL_RETENTION='{"case_not_upheld": "2 years"}';
+    # the ones not set keep these defaults.
+    RETENTION: dict[str, str] = {}
+    # Kinds of record an erasure request does not remove before their period ends (kept
+    # for the awarding body and for legal claims); the learner is told so.
+    RETENTION_KEPT_ON_ERASURE: list[str] = ["case_upheld", "case_reported"]
+
+    # The privacy notice (/privacy). Empty values show the defaults of
+    # lti_tool/privacy/notice.py; set them to your organisation's own.
+    PRIVACY_CONTROLLER = ""
+    PRIVACY_CONTACT = ""
+    PRIVACY_DPO_CONTACT = ""
+    PRIVACY_EXTRA = ""

@@ -17,7 +17,9 @@ class AuditEvent(db.Model):  # type: ignore[name-defined,misc]
     """One state change: who did what to which object, when, with details.
 
     ``hash`` covers every other field and the previous event's hash, so editing or deleting
-    any event breaks the chain from there on (``flask audit verify``).
+    any event breaks the chain from there on (``flask audit verify``). Records are named by
+    id; personal data (an address, a name, a label a person typed) goes in ``personal``,
+    which the hash does not cover, so disposal can blank it and the chain still verifies.
     """
 
     __tablename__ = "audit_event"
@@ -30,6 +32,8 @@ class AuditEvent(db.Model):  # type: ignore[name-defined,misc]
     object_type: Mapped[str] = mapped_column(String(64), nullable=False)
     object_id: Mapped[str] = mapped_column(String(255), nullable=False)
     details: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+    # Personal data about the event (JSON), outside the hash: redacted (NULL) on disposal.
+    personal: Mapped[str | None] = mapped_column(Text, nullable=True)
     prev_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
 

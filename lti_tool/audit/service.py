@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
+from lti_tool.audit.anchors import Anchor
 from lti_tool.audit.models import GENESIS_HASH, AuditEvent, AuditHead
 from lti_tool.dbtypes import utcnow
 from lti_tool.extensions import db
@@ -32,13 +34,28 @@ def _timestamp(event: AuditEvent) -> str:
     return event.created_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+# Keys of ``details`` that can hold personal data: kept in the redactable ``personal``
+# column, never in the hashed payload (which names records and people by id only).
+PERSONAL_KEYS = frozenset({
+    "sub", "email", "to", "name", "label", "filename", "checker_result", "conducted_by",
+    "assessor", "signature", "text", "answer", "notes", "reasons", "observations",
+    "reason_detail", "purpose", "tool_name",
+})
+
+
 def record(actor: str, action: str, object_type: str, object_id: object,
-           details: dict[str, Any] | None = None) -> AuditEvent:
+           details: dict[str, Any] | None = None,
+           personal: dict[str, Any] | None = None) -> AuditEvent:
     """Append an event to the chain (flushes; the caller's request or job commits).
 
     ``actor`` names who acted: ``person:<id>``, ``cli:<user>``, ``platform:<id>`` or
-    ``system``. ``details`` must be JSON-serialisable and must never hold tokens.
+    ``system``. ``details`` must be JSON-serialisable and must never hold tokens; any of
+    its :data:`PERSONAL_KEYS` join ``personal``, which is stored outside the hash so that
+    :func:`redact` can blank it when the record it is about is disposed of.
     """
+    hashed = {k: v for k, v in (details or {}).items() if k not in PERSONAL_KEYS}
+    personal = {**{k: v for k, v in (details or {}).items() if k in PERSONAL_KEYS},
+                **(personal or {})}
     # Touch the head row first: on PostgreSQL this takes a row lock and on SQLite the write
     # lock, so two appenders can never chain onto the same previous hash.
     updated = db.session.execute(
@@ -56,7 +73,9 @@ def record(actor: str, action: str, object_type: str, object_id: object,
         action=action,
         object_type=object_type,
         object_id=str(object_id),
-        details=json.dumps(details or {}, sort_keys=True, ensure_ascii=False),
+        details=json.dumps(hashed, sort_keys=True, ensure_ascii=False),
+        personal=json.dumps(personal, sort_keys=True, ensure_ascii=False, default=str)
+        if personal else None,
         prev_hash=head.last_hash,
     )
     event.hash = _digest(event.prev_hash, event.seq, _timestamp(event), actor, action,
@@ -68,6 +87,23 @@ def record(actor: str, action: str, object_type: str, object_id: object,
     return event
 
 
+def redact(object_type: str, object_ids: list[str]) -> int:
+    """Blank the personal data of the events about these records (disposal); the chain is
+    untouched. Returns how many events were redacted."""
+    if not object_ids:
+        return 0
+    done = 0
+    for start in range(0, len(object_ids), 500):
+        result = db.session.execute(
+            sa.update(AuditEvent)
+            .where(AuditEvent.object_type == object_type,
+                   AuditEvent.object_id.in_(object_ids[start:start + 500]),
+                   AuditEvent.personal.is_not(None))
+            .values(personal=None).execution_options(synchronize_session=False))
+        done += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return done
+
+
 @dataclass(frozen=True)
 class VerifyResult:
     ok: bool
@@ -75,8 +111,11 @@ class VerifyResult:
     problem: str | None = None
 
 
-def verify() -> VerifyResult:
-    """Walk the whole chain and report the first event that does not fit."""
+def verify(anchors: Sequence[Anchor] = ()) -> VerifyResult:
+    """Walk the whole chain and report the first event that does not fit, including one
+    that differs from a chain head recorded outside the database (``anchors``): a chain
+    rewritten and rehashed from the start fits together but not with its anchors."""
+    anchored = {a.seq: a for a in anchors}
     prev = GENESIS_HASH
     expected_seq = 1
     checked = 0
@@ -93,10 +132,18 @@ def verify() -> VerifyResult:
                              event.action, event.object_type, event.object_id, event.details)
             if digest != event.hash:
                 return VerifyResult(False, checked, f"event {event.seq} was altered")
+            anchor = anchored.get(event.seq)
+            if anchor is not None and anchor.hash != event.hash:
+                return VerifyResult(False, checked, f"event {event.seq} differs from the chain "
+                                    f"head anchored on {anchor.at[:10]}: the chain was "
+                                    "rewritten")
             prev = event.hash
             expected_seq += 1
             checked += 1
     head = db.session.get(AuditHead, 1)
     if head is not None and (head.seq != checked or head.last_hash != prev):
         return VerifyResult(False, checked, "the newest events were removed")
+    if anchored and max(anchored) > checked:
+        return VerifyResult(False, checked, f"the chain is shorter than the {max(anchored)} "
+                            "events anchored: events were removed")
     return VerifyResult(True, checked)

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import selectinload
 
+from lti_tool.cases import storage
 from lti_tool.cases.access import ADD_EVIDENCE, check_may_act
 from lti_tool.cases.errors import IncidentError
 from lti_tool.cases.events import append_event, lock_incident
@@ -22,7 +23,6 @@ from lti_tool.cases.models import (
     EVIDENCE_DETECTION,
     EVIDENCE_FILE,
     EVIDENCE_TEXT,
-    EvidenceFile,
     EvidenceItem,
     Incident,
 )
@@ -151,7 +151,7 @@ def store_evidence(incident: Incident, item: EvidenceInput, checked: CheckedFile
     db.session.flush()
     if checked is not None:
         assert item.content is not None
-        db.session.add(EvidenceFile(evidence_id=evidence.id, content=item.content))
+        storage.store(evidence.id, checked.sha256, item.content)
     append_event(incident, EV_EVIDENCE_ADDED, actor, {
         "evidence_id": evidence.id, "kind": evidence.kind, "label": evidence.label,
         "text": evidence.text, "filename": evidence.filename, "sha256": evidence.sha256,
@@ -170,8 +170,7 @@ def add_evidence(incident: Incident, actor: Person, item: EvidenceInput,
 
 
 def evidence_file(evidence: EvidenceItem) -> bytes | None:
-    row = db.session.get(EvidenceFile, evidence.id)
-    return row.content if row else None
+    return storage.read(evidence.id)
 
 
 def evidence_of(incident: Incident, *, disclosed_only: bool = False) -> list[EvidenceItem]:

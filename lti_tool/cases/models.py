@@ -207,13 +207,16 @@ class EvidenceItem(db.Model):  # type: ignore[name-defined,misc]
 
 
 class EvidenceFile(db.Model):  # type: ignore[name-defined,misc]
-    """The bytes of an uploaded evidence file (kept apart so listings never load them)."""
+    """The bytes of an uploaded evidence file (kept apart so listings never load them): in
+    ``content``, or in a file named ``location`` in ``EVIDENCE_DIR``
+    (:mod:`lti_tool.cases.storage`)."""
 
     __tablename__ = "incident_evidence_file"
 
     evidence_id: Mapped[int] = mapped_column(ForeignKey("incident_evidence.id"),
                                              primary_key=True)
-    content: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    location: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
     def __repr__(self) -> str:
         return f"<EvidenceFile {self.evidence_id}>"

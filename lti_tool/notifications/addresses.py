@@ -24,3 +24,15 @@ def usable_address(raw: str | None) -> str:
     except EmailNotValidError:
         return ""
     return str(checked.ascii_email or checked.normalized)
+
+
+def recipient_hash(address: str) -> str:
+    """A keyed hash of ``address`` (case-insensitive) that stands for it in stored rows:
+    equal for the same address, useless for guessing one without the secret key."""
+    import hmac
+
+    from flask import current_app
+
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(key, b"recipient\0" + address.strip().lower().encode(),
+                    "sha256").hexdigest()

@@ -13,7 +13,7 @@ from typing import Any
 from flask import render_template
 
 from lti_tool.log_redaction import mask_email
-from lti_tool.notifications.addresses import usable_address
+from lti_tool.notifications.addresses import recipient_hash, usable_address
 from lti_tool.outbox.handlers import EMAIL
 from lti_tool.outbox.models import OutboxMessage
 from lti_tool.outbox.service import enqueue
@@ -29,6 +29,8 @@ def send_email(to: str, subject: str, template: str, *, platform_id: int | None 
     ``email/<template>.html`` (autoescaped); both get ``subject`` and ``context``.
     Emails to the same address are delivered in the order they were queued unless
     ``ordering_key`` says otherwise. Must run inside an app context; flushes, never commits.
+    Once delivered, the message keeps only the masked address, subject and template (see
+    :func:`lti_tool.outbox.handlers.minimise_email`): its body and links are gone.
     """
     to = usable_address(to)
     if not to:
@@ -36,6 +38,8 @@ def send_email(to: str, subject: str, template: str, *, platform_id: int | None 
     subject = " ".join(subject.split())  # one line, whatever a title held
     text = render_template(f"email/{template}.txt", subject=subject, **context)
     html = render_template(f"email/{template}.html", subject=subject, **context)
-    return enqueue(EMAIL, {"to": to, "subject": subject, "text": text, "html": html},
-                   ordering_key=ordering_key or f"email:{to.lower()}",
+    hashed = recipient_hash(to)
+    return enqueue(EMAIL, {"to": to, "subject": subject, "template": template, "text": text,
+                           "html": html},
+                   ordering_key=ordering_key or f"email:{hashed}", recipient_hash=hashed,
                    platform_id=platform_id, summary=f"Email '{subject}' to {mask_email(to)}")

@@ -15,7 +15,7 @@ from lti_tool.lti import ags, http
 from lti_tool.lti.exceptions import ServiceError
 from lti_tool.notifications.addresses import usable_address
 from lti_tool.outbox.models import OutboxMessage
-from lti_tool.outbox.service import Delivered, GiveUp, RetryLater, handler
+from lti_tool.outbox.service import Delivered, GiveUp, RetryLater, handler, minimiser
 from lti_tool.platforms.models import Platform
 
 SCORE = "ags.score"
@@ -96,3 +96,13 @@ def deliver_email(message: OutboxMessage, payload: dict[str, Any]) -> Delivered:
     except (OSError, smtplib.SMTPException) as exc:
         raise RetryLater(f"the mail server could not be reached: {exc}") from exc
     return Delivered()
+
+
+@minimiser(EMAIL)
+def minimise_email(payload: dict[str, Any]) -> dict[str, Any]:
+    """A delivered email keeps what the admin page and a subject-access export show: the
+    masked address, subject and template (its times are the message's columns). Never its
+    body: it held links that work as passwords (an answer link is valid for 14 days)."""
+    return {"to": mask_email(str(payload.get("to") or "")),
+            "subject": str(payload.get("subject") or ""),
+            "template": str(payload.get("template") or "")}

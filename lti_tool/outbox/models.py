@@ -31,6 +31,10 @@ class OutboxMessage(db.Model):  # type: ignore[name-defined,misc]
     ordering_key: Mapped[str] = mapped_column(String(512), nullable=False, index=True)
     payload: Mapped[str] = mapped_column(Text, nullable=False)
     summary: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    # An email's recipient as a keyed hash (HMAC of the lower-cased address with the secret
+    # key): a subject-access export finds the emails sent to a person without the delivered
+    # message keeping their address.
+    recipient_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default=PENDING)
     attempts: Mapped[int] = mapped_column(nullable=False, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False,

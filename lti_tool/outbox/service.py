@@ -37,7 +37,9 @@ class Delivered:
 
 
 Handler = Callable[[OutboxMessage, dict[str, Any]], Delivered]
+Minimiser = Callable[[dict[str, Any]], dict[str, Any]]
 _handlers: dict[str, Handler] = {}
+_minimisers: dict[str, Minimiser] = {}
 
 
 def handler(kind: str) -> Callable[[Handler], Handler]:
@@ -50,12 +52,25 @@ def handler(kind: str) -> Callable[[Handler], Handler]:
     return register
 
 
+def minimiser(kind: str) -> Callable[[Minimiser], Minimiser]:
+    """Register what a delivered message of ``kind`` keeps of its payload (nothing secret
+    stays at rest once it is no longer needed)."""
+
+    def register(fn: Minimiser) -> Minimiser:
+        _minimisers[kind] = fn
+        return fn
+
+    return register
+
+
 def enqueue(kind: str, payload: dict[str, Any], *, ordering_key: str,
-            platform_id: int | None = None, summary: str = "") -> OutboxMessage:
+            platform_id: int | None = None, summary: str = "",
+            recipient_hash: str | None = None) -> OutboxMessage:
     """Add a message to the current transaction (flushes, does not commit)."""
     message = OutboxMessage(kind=kind, payload=json.dumps(payload, sort_keys=True),
                             ordering_key=ordering_key, platform_id=platform_id,
-                            summary=summary[:255], next_attempt_at=utcnow())
+                            summary=summary[:255], next_attempt_at=utcnow(),
+                            recipient_hash=recipient_hash)
     db.session.add(message)
     db.session.flush()
     try:
@@ -121,6 +136,9 @@ def deliver(message_id: int) -> str | None:
     message.delivered_at = utcnow()
     message.last_error = result.note
     message.locked_until = None
+    keep = _minimisers.get(message.kind)
+    if keep is not None:
+        message.payload = json.dumps(keep(json.loads(message.payload)), sort_keys=True)
     db.session.commit()
     return message.status
 

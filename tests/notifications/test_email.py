@@ -36,7 +36,7 @@ def test_renders_text_and_html_into_the_outbox(app: Flask) -> None:
     assert "Plan only <b>before</b> starting" in payload["text"]  # plain text: as written
     assert "Plan only &lt;b&gt;before&lt;/b&gt; starting" in payload["html"]  # escaped
     assert "31 July 2099" in payload["text"] and "Dear Lena" in payload["html"]
-    assert message.ordering_key == "email:lena@example.test"
+    assert message.ordering_key.startswith("email:") and "lena" not in message.ordering_key
 
 
 def test_no_address_no_email(app: Flask) -> None:

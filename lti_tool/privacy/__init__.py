@@ -1,0 +1,2 @@
+"""Privacy under UK GDPR: the retention schedule and legal holds, disposal, subject-access
+exports and erasure requests."""
