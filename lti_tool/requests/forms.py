@@ -44,9 +44,11 @@ class RequestForm(FlaskForm):
         "Which AI tool do you want to use?",
         validators=[DataRequired("Name the AI tool, for example Microsoft Copilot."),
                     _length(200)])
+    # What the learner wants to do with the tool: the ALS team and course staff see it.
     purpose = TextAreaField(
         "What do you want to use it for?",
         validators=[DataRequired("Say what you want to use the AI tool for."), _length(2000)])
+    # Why they need it (a disability, language support...): only the ALS team sees it.
     reason = RadioGroup(
         "Why do you need it?", options=[(r, REASON_LABELS[r]) for r in REASONS],
         message="Choose why you need the AI tool.")
