@@ -84,6 +84,11 @@ class DefaultConfig:
     ALS_CONTACT_PHONE = ""
     ALS_CONTACT_URL = ""
 
+    # Notifications: the hour (UTC) the daily digest goes out (for people who chose it), and
+    # the minutes an emailed link waits for the launch it asked for when the session was gone.
+    DIGEST_HOUR = 7
+    OPEN_LINK_PENDING_MINUTES = 30
+
     # The centre named in the Stage-3 report pack for the awarding body.
     CENTRE_NAME = "Leep Talent"
     CENTRE_NUMBER = ""

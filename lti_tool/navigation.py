@@ -20,6 +20,9 @@ from lti_tool.people.roles import ADMIN, LEARNER, STAFF, at_least
 class NavItem:
     label: str
     url: str
+    # Items waiting behind the link (the ALS review queue's requests), shown beside it.
+    count: int | None = None
+    count_label: str = ""
 
     @property
     def current(self) -> bool:
@@ -47,7 +50,10 @@ def tool_nav() -> list[NavItem]:
                              url_for("course_requests.course", course_id=launch.course_id)))
     person = db.session.get(Person, launch.person_id)
     if person is not None and roles.is_als(person):
-        items.append(NavItem("Review queue", url_for("als.queue")))
+        from lti_tool.requests.service import waiting_count
+
+        items.append(NavItem("Review queue", url_for("als.queue"),
+                             waiting_count(launch.platform_id), "waiting for the ALS team"))
     if launch.role == ADMIN or (person is not None and roles.is_tool_admin(person)):
         items.append(NavItem("Tool administration", url_for("admin.index")))
     return items

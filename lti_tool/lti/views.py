@@ -78,11 +78,15 @@ def launch() -> BaseResponse:
     )
     _check_message_access(validated)
     data = people.record_launch(validated)
+    next_path = data.pop(people.NEXT_PATH)
     declarations.bind_from_launch(data["placement_id"], validated.platform_id,
                                   dict(validated.custom), f"person:{data['person_id']}")
     launch_id = start_session(data)
     current_app.logger.info("launch_ok platform=%s message=%s role=%s", validated.platform_id,
                             validated.message_type, data["role"])
+    if next_path and data["message_type"] == lti_launch.RESOURCE_LINK:
+        # An emailed link asked for this page: its own access checks apply to this launch.
+        return redirect(under_launch(launch_id, request.script_root + next_path), code=303)
     return redirect(under_launch(launch_id, _landing(data)), code=303)
 
 

@@ -15,6 +15,7 @@ from lti_tool.dbtypes import utcnow
 from lti_tool.extensions import db
 from lti_tool.lti.launch import Launch
 from lti_tool.lti.sesskey import seal_deep_linking, strip_sesskey
+from lti_tool.notifications.service import take_destination
 from lti_tool.people.models import Course, CourseMember, CourseRole, Person, Placement
 from lti_tool.people.roles import (
     ADMIN,
@@ -28,6 +29,8 @@ from lti_tool.platforms.models import Deployment, Platform
 from lti_tool.roles import service as roles
 
 M = TypeVar("M")
+# The key of record_launch's result naming the page an emailed link asked for.
+NEXT_PATH = "next_path"
 
 
 def _get_or_create(model: type[M], where: dict[str, Any],
@@ -66,6 +69,11 @@ def record_launch(launch: Launch) -> dict[str, Any]:
     person.sourcedid = launch.sourcedid or person.sourcedid
     person.is_platform_admin = role == ADMIN
     person.last_launch_at = utcnow()
+    first_launch = person.first_launch_at is None
+    if first_launch:
+        person.first_launch_at = person.last_launch_at
+    # Where an emailed link asked to go: on the row just loaded, cleared in the same UPDATE.
+    next_path = take_destination(person)
     db.session.flush()
     if created:
         audit.record(f"platform:{launch.platform_id}", "person.created", "person", person.id,
@@ -73,7 +81,7 @@ def record_launch(launch: Launch) -> dict[str, Any]:
     # Roles granted by Moodle user id before the tool knew this person take hold now;
     # grants to a known person are tied to them when made, so a steady-state launch skips
     # the lookup. A grant by email never takes hold by itself (an admin confirms who it is).
-    if created:
+    if first_launch:
         roles.resolve_grants(person)
 
     platform = db.session.get(Platform, launch.platform_id)
@@ -113,6 +121,8 @@ def record_launch(launch: Launch) -> dict[str, Any]:
         "deep_linking": (seal_deep_linking(launch.deep_linking,
                                            current_app.config["SECRET_KEY"])
                          if launch.deep_linking else None),
+        # Not part of the session's launch: the caller pops it (see take_destination).
+        NEXT_PATH: next_path,
     }
 
 

@@ -11,6 +11,7 @@ from wtforms.validators import DataRequired, Length, StopValidation
 
 from lti_tool.dbtypes import utcnow
 from lti_tool.formfields import RadioGroup
+from lti_tool.notifications.models import FREQUENCIES, FREQUENCY_LABELS
 from lti_tool.requests.models import (
     APPROVED,
     DECLINED,
@@ -133,3 +134,9 @@ class DecisionForm(VersionedForm):
             self._add_error(self.expires_on, "The expiry date must be in the future.")
             return
         self.expiry = value
+
+
+class NotificationForm(FlaskForm):
+    frequency = RadioGroup("Email me about new requests and learners' answers",
+                           options=[(f, FREQUENCY_LABELS[f]) for f in FREQUENCIES],
+                           message="Choose how often you want to be emailed.")
