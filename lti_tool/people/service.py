@@ -275,5 +275,36 @@ def refresh_roster(course: Course, memberships_url: str) -> list[CourseMember]:
     course.roster_fetched_at = now
     db.session.flush()
     _apply_roster_to_roles(course, existing, now)
+    _know_members(course, [m for m in existing.values() if m.active])
     return sorted(existing.values(), key=lambda m: (m.name.lower(), m.sub))
+
+
+def _know_members(course: Course, members: list[CourseMember]) -> None:
+    """Every member the roster lists becomes a person the tool knows, before their first
+    launch: staff can open their panel and record an incident, and administrators can pick
+    them for a role. Someone who never launched keeps the roster's name and email; a launch
+    is what Moodle says about them from then on. A handful of queries for the whole roster."""
+    known = {p.sub: p for p in db.session.scalars(
+        sa.select(Person).where(Person.platform_id == course.platform_id,
+                                Person.sub.in_(sa.select(CourseMember.sub)
+                                               .where(CourseMember.course_id == course.id))))}
+    created: list[Person] = []
+    for member in members:
+        person = known.get(member.sub)
+        if person is None:
+            person = Person(platform_id=course.platform_id, sub=member.sub, name=member.name,
+                            email=member.email)
+            db.session.add(person)
+            known[member.sub] = person
+            created.append(person)
+        elif person.first_launch_at is None:
+            person.name, person.email = member.name or person.name, member.email
+    db.session.flush()
+    for person in created:
+        audit.record("system", "person.created", "person", person.id,
+                     {"sub": person.sub, "from": "roster", "course_id": course.id})
+    waiting = roles.waiting_subs(course.platform_id)
+    for person in created:
+        if person.sub in waiting:
+            roles.resolve_grants(person)
 

@@ -224,14 +224,23 @@ def resolve_grants(person: Person) -> int:
     return len(rows)
 
 
+def waiting_subs(platform_id: int) -> set[str]:
+    """Moodle user ids that active grants on the platform wait for (one query)."""
+    return set(db.session.scalars(sa.select(RoleGrant.sub).where(
+        RoleGrant.platform_id == platform_id, RoleGrant.revoked_at.is_(None),
+        RoleGrant.person_id.is_(None), RoleGrant.sub.is_not(None))))
+
+
 def email_matches(grants: list[RoleGrant]) -> dict[int, list[Person]]:
     """For each waiting grant by email, the people on its platform who last launched with
     that address (for an administrator to confirm one), oldest first."""
     waiting = [r for r in grants if r.person_id is None and r.email and r.active]
     if not waiting:
         return {}
+    # Only people who launched: a roster's address is Moodle's word, not a launch's.
     people = list(db.session.scalars(sa.select(Person).where(
         Person.platform_id.in_({r.platform_id for r in waiting}),
+        Person.first_launch_at.is_not(None),
         sa.func.lower(Person.email).in_({r.email for r in waiting}))
         .order_by(Person.created_at, Person.id)))
     return {r.id: [p for p in people if p.platform_id == r.platform_id
