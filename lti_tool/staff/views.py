@@ -141,8 +141,8 @@ def send_reminders(placement_id: int) -> ResponseReturnValue:
         parts.append(f"Moodle shares no usable email address for {result.no_email}: they "
                      "see the activity's request when they open it.")
     flash(" ".join(parts), "success")
-    return redirect(url_for("staff.placement", placement_id=placement_id,
-                            **query.args()), code=303)
+    back: dict[str, object] = {"placement_id": placement_id, **query.args()}
+    return redirect(url_for("staff.placement", **back), code=303)
 
 
 class ReminderForm(FlaskForm):
