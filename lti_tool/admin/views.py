@@ -3,12 +3,22 @@ granted the role. Registration URLs, platforms, keys, and who holds the tool's o
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import IntegerField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, Optional
 
 from lti_tool.audit import service as audit
 from lti_tool.extensions import db
@@ -16,6 +26,7 @@ from lti_tool.formfields import RadioGroup
 from lti_tool.lti.keystore import key_store
 from lti_tool.outbox import service as outbox
 from lti_tool.outbox.models import FAILED, OutboxMessage
+from lti_tool.people.models import Person
 from lti_tool.platforms import service as platforms
 from lti_tool.roles import service as roles
 from lti_tool.roles.access import require_tool_admin
@@ -67,8 +78,9 @@ class GrantForm(FlaskForm):
                                        (TOOL_ADMIN, ROLE_LABELS[TOOL_ADMIN])],
                       message="Choose the role to give.")
     who = StringField("Moodle user ID or email address", validators=[
-        DataRequired("Enter the person's Moodle user ID or email address."),
         Length(max=320, message="That is too long for a user ID or an email address.")])
+    # Set instead of `who` when the person was picked from those the tool knows.
+    person_id = IntegerField(validators=[Optional()])
 
 
 class RevokeForm(FlaskForm):
@@ -84,8 +96,13 @@ def _roles_page(form: GrantForm | None = None) -> str:
     grants = roles.list_grants(platform_id)
     history = [r for r in roles.list_grants(platform_id, include_revoked=True)
                if not r.active]
+    find = " ".join(request.args.get("find", "").split())[:100]
+    actors = {r.granted_by for r in grants + history} | {
+        r.revocation.revoked_by for r in history if r.revocation is not None}
     return render_template(
         "admin/roles.html", person=g.launch.person, form=form or GrantForm(formdata=None),
+        find=find, found=roles.find_people(platform_id, find) if find else [],
+        actor_names=audit.actor_names(actors),
         revoke_form=RevokeForm(formdata=None),
         grants=grants, matches=roles.email_matches(grants), history=history,
         undoable=[r for r in history if roles.undoable(r)],
@@ -98,16 +115,27 @@ def roles_page() -> str:
     return _roles_page()
 
 
+def _holder(form: GrantForm) -> dict[str, str]:
+    """Who the form names: a person picked from the list, else what was typed."""
+    if form.person_id.data:
+        picked = db.session.get(Person, form.person_id.data)
+        if picked is None or picked.platform_id != g.launch.platform_id:
+            raise roles.RoleError("That person is not known on this Moodle site.")
+        return {"sub": picked.sub}
+    if not (form.who.data or "").strip():
+        raise roles.RoleError("Enter the person's Moodle user ID or email address.")
+    return roles.parse_holder(form.who.data or "")
+
+
 @bp.post("/roles")
 @require_tool_admin
+@once
 def grant_role() -> BaseResponse | tuple[str, int]:
     form = GrantForm()
     if form.validate_on_submit():
-        who = (form.who.data or "").strip()
-        identity = {"email": who} if "@" in who else {"sub": who}
         try:
             row, created = roles.grant(g.launch.platform_id, form.role.data or "",
-                                       actor=f"person:{g.launch.person_id}", **identity)
+                                       actor=f"person:{g.launch.person_id}", **_holder(form))
         except roles.RoleError as exc:
             form.who.errors = [*form.who.errors, str(exc)]
         else:

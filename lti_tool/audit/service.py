@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,3 +101,27 @@ def verify() -> VerifyResult:
     if head is not None and (head.seq != checked or head.last_hash != prev):
         return VerifyResult(False, checked, "the newest events were removed")
     return VerifyResult(True, checked)
+
+
+def actor_names(actors: Iterable[str]) -> dict[str, str]:
+    """How each ``actor`` string (as :func:`record` stores it) reads on a page: the person's
+    name, "the command line", "Moodle", "the tool"; never an internal id. One query."""
+    from lti_tool.people.models import Person
+
+    actors = set(actors)
+    ids = {int(a.split(":", 1)[1]) for a in actors
+           if a.startswith("person:") and a.split(":", 1)[1].isdigit()}
+    names = {p.id: p.display_name for p in db.session.scalars(
+        sa.select(Person).where(Person.id.in_(ids)))} if ids else {}
+    result = {}
+    for actor in actors:
+        kind, _, rest = actor.partition(":")
+        if kind == "person" and rest.isdigit():
+            result[actor] = names.get(int(rest), "someone no longer known to the tool")
+        elif kind == "cli":
+            result[actor] = "the command line"
+        elif kind == "platform":
+            result[actor] = "Moodle"
+        else:
+            result[actor] = "the tool"
+    return result
