@@ -3,6 +3,8 @@ granted the role. Registration URLs, platforms, keys, and who holds the tool's o
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import (
     Blueprint,
     abort,
@@ -23,6 +25,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from lti_tool.audit import service as audit
 from lti_tool.extensions import db
 from lti_tool.formfields import RadioGroup
+from lti_tool.lti.keys import KeyStoreError
 from lti_tool.lti.keystore import key_store
 from lti_tool.outbox import service as outbox
 from lti_tool.outbox.models import FAILED, OutboxMessage
@@ -38,10 +41,13 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 def _page(new_url: str | None = None, **extra: object) -> str:
+    store = key_store()
     return render_template("admin/index.html", platforms=platforms.list_platforms(),
-                           keys=key_store().keys(), person=g.launch.person,
+                           keys=store.keys(), signing=store.current().kid,
+                           person=g.launch.person,
                            failed=outbox.failed_messages(g.launch.platform_id),
-                           new_url=new_url, **extra)
+                           retrying=outbox.retrying_messages(g.launch.platform_id),
+                           hint=outbox.hint, new_url=new_url, **extra)
 
 
 @bp.get("/")
@@ -71,6 +77,80 @@ def retry(message_id: int) -> ResponseReturnValue:
                  message.id, {"kind": message.kind})
     flash("Queued again: it will be sent in a moment.", "success")
     return redirect(url_for("admin.index"), code=303)
+
+
+def _failed_message(message_id: int) -> OutboxMessage:
+    message = db.session.get(OutboxMessage, message_id)
+    if message is None or message.status != FAILED or (
+            message.platform_id not in (None, g.launch.platform_id)):
+        abort(404)
+    return message
+
+
+@bp.post("/outbox/<int:message_id>/dismiss")
+@require_tool_admin
+@once
+def dismiss(message_id: int) -> ResponseReturnValue:
+    message = _failed_message(message_id)
+    outbox.dismiss_failed(message)
+    audit.record(f"person:{g.launch.person_id}", "outbox.dismissed", "outbox_message",
+                 message.id, {"kind": message.kind})
+    flash("Dismissed: it will not be sent, and no longer shows here.", "success")
+    return redirect(url_for("admin.index"), code=303)
+
+
+@bp.post("/keys/rotate")
+@require_tool_admin
+@once
+def rotate_keys() -> ResponseReturnValue:
+    """A new signing key: published in the JWKS at once, signing a few minutes later; the
+    old one stays published for the overlap (see KeyStore.rotate)."""
+    cfg = current_app.config
+    try:
+        key, removed = key_store().rotate(
+            publish_ahead=timedelta(seconds=int(cfg["KEY_PUBLISH_AHEAD_SECONDS"])),
+            overlap=timedelta(seconds=int(cfg["KEY_ROTATION_OVERLAP_SECONDS"])))
+    except KeyStoreError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("admin.index"), code=303)
+    audit.record(f"person:{g.launch.person_id}", "key.rotated", "key", key.kid,
+                 {"removed": removed, "signs_from": key.signs_from})
+    flash(f"New key published. It signs from {key.signs_from.replace('T', ' ')[:16]} UTC; "
+          "the previous key stays published while Moodle may still need it.", "success")
+    return redirect(url_for("admin.index"), code=303)
+
+
+AUDIT_PAGE_SIZE = 50
+
+
+@bp.app_template_global("action_label")
+def action_label(code: str) -> str:
+    """An audit action or field as words ("role.granted" → "Role granted")."""
+    words = code.replace(".", " ").replace("_", " ").replace("ai ", "AI ").strip()
+    return words[:1].upper() + words[1:]
+
+
+@bp.get("/audit")
+@require_tool_admin
+def audit_log() -> str:
+    return _audit_page()
+
+
+@bp.post("/audit/verify")
+@require_tool_admin
+def verify_audit() -> str:
+    """Run the hash-chain check over the whole log (reads only)."""
+    result = audit.verify()
+    return _audit_page(verified=result)
+
+
+def _audit_page(verified: audit.VerifyResult | None = None) -> str:
+    filters = audit.EventFilter.from_args(request.args)
+    events, pages = audit.events(filters, page_size=AUDIT_PAGE_SIZE)
+    return render_template("admin/audit.html", person=g.launch.person, events=events,
+                           filters=filters, pages=pages, verified=verified,
+                           actions=audit.known_actions(),
+                           actor_names=audit.actor_names({e.actor for e in events}))
 
 
 class GrantForm(FlaskForm):

@@ -125,3 +125,52 @@ def actor_names(actors: Iterable[str]) -> dict[str, str]:
         else:
             result[actor] = "the tool"
     return result
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """What the audit-log viewer shows: an action, who acted (part of the actor string or
+    of a person's name is not searched: the exact actor), the object, a page."""
+
+    action: str = ""
+    object_type: str = ""
+    object_id: str = ""
+    actor: str = ""
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args: Any) -> EventFilter:
+        def part(name: str) -> str:
+            return " ".join(str(args.get(name, "")).split())[:100]
+
+        try:
+            page = max(int(args.get("page", 1)), 1)
+        except (TypeError, ValueError):
+            page = 1
+        return cls(part("action"), part("object_type"), part("object_id"), part("actor"), page)
+
+
+def events(filters: EventFilter, *, page_size: int = 50) -> tuple[list[AuditEvent], int]:
+    """The events the filters keep, newest first, one page; and how many pages."""
+    stmt = sa.select(AuditEvent)
+    if filters.action:
+        stmt = stmt.where(AuditEvent.action == filters.action)
+    if filters.object_type:
+        stmt = stmt.where(AuditEvent.object_type == filters.object_type)
+    if filters.object_id:
+        stmt = stmt.where(AuditEvent.object_id == filters.object_id)
+    if filters.actor:
+        stmt = stmt.where(AuditEvent.actor == filters.actor)
+    total = int(db.session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery()))
+                or 0)
+    pages = max((total + page_size - 1) // page_size, 1)
+    page = min(filters.page, pages)
+    rows = list(db.session.scalars(stmt.order_by(AuditEvent.seq.desc())
+                                   .offset((page - 1) * page_size).limit(page_size)))
+    return rows, pages
+
+
+def known_actions() -> list[str]:
+    """Every action recorded so far (for the viewer's filter)."""
+    return list(db.session.scalars(sa.select(AuditEvent.action).distinct()
+                                   .order_by(AuditEvent.action)))

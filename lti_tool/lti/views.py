@@ -148,7 +148,7 @@ def register(token: str) -> str:
     body = client_registration(cfg["BASE_URL"], name=cfg["TOOL_NAME"],
                                description=cfg["TOOL_DESCRIPTION"])
     result = post_registration(config, registration_token, body, **limits)
-    platform = platforms.complete_registration(invite, config, result)
+    platform, updated = platforms.complete_registration(invite, config, result)
     current_app.logger.info("registered platform=%s issuer=%s", platform.id, platform.issuer)
-    return render_template("lti/registered.html", platform=platform,
+    return render_template("lti/registered.html", platform=platform, updated=updated,
                            deployment_id=result.deployment_id)
