@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Flask
 
-from tests.declarations.test_declarations import GOOD, deep_link, declare
+from tests.declarations.test_declarations import GOOD, declare, deep_link
 from tests.incidents.flows import incident_url, record
 from tests.requests.conftest import A_REQUEST, AN_APPROVAL, ask, decide, request_id
 from tests.support import privacy_scan
