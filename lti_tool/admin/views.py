@@ -68,10 +68,7 @@ def registration_url() -> str:
 @bp.post("/outbox/<int:message_id>/retry")
 @require_tool_admin
 def retry(message_id: int) -> ResponseReturnValue:
-    message = db.session.get(OutboxMessage, message_id)
-    if message is None or message.status != FAILED or (
-            message.platform_id not in (None, g.launch.platform_id)):
-        abort(404)
+    message = _failed_message(message_id)
     outbox.retry_failed(message)
     audit.record(f"person:{g.launch.person_id}", "outbox.retried", "outbox_message",
                  message.id, {"kind": message.kind})
