@@ -105,6 +105,7 @@ def register_extensions(app: Flask) -> None:
     from lti_tool.cases import models as _cases  # noqa: F401
     from lti_tool.declarations import models as _declarations  # noqa: F401
     from lti_tool.lti import models as _lti  # noqa: F401
+    from lti_tool.notifications import models as _notifications  # noqa: F401
     from lti_tool.outbox import handlers as _outbox_handlers  # noqa: F401
     from lti_tool.outbox import models as _outbox  # noqa: F401
     from lti_tool.people import models as _people  # noqa: F401

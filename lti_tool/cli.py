@@ -467,6 +467,7 @@ def worker_command(once: bool) -> None:
 
     from lti_tool.cases.raising import send_due_reminders
     from lti_tool.lti.state import purge_expired
+    from lti_tool.notifications.service import send_digests
     from lti_tool.outbox.service import deliver_due
     from lti_tool.submissions.guard import purge_older_than
 
@@ -476,6 +477,9 @@ def worker_command(once: bool) -> None:
         if reminders:
             click.echo(f"{reminders} reminder{'s' if reminders != 1 else ''} queued")
         _worker_step("daily_privacy_failed", _daily_privacy)
+        digests = _worker_step("digests_failed", send_digests) or 0
+        if digests:
+            click.echo(f"{digests} daily digest{'s' if digests != 1 else ''} queued")
         counts = _worker_step("outbox_delivery_failed", deliver_due) or {}
         _worker_step("purge_failed", lambda: (purge_expired(),
                                                purge_older_than(timedelta(days=2))))

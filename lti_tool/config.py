@@ -12,6 +12,11 @@ class DefaultConfig:
     SQLALCHEMY_DATABASE_URI = "sqlite:///aiu.sqlite"  # relative to the instance folder
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, object] = {"pool_pre_ping": True}
     KEYS_DIR = "keys"
+    # Rotating keys from the admin page: the new key is in the JWKS this long before it signs,
+    # and the old one stays published at least KEY_ROTATION_OVERLAP_SECONDS after it stopped
+    # signing (the README's hour) before another rotation may drop it.
+    KEY_PUBLISH_AHEAD_SECONDS = 300
+    KEY_ROTATION_OVERLAP_SECONDS = 3600
     # Local testing only: http URLs and loopback/private platforms allowed.
     ALLOW_INSECURE = False
     # Enables the built-in demo platform (refused unless ALLOW_INSECURE and a loopback BASE_URL).
@@ -86,6 +91,11 @@ class DefaultConfig:
     ALS_CONTACT_EMAIL = ""
     ALS_CONTACT_PHONE = ""
     ALS_CONTACT_URL = ""
+
+    # Notifications: the hour (UTC) the daily digest goes out (for people who chose it), and
+    # the minutes an emailed link waits for the launch it asked for when the session was gone.
+    DIGEST_HOUR = 7
+    OPEN_LINK_PENDING_MINUTES = 30
 
     # The centre named in the Stage-3 report pack for the awarding body.
     CENTRE_NAME = "Leep Talent"

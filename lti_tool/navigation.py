@@ -22,6 +22,9 @@ from lti_tool.roles.models import ALS, APPEAL_REVIEWER
 class NavItem:
     label: str
     url: str
+    # Items waiting behind the link (the ALS review queue's requests), shown beside it.
+    count: int | None = None
+    count_label: str = ""
 
     @property
     def current(self) -> bool:
@@ -52,7 +55,10 @@ def tool_nav() -> list[NavItem]:
     person = db.session.get(Person, launch.person_id)
     held = roles.held_roles(person) if person is not None else set()
     if ALS in held:
-        items.append(NavItem("Review queue", url_for("als.queue")))
+        from lti_tool.requests.service import waiting_count
+
+        items.append(NavItem("Review queue", url_for("als.queue"),
+                             waiting_count(launch.platform_id), "waiting for the ALS team"))
     if APPEAL_REVIEWER in held:
         items.append(NavItem("Appeals", url_for("appeals.queue")))
     if launch.role == ADMIN or (person is not None and roles.is_tool_admin(person, held)):

@@ -25,7 +25,8 @@ from lti_tool.lti.keys import KeyStore
 from tests.support.browser import FormBrowser
 
 # Every log line of the run is scanned for secrets and personal data (fails the run).
-pytest_plugins = ["tests.support.log_scan"]
+# Every staff page and export of the run is scanned for learners' request reasons.
+pytest_plugins = ["tests.support.log_scan", "tests.support.privacy_scan"]
 
 TEST_SECRET = "test-secret-key-not-for-production"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -18,8 +18,8 @@ from flask import Flask
 from lti_tool.extensions import db
 from lti_tool.roles import service as roles
 from lti_tool.roles.models import ALS
-from tests.declarations.test_declarations import GOOD, declare, deep_link
 from tests.cases.flows import panel, record
+from tests.declarations.test_declarations import GOOD, declare, deep_link
 from tests.requests.conftest import ask, request_id
 from tests.support.browser import FormBrowser
 from tests.support.pages import platform_id

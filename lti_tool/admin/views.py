@@ -3,19 +3,33 @@ granted the role. Registration URLs, platforms, keys, and who holds the tool's o
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, url_for
+from datetime import timedelta
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import IntegerField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, Optional
 
 from lti_tool.audit import service as audit
 from lti_tool.extensions import db
 from lti_tool.formfields import RadioGroup
+from lti_tool.lti.keys import KeyStoreError
 from lti_tool.lti.keystore import key_store
 from lti_tool.outbox import service as outbox
 from lti_tool.outbox.models import FAILED, OutboxMessage
+from lti_tool.people.models import Person
 from lti_tool.platforms import service as platforms
 from lti_tool.roles import service as roles
 from lti_tool.roles.access import require_tool_admin
@@ -27,10 +41,13 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 def _page(new_url: str | None = None, **extra: object) -> str:
+    store = key_store()
     return render_template("admin/index.html", platforms=platforms.list_platforms(),
-                           keys=key_store().keys(), person=g.launch.person,
+                           keys=store.keys(), signing=store.current().kid,
+                           person=g.launch.person,
                            failed=outbox.failed_messages(g.launch.platform_id),
-                           new_url=new_url, **extra)
+                           retrying=outbox.retrying_messages(g.launch.platform_id),
+                           hint=outbox.hint, new_url=new_url, **extra)
 
 
 @bp.get("/")
@@ -51,15 +68,86 @@ def registration_url() -> str:
 @bp.post("/outbox/<int:message_id>/retry")
 @require_tool_admin
 def retry(message_id: int) -> ResponseReturnValue:
-    message = db.session.get(OutboxMessage, message_id)
-    if message is None or message.status != FAILED or (
-            message.platform_id not in (None, g.launch.platform_id)):
-        abort(404)
+    message = _failed_message(message_id)
     outbox.retry_failed(message)
     audit.record(f"person:{g.launch.person_id}", "outbox.retried", "outbox_message",
                  message.id, {"kind": message.kind})
     flash("Queued again: it will be sent in a moment.", "success")
     return redirect(url_for("admin.index"), code=303)
+
+
+def _failed_message(message_id: int) -> OutboxMessage:
+    message = db.session.get(OutboxMessage, message_id)
+    if message is None or message.status != FAILED or (
+            message.platform_id not in (None, g.launch.platform_id)):
+        abort(404)
+    return message
+
+
+@bp.post("/outbox/<int:message_id>/dismiss")
+@require_tool_admin
+@once
+def dismiss(message_id: int) -> ResponseReturnValue:
+    message = _failed_message(message_id)
+    outbox.dismiss_failed(message)
+    audit.record(f"person:{g.launch.person_id}", "outbox.dismissed", "outbox_message",
+                 message.id, {"kind": message.kind})
+    flash("Dismissed: it will not be sent, and no longer shows here.", "success")
+    return redirect(url_for("admin.index"), code=303)
+
+
+@bp.post("/keys/rotate")
+@require_tool_admin
+@once
+def rotate_keys() -> ResponseReturnValue:
+    """A new signing key: published in the JWKS at once, signing a few minutes later; the
+    old one stays published for the overlap (see KeyStore.rotate)."""
+    cfg = current_app.config
+    try:
+        key, removed = key_store().rotate(
+            publish_ahead=timedelta(seconds=int(cfg["KEY_PUBLISH_AHEAD_SECONDS"])),
+            overlap=timedelta(seconds=int(cfg["KEY_ROTATION_OVERLAP_SECONDS"])))
+    except KeyStoreError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("admin.index"), code=303)
+    audit.record(f"person:{g.launch.person_id}", "key.rotated", "key", key.kid,
+                 {"removed": removed, "signs_from": key.signs_from})
+    flash(f"New key published. It signs from {key.signs_from.replace('T', ' ')[:16]} UTC; "
+          "the previous key stays published while Moodle may still need it.", "success")
+    return redirect(url_for("admin.index"), code=303)
+
+
+AUDIT_PAGE_SIZE = 50
+
+
+@bp.app_template_global("action_label")
+def action_label(code: str) -> str:
+    """An audit action or field as words ("role.granted" → "Role granted")."""
+    words = code.replace(".", " ").replace("_", " ").replace("ai ", "AI ").strip()
+    return words[:1].upper() + words[1:]
+
+
+@bp.get("/audit")
+@require_tool_admin
+def audit_log() -> str:
+    return _audit_page()
+
+
+@bp.post("/audit/verify")
+@require_tool_admin
+def verify_audit() -> str:
+    """Run the hash-chain check over the whole log (reads only)."""
+    result = audit.verify()
+    return _audit_page(verified=result)
+
+
+def _audit_page(verified: audit.VerifyResult | None = None) -> str:
+    filters = audit.EventFilter.from_args(request.args)
+    events, pages = audit.events(filters, page_size=AUDIT_PAGE_SIZE)
+    return render_template("admin/audit.html", person=g.launch.person, events=events,
+                           filters=filters, pages=pages, verified=verified,
+                           actions=audit.known_actions(),
+                           actor_names=audit.actor_names({e.actor for e in events}))
 
 
 class GrantForm(FlaskForm):
@@ -68,8 +156,9 @@ class GrantForm(FlaskForm):
                                        (TOOL_ADMIN, ROLE_LABELS[TOOL_ADMIN])],
                       message="Choose the role to give.")
     who = StringField("Moodle user ID or email address", validators=[
-        DataRequired("Enter the person's Moodle user ID or email address."),
         Length(max=320, message="That is too long for a user ID or an email address.")])
+    # Set instead of `who` when the person was picked from those the tool knows.
+    person_id = IntegerField(validators=[Optional()])
 
 
 class RevokeForm(FlaskForm):
@@ -85,8 +174,13 @@ def _roles_page(form: GrantForm | None = None) -> str:
     grants = roles.list_grants(platform_id)
     history = [r for r in roles.list_grants(platform_id, include_revoked=True)
                if not r.active]
+    find = " ".join(request.args.get("find", "").split())[:100]
+    actors = {r.granted_by for r in grants + history} | {
+        r.revocation.revoked_by for r in history if r.revocation is not None}
     return render_template(
         "admin/roles.html", person=g.launch.person, form=form or GrantForm(formdata=None),
+        find=find, found=roles.find_people(platform_id, find) if find else [],
+        actor_names=audit.actor_names(actors),
         revoke_form=RevokeForm(formdata=None),
         grants=grants, matches=roles.email_matches(grants), history=history,
         undoable=[r for r in history if roles.undoable(r)],
@@ -99,16 +193,27 @@ def roles_page() -> str:
     return _roles_page()
 
 
+def _holder(form: GrantForm) -> dict[str, str]:
+    """Who the form names: a person picked from the list, else what was typed."""
+    if form.person_id.data:
+        picked = db.session.get(Person, form.person_id.data)
+        if picked is None or picked.platform_id != g.launch.platform_id:
+            raise roles.RoleError("That person is not known on this Moodle site.")
+        return {"sub": picked.sub}
+    if not (form.who.data or "").strip():
+        raise roles.RoleError("Enter the person's Moodle user ID or email address.")
+    return roles.parse_holder(form.who.data or "")
+
+
 @bp.post("/roles")
 @require_tool_admin
+@once
 def grant_role() -> BaseResponse | tuple[str, int]:
     form = GrantForm()
     if form.validate_on_submit():
-        who = (form.who.data or "").strip()
-        identity = {"email": who} if "@" in who else {"sub": who}
         try:
             row, created = roles.grant(g.launch.platform_id, form.role.data or "",
-                                       actor=f"person:{g.launch.person_id}", **identity)
+                                       actor=f"person:{g.launch.person_id}", **_holder(form))
         except roles.RoleError as exc:
             form.who.errors = [*form.who.errors, str(exc)]
         else:

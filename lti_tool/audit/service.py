@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,3 +147,76 @@ def verify(anchors: Sequence[Anchor] = ()) -> VerifyResult:
         return VerifyResult(False, checked, f"the chain is shorter than the {max(anchored)} "
                             "events anchored: events were removed")
     return VerifyResult(True, checked)
+
+
+def actor_names(actors: Iterable[str]) -> dict[str, str]:
+    """How each ``actor`` string (as :func:`record` stores it) reads on a page: the person's
+    name, "the command line", "Moodle", "the tool"; never an internal id. One query."""
+    from lti_tool.people.models import Person
+
+    actors = set(actors)
+    ids = {int(a.split(":", 1)[1]) for a in actors
+           if a.startswith("person:") and a.split(":", 1)[1].isdigit()}
+    names = {p.id: p.display_name for p in db.session.scalars(
+        sa.select(Person).where(Person.id.in_(ids)))} if ids else {}
+    result = {}
+    for actor in actors:
+        kind, _, rest = actor.partition(":")
+        if kind == "person" and rest.isdigit():
+            result[actor] = names.get(int(rest), "someone no longer known to the tool")
+        elif kind == "cli":
+            result[actor] = "the command line"
+        elif kind == "platform":
+            result[actor] = "Moodle"
+        else:
+            result[actor] = "the tool"
+    return result
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """What the audit-log viewer shows: an action, who acted (part of the actor string or
+    of a person's name is not searched: the exact actor), the object, a page."""
+
+    action: str = ""
+    object_type: str = ""
+    object_id: str = ""
+    actor: str = ""
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args: Any) -> EventFilter:
+        def part(name: str) -> str:
+            return " ".join(str(args.get(name, "")).split())[:100]
+
+        try:
+            page = max(int(args.get("page", 1)), 1)
+        except (TypeError, ValueError):
+            page = 1
+        return cls(part("action"), part("object_type"), part("object_id"), part("actor"), page)
+
+
+def events(filters: EventFilter, *, page_size: int = 50) -> tuple[list[AuditEvent], int]:
+    """The events the filters keep, newest first, one page; and how many pages."""
+    stmt = sa.select(AuditEvent)
+    if filters.action:
+        stmt = stmt.where(AuditEvent.action == filters.action)
+    if filters.object_type:
+        stmt = stmt.where(AuditEvent.object_type == filters.object_type)
+    if filters.object_id:
+        stmt = stmt.where(AuditEvent.object_id == filters.object_id)
+    if filters.actor:
+        stmt = stmt.where(AuditEvent.actor == filters.actor)
+    total = int(db.session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery()))
+                or 0)
+    pages = max((total + page_size - 1) // page_size, 1)
+    page = min(filters.page, pages)
+    rows = list(db.session.scalars(stmt.order_by(AuditEvent.seq.desc())
+                                   .offset((page - 1) * page_size).limit(page_size)))
+    return rows, pages
+
+
+def known_actions() -> list[str]:
+    """Every action recorded so far (for the viewer's filter)."""
+    return list(db.session.scalars(sa.select(AuditEvent.action).distinct()
+                                   .order_by(AuditEvent.action)))

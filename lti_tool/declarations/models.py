@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from lti_tool.dbtypes import ImmutableRecord as ImmutableRecord  # for callers
@@ -191,4 +191,23 @@ class ComprehensionAttempt(db.Model):  # type: ignore[name-defined,misc]
         return f"<ComprehensionAttempt {self.id} passed={self.passed}>"
 
 
-never_updated(Declaration, Authentication, AwarenessEvent, ComprehensionAttempt)
+class DeclarationReminder(db.Model):  # type: ignore[name-defined,misc]
+    """A reminder to declare emailed to a learner by a member of staff: at most one a day
+    per learner (the unique index holds it when two markers click at once)."""
+
+    __tablename__ = "declaration_reminder"
+    __table_args__ = (UniqueConstraint("person_id", "sent_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), nullable=False)
+    placement_id: Mapped[int] = mapped_column(ForeignKey("placement.id"), nullable=False)
+    sent_by_id: Mapped[int] = mapped_column(ForeignKey("person.id"), nullable=False)
+    sent_on: Mapped[date] = mapped_column(Date, nullable=False)  # UTC day
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<DeclarationReminder person={self.person_id} on {self.sent_on}>"
+
+
+never_updated(Declaration, Authentication, AwarenessEvent, ComprehensionAttempt,
+              DeclarationReminder)

@@ -27,11 +27,11 @@ class OverviewRow:
     authentication: Authentication | None = None  # of the latest declaration
 
 
-def placement_overview(course: Course, placement: Placement,
-                       policy: Policy) -> list[OverviewRow]:
+def placement_overview(course: Course, placement: Placement, policy: Policy, *,
+                       with_authorisations: bool = True) -> list[OverviewRow]:
     """One row per learner of the course (from the cached roster, plus anyone who declared),
-    with their declarations and AI-tool authorisations; four queries whatever the size of
-    the course."""
+    with their declarations and (unless not wanted: the dashboard reads them for one page)
+    AI-tool authorisations; four queries whatever the size of the course."""
     from lti_tool.requests.service import active_authorisations_by_person
 
     members = list(db.session.scalars(
@@ -39,7 +39,9 @@ def placement_overview(course: Course, placement: Placement,
                                       CourseMember.is_learner.is_(True))))
     people = {p.sub: p for p in db.session.scalars(
         sa.select(Person).where(Person.platform_id == course.platform_id,
-                                Person.sub.in_([m.sub for m in members]) | Person.id.in_(
+                                Person.sub.in_(sa.select(CourseMember.sub).where(
+                                    CourseMember.course_id == course.id,
+                                    CourseMember.is_learner.is_(True))) | Person.id.in_(
                                     sa.select(Declaration.person_id).where(
                                         Declaration.placement_id == placement.id))))}
     by_person: dict[int, list[Declaration]] = {}
@@ -68,7 +70,8 @@ def placement_overview(course: Course, placement: Placement,
                                            person.id, status(declarations[0], policy),
                                            declarations)
     authorisations = active_authorisations_by_person(
-        [p.id for p in people.values()], placement_id=placement.id) if people else {}
+        [p.id for p in people.values()], placement_id=placement.id) \
+        if people and with_authorisations else {}
     result = [OverviewRow(r.sub, r.name, r.email, r.person_id, r.status, r.history,
                           authorisations.get(r.person_id, []) if r.person_id else [],
                           authenticated.get(r.history[0].id) if r.history else None)

@@ -293,8 +293,11 @@ def declare(person: Person, placement: Placement, data: DeclarationInput,
 def _email_receipt(person: Person, declaration: Declaration, settings: EffectiveSettings,
                    policy: Policy) -> None:
     """The learner's copy of what they declared (when Moodle shares their email)."""
-    from lti_tool.notifications.service import send_email
+    from lti_tool.notifications.service import link_to, send_email, tool_path
 
+    placement = db.session.get(Placement, declaration.placement_id)
+    link = link_to(person, tool_path("learner.receipt", declaration_id=declaration.id),
+                   placement)
     # Its own ordering key: a receipt held up by the mail server never holds up the
     # learner's other emails (an incident question must not wait behind it).
     send_email(person.email, f"Your AI use declaration: {settings.title}",
@@ -303,7 +306,7 @@ def _email_receipt(person: Person, declaration: Declaration, settings: Effective
                declaration=declaration, settings=settings, policy=policy,
                uses=policy.permitted(json.loads(declaration.permitted_uses)),
                tools=json.loads(declaration.ai_tools),
-               confirmed=statements.confirmed_texts(declaration.statements))
+               confirmed=statements.confirmed_texts(declaration.statements), link=link)
 
 
 def queue_declaration_score(person: Person, placement: Placement, declaration: Declaration,

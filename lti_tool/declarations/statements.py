@@ -56,7 +56,9 @@ class AuthorisedUse:
     @property
     def label(self) -> str:
         conditions = self.conditions.strip().rstrip(".")
-        return (f"{self.tool_name} — {self.purpose.strip().rstrip('.')}, conditions: "
+        # Requests made before the purpose was asked apart from the reason have none.
+        purpose = self.purpose.strip().rstrip(".")
+        return (f"{self.tool_name} — {purpose + ', ' if purpose else ''}conditions: "
                 f"{conditions}, until {day(self.expires_on)}")
 
 

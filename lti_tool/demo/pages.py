@@ -122,6 +122,9 @@ class DemoPages:
         if not isinstance(user, User):
             return user
         activity = self.activity_by_cmid(request.args.get("id", ""))
+        if activity is None and request.args.get("l", "").isdigit():
+            # As Moodle's view.php: ``l`` is the LTI instance id (the resource link id).
+            activity = self.standin.activities.get(int(request.args["l"]))
         if activity is None:
             return error_page("Invalid course module ID", 404)
         s = self.standin

@@ -12,7 +12,7 @@ import json
 import os
 import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,15 @@ class ToolKey:
     status: str  # "current" or "retiring"
     created_at: str
     key: RSAKey
+    # A new key is published before it signs: until then the retiring one still signs.
+    signs_from: str = ""
+    # When it stopped signing (a retiring key): it stays published at least the overlap.
+    retired_at: str = ""
+
+    @property
+    def signing(self) -> bool:
+        return self.status == "current" and (not self.signs_from
+                                             or self.signs_from <= _iso(utcnow()))
 
     def public_jwk(self) -> dict[str, Any]:
         jwk = dict(self.key.as_dict(private=False))
@@ -84,18 +93,23 @@ class KeyStore:
         for entry in self._read_manifest():
             pem = (self.dir / f"{entry['kid']}.pem").read_bytes()
             key = RSAKey.import_key(pem)
-            loaded.append(ToolKey(entry["kid"], entry["status"], entry["created_at"], key))
+            loaded.append(ToolKey(entry["kid"], entry["status"], entry["created_at"], key,
+                                  entry.get("signs_from", ""), entry.get("retired_at", "")))
         loaded.sort(key=lambda k: k.status != "current")
         with _cache_lock:
             _cache[cache_key] = (mtime, loaded)
         return loaded
 
     def current(self) -> ToolKey:
+        """The key that signs now: the current one, or while a new current key is only
+        published (its ``signs_from`` not reached), the retiring one."""
         keys = self.keys()
         if not keys or keys[0].status != "current":
             raise KeyStoreError(
                 f"No signing key in {self.dir}. Run 'flask --app lti_tool keys generate'."
             )
+        if not keys[0].signing and len(keys) > 1:
+            return keys[1]
         return keys[0]
 
     def jwks(self) -> dict[str, list[dict[str, Any]]]:
@@ -120,17 +134,39 @@ class KeyStore:
         self._write_manifest([{"kid": kid, "status": "current", "created_at": created}])
         return self.current(), True
 
-    def rotate(self) -> tuple[ToolKey, list[str]]:
+    def rotate(self, *, publish_ahead: timedelta = timedelta(0),
+               overlap: timedelta | None = None) -> tuple[ToolKey, list[str]]:
         """Make a new current key; the old current one retires (still published);
-        an older retiring key is removed. Returns (new key, removed kids)."""
+        an older retiring key is removed. With ``publish_ahead`` the new key is in the JWKS
+        that long before it signs (the old one signs meanwhile). With ``overlap`` a retiring
+        key is only removed once it has stopped signing that long ago; otherwise
+        :class:`KeyStoreError` says when to rotate again. Returns (new key, removed kids)."""
         entries = self._read_manifest()
+        now = utcnow()
+        if overlap is not None:
+            current = [e for e in entries if e["status"] == "current"]
+            if current and current[0].get("signs_from", "") > _iso(now):
+                raise KeyStoreError("The new key is not signing yet: rotate again after "
+                                    f"{_when(current[0]['signs_from'], overlap)} UTC.")
+            for entry in entries:
+                stopped = entry.get("retired_at") or entry.get("created_at", "")
+                if entry["status"] == "retiring" and stopped > _iso(now - overlap):
+                    raise KeyStoreError(
+                        "The previous key stopped signing less than "
+                        f"{_duration(overlap)} ago and Moodle may still hold tokens it "
+                        f"signed: rotate again after {_when(stopped, overlap)} UTC.")
         kid, created = self._new_key()
+        signs_from = _iso(now + publish_ahead)
         removed = [e["kid"] for e in entries if e["status"] == "retiring"]
-        kept = [dict(e, status="retiring") for e in entries if e["status"] == "current"]
-        self._write_manifest([{"kid": kid, "status": "current", "created_at": created}, *kept])
+        kept = [dict(e, status="retiring", retired_at=signs_from)
+                for e in entries if e["status"] == "current"]
+        new = {"kid": kid, "status": "current", "created_at": created}
+        if publish_ahead:
+            new["signs_from"] = signs_from
+        self._write_manifest([new, *kept])
         for old in removed:
             (self.dir / f"{old}.pem").unlink(missing_ok=True)
-        return self.current(), removed
+        return self.keys()[0], removed
 
     def sign(self, claims: dict[str, Any]) -> str:
         """Sign claims with the current key; the header always carries ``kid``."""
@@ -141,3 +177,14 @@ class KeyStore:
 
 def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _when(stamp: str, after: timedelta) -> str:
+    moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) + after
+    return moment.strftime("%d %B %Y %H:%M")
+
+
+def _duration(span: timedelta) -> str:
+    minutes = int(span.total_seconds() // 60)
+    return f"{minutes // 60} hour{'s' if minutes // 60 != 1 else ''}" if minutes % 60 == 0 \
+        else f"{minutes} minutes"

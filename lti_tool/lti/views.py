@@ -78,11 +78,15 @@ def launch() -> BaseResponse:
     )
     _check_message_access(validated)
     data = people.record_launch(validated)
+    next_path = data.pop(people.NEXT_PATH)
     declarations.bind_from_launch(data["placement_id"], validated.platform_id,
                                   dict(validated.custom), f"person:{data['person_id']}")
     launch_id = start_session(data)
     current_app.logger.info("launch_ok platform=%s message=%s role=%s", validated.platform_id,
                             validated.message_type, data["role"])
+    if next_path and data["message_type"] == lti_launch.RESOURCE_LINK:
+        # An emailed link asked for this page: its own access checks apply to this launch.
+        return redirect(under_launch(launch_id, request.script_root + next_path), code=303)
     return redirect(under_launch(launch_id, _landing(data)), code=303)
 
 
@@ -144,7 +148,7 @@ def register(token: str) -> str:
     body = client_registration(cfg["BASE_URL"], name=cfg["TOOL_NAME"],
                                description=cfg["TOOL_DESCRIPTION"])
     result = post_registration(config, registration_token, body, **limits)
-    platform = platforms.complete_registration(invite, config, result)
+    platform, updated = platforms.complete_registration(invite, config, result)
     current_app.logger.info("registered platform=%s issuer=%s", platform.id, platform.issuer)
-    return render_template("lti/registered.html", platform=platform,
+    return render_template("lti/registered.html", platform=platform, updated=updated,
                            deployment_id=result.deployment_id)

@@ -13,6 +13,7 @@ from lti_tool.extensions import db
 PENDING = "pending"
 DELIVERED = "delivered"
 FAILED = "failed"
+DISMISSED = "dismissed"  # failed, and an administrator decided not to send it (kept)
 
 
 class OutboxMessage(db.Model):  # type: ignore[name-defined,misc]

@@ -20,7 +20,7 @@ from flask import current_app, g
 
 from lti_tool.dbtypes import utcnow
 from lti_tool.extensions import db
-from lti_tool.outbox.models import DELIVERED, FAILED, PENDING, OutboxMessage
+from lti_tool.outbox.models import DELIVERED, DISMISSED, FAILED, PENDING, OutboxMessage
 
 
 class RetryLater(Exception):
@@ -209,3 +209,60 @@ def retry_failed(message: OutboxMessage) -> None:
     message.next_attempt_at = utcnow()
     message.attempts = 0
 
+
+
+def retrying_messages(platform_id: int | None = None) -> list[OutboxMessage]:
+    """Messages still being retried (Moodle or the mail server down): pending, with at
+    least one failed attempt, oldest first."""
+    stmt = sa.select(OutboxMessage).where(OutboxMessage.status == PENDING,
+                                          OutboxMessage.attempts > 0,
+                                          OutboxMessage.last_error != "")
+    if platform_id is not None:
+        stmt = stmt.where(sa.or_(OutboxMessage.platform_id == platform_id,
+                                 OutboxMessage.platform_id.is_(None)))
+    return list(db.session.scalars(stmt.order_by(OutboxMessage.id).limit(200)))
+
+
+def dismiss_failed(message: OutboxMessage) -> None:
+    """Keep a failed message but stop showing it (an admin's decision, audited by the
+    caller): it will not be sent."""
+    message.status = DISMISSED
+
+
+# What an administrator can do about each kind of failure, matched on the stored reason.
+_HINTS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("refused the address", "not one valid address"),
+     "The mail server or the tool refused this person's email address. Correct it in their "
+     "Moodle profile (the tool reads it at their next launch or roster refresh), then send "
+     "again, or dismiss it: they still see the news in the tool."),
+    (("HTTP 401", "HTTP 403", "invalid_client", "unauthorized"),
+     "Moodle refused the tool's credentials: the tool's registration in Moodle was probably "
+     "deleted, switched off or registered again. Check Site administration > Plugins > "
+     "External tool > Manage tools; if the tool is missing, make a registration URL below "
+     "and register it again, then send again."),
+    (("HTTP 404",),
+     "Moodle no longer has the grade item or activity (it may have been deleted). Dismiss "
+     "it, or recreate the activity and send again."),
+    (("platform registration is missing or switched off",),
+     "This Moodle site's registration is switched off in the tool. Register it again, then "
+     "send again."),
+    (("no grade item", "lists no grade item", "grade item has no id"),
+     "Moodle has no grade item for the activity. Check the activity's grade settings in "
+     "Moodle, then send again."),
+    (("could not be reached", "timed out", "HTTP 5", "HTTP 429", "answered 4"),
+     "A passing failure: the server was down or busy. The tool retries by itself; send "
+     "again only once it is back."),
+    (("refused the message",),
+     "The mail server refused the message itself: check the mail server's log and "
+     "settings (LTI_TOOL_MAIL_*), then send again."),
+)
+
+
+def hint(message: OutboxMessage) -> str:
+    """What an administrator can do about this failed or retrying message."""
+    reason = message.last_error or ""
+    for needles, text in _HINTS:
+        if any(n.lower() in reason.lower() for n in needles):
+            return text
+    return ("An unexpected failure: the tool's log has the details for outbox message "
+            f"{message.id}. Correct the cause, then send again, or dismiss it.")

@@ -30,6 +30,12 @@ class Person(db.Model):  # type: ignore[name-defined,misc]
     is_platform_admin: Mapped[bool] = mapped_column(nullable=False, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     last_launch_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    # None for someone the tool knows only from a Names and Roles roster (never launched).
+    first_launch_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # A page an emailed link asked for while the person had no session: their next launch
+    # (within a few minutes) goes there. Read and cleared with the launch's own person row.
+    pending_path: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    pending_path_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     platform: Mapped[Platform] = relationship()
 

@@ -15,6 +15,7 @@ from lti_tool.dbtypes import UTCDateTime, utcnow
 from lti_tool.extensions import db
 from lti_tool.lti.launch import Launch
 from lti_tool.lti.sesskey import seal_deep_linking, strip_sesskey
+from lti_tool.notifications.service import take_destination
 from lti_tool.people.models import Course, CourseMember, CourseRole, Person, Placement
 from lti_tool.people.roles import (
     ADMIN,
@@ -28,6 +29,8 @@ from lti_tool.platforms.models import Deployment, Platform
 from lti_tool.roles import service as roles
 
 M = TypeVar("M")
+# The key of record_launch's result naming the page an emailed link asked for.
+NEXT_PATH = "next_path"
 
 
 def _get_or_create(model: type[M], where: dict[str, Any],
@@ -98,14 +101,19 @@ def record_launch(launch: Launch) -> dict[str, Any]:
         person.sourcedid = launch.sourcedid or person.sourcedid
         person.is_platform_admin = role == ADMIN
         person.last_launch_at = now
-        db.session.flush()
+    first_launch = person.first_launch_at is None
+    if first_launch:  # a roster member known before their first launch
+        person.first_launch_at = person.last_launch_at
+    # Where an emailed link asked to go: on the row just loaded, cleared in the same UPDATE.
+    next_path = take_destination(person)
+    db.session.flush()
     if created:
         audit.record(f"platform:{launch.platform_id}", "person.created", "person", person.id,
                      {"sub": launch.sub})
     # Roles granted by Moodle user id before the tool knew this person take hold now;
     # grants to a known person are tied to them when made, so a steady-state launch skips
     # the lookup. A grant by email never takes hold by itself (an admin confirms who it is).
-    if created:
+    if first_launch:
         roles.resolve_grants(person)
 
     platform = launch.platform_row or db.session.get(Platform, launch.platform_id)
@@ -145,6 +153,8 @@ def record_launch(launch: Launch) -> dict[str, Any]:
         "deep_linking": (seal_deep_linking(launch.deep_linking,
                                            current_app.config["SECRET_KEY"])
                          if launch.deep_linking else None),
+        # Not part of the session's launch: the caller pops it (see take_destination).
+        NEXT_PATH: next_path,
     }
 
 
@@ -305,5 +315,36 @@ def refresh_roster(course: Course, memberships_url: str) -> list[CourseMember]:
     course.roster_fetched_at = now
     db.session.flush()
     _apply_roster_to_roles(course, existing, now)
+    _know_members(course, [m for m in existing.values() if m.active])
     return sorted(existing.values(), key=lambda m: (m.name.lower(), m.sub))
+
+
+def _know_members(course: Course, members: list[CourseMember]) -> None:
+    """Every member the roster lists becomes a person the tool knows, before their first
+    launch: staff can open their panel and record an incident, and administrators can pick
+    them for a role. Someone who never launched keeps the roster's name and email; a launch
+    is what Moodle says about them from then on. A handful of queries for the whole roster."""
+    known = {p.sub: p for p in db.session.scalars(
+        sa.select(Person).where(Person.platform_id == course.platform_id,
+                                Person.sub.in_(sa.select(CourseMember.sub)
+                                               .where(CourseMember.course_id == course.id))))}
+    created: list[Person] = []
+    for member in members:
+        person = known.get(member.sub)
+        if person is None:
+            person = Person(platform_id=course.platform_id, sub=member.sub, name=member.name,
+                            email=member.email)
+            db.session.add(person)
+            known[member.sub] = person
+            created.append(person)
+        elif person.first_launch_at is None:
+            person.name, person.email = member.name or person.name, member.email
+    db.session.flush()
+    for person in created:
+        audit.record("system", "person.created", "person", person.id,
+                     {"sub": person.sub, "from": "roster", "course_id": course.id})
+    waiting = roles.waiting_subs(course.platform_id)
+    for person in created:
+        if person.sub in waiting:
+            roles.resolve_grants(person)
 

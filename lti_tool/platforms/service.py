@@ -67,9 +67,12 @@ def claim_invite(invite: RegistrationInvite) -> None:
 
 
 def complete_registration(invite: RegistrationInvite, config: PlatformConfiguration,
-                          result: RegistrationResult) -> Platform:
+                          result: RegistrationResult) -> tuple[Platform, bool]:
     """Store what Moodle answered (after :func:`claim_invite` in the same transaction).
-    Registering the same (issuer, client id) again updates it."""
+    Registering the same (issuer, client id) again updates it. Returns (the platform,
+    whether it was already registered: an update)."""
+    existed = db.session.scalar(sa.select(Platform.id).where(
+        Platform.issuer == config.issuer.rstrip("/"), Platform.client_id == result.client_id))
     platform = upsert_platform(
         issuer=config.issuer, client_id=result.client_id,
         auth_login_url=config.authorization_endpoint, auth_token_url=config.token_endpoint,
@@ -81,7 +84,7 @@ def complete_registration(invite: RegistrationInvite, config: PlatformConfigurat
     platform.granted_scopes = " ".join(result.scopes)
     invite.platform_id = platform.id
     db.session.flush()
-    return platform
+    return platform, existed is not None
 
 
 def upsert_platform(*, issuer: str, client_id: str, auth_login_url: str, auth_token_url: str,

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, jsonify, render_template
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 
 from lti_tool.extensions import db
+from lti_tool.notifications import service as notifications
+from lti_tool.people.access import current_launch
+from lti_tool.people.models import Person, Placement
+from lti_tool.platforms.models import Platform
 
 bp = Blueprint("public", __name__)
 
@@ -21,3 +25,29 @@ def home() -> str:
 def health() -> ResponseReturnValue:
     db.session.execute(sa.text("SELECT 1"))
     return jsonify({"status": "ok"})
+
+
+@bp.get("/open/<token>")
+def open_link(token: str) -> ResponseReturnValue:
+    """An emailed link to a page of the tool. With this person's session it opens the page;
+    without one (emails are read outside Moodle's frame, where the tool's cookie is not) the
+    page asks them to open the activity in Moodle, and that launch lands on the page."""
+    link = notifications.read_link(token)
+    person = db.session.get(Person, link.person_id) if link else None
+    if link is None or person is None:
+        abort(404)
+    launch = current_launch()
+    if launch is not None and launch.person_id == person.id:
+        return redirect(request.script_root + link.path, code=303)
+    notifications.remember_destination(person, link.path)
+    db.session.commit()
+    platform = db.session.get(Platform, person.platform_id)
+    placement = db.session.get(Placement, link.placement_id) if link.placement_id else None
+    activity_url = None
+    if platform is not None and placement is not None:
+        # Moodle opens an LTI activity by its instance id, which is the resource link id.
+        activity_url = (f"{platform.issuer.rstrip('/')}/mod/lti/view.php?"
+                        f"l={placement.resource_link_id}")
+    return render_template("public/open_in_moodle.html", platform=platform,
+                           placement=placement, activity_url=activity_url,
+                           minutes=int(current_app.config["OPEN_LINK_PENDING_MINUTES"]))

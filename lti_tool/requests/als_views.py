@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from werkzeug.wrappers import Response as BaseResponse
 
 from lti_tool.extensions import db
+from lti_tool.notifications import service as notifications
 from lti_tool.requests import service
-from lti_tool.requests.forms import DecisionForm
+from lti_tool.requests.forms import DecisionForm, NotificationForm
 from lti_tool.requests.models import (
     APPROVED,
     DECLINED,
@@ -51,12 +53,38 @@ def queue() -> str:
         status = "open"
     course_id = request.args.get("course", type=int)
     learner_id = request.args.get("learner", type=int)
+    return _queue_page(status, course_id, learner_id)
+
+
+def _queue_page(status: str = "open", course_id: int | None = None,
+                learner_id: int | None = None, form: NotificationForm | None = None,
+                ) -> str:
     courses, learners = service.queue_choices(g.launch.platform_id)
     items = service.queue(g.launch.platform_id, status=status, course_id=course_id,
                           person_id=learner_id)
+    counts = service.status_counts(g.launch.platform_id)
+    totals = {key: sum(counts.get(s, 0) for s in service.QUEUE_FILTERS[key])
+              for key, _ in STATUS_FILTERS}
+    form = form or NotificationForm(formdata=None,
+                                    frequency=notifications.frequency_of(g.person))
     return render_template("als/queue.html", person=g.person, items=items, status=status,
                            course_id=course_id, learner_id=learner_id, courses=courses,
-                           learners=learners, status_filters=STATUS_FILTERS)
+                           learners=learners, status_filters=STATUS_FILTERS, totals=totals,
+                           notification_form=form)
+
+
+@bp.post("/notifications")
+@require_als
+@once
+def notifications_choice() -> BaseResponse | tuple[str, int]:
+    """How the member is told about new requests and answers: each at once, or daily."""
+    form = NotificationForm()
+    if not form.validate_on_submit():
+        return _queue_page(form=form), 400
+    notifications.set_frequency(g.person, form.frequency.data or "")
+    flash("Saved: you will get one email a day." if form.frequency.data == "daily"
+          else "Saved: you will get an email for each new request and answer.")
+    return redirect(url_for("als.queue"), code=303)
 
 
 def _platform_request(request_id: int) -> AiToolRequest:

@@ -11,6 +11,7 @@ from wtforms.validators import DataRequired, Length, StopValidation
 
 from lti_tool.dbtypes import utcnow
 from lti_tool.formfields import RadioGroup
+from lti_tool.notifications.models import FREQUENCIES, FREQUENCY_LABELS
 from lti_tool.requests.models import (
     APPROVED,
     DECLINED,
@@ -44,9 +45,11 @@ class RequestForm(FlaskForm):
         "Which AI tool do you want to use?",
         validators=[DataRequired("Name the AI tool, for example Microsoft Copilot."),
                     _length(200)])
+    # What the learner wants to do with the tool: the ALS team and course staff see it.
     purpose = TextAreaField(
         "What do you want to use it for?",
         validators=[DataRequired("Say what you want to use the AI tool for."), _length(2000)])
+    # Why they need it (a disability, language support...): only the ALS team sees it.
     reason = RadioGroup(
         "Why do you need it?", options=[(r, REASON_LABELS[r]) for r in REASONS],
         message="Choose why you need the AI tool.")
@@ -131,3 +134,9 @@ class DecisionForm(VersionedForm):
             self._add_error(self.expires_on, "The expiry date must be in the future.")
             return
         self.expiry = value
+
+
+class NotificationForm(FlaskForm):
+    frequency = RadioGroup("Email me about new requests and learners' answers",
+                           options=[(f, FREQUENCY_LABELS[f]) for f in FREQUENCIES],
+                           message="Choose how often you want to be emailed.")

@@ -64,7 +64,14 @@ REASON_LABELS = {
 
 
 class AiToolRequest(db.Model):  # type: ignore[name-defined,misc]
-    """A learner's request to use one AI tool, made from an assignment placement."""
+    """A learner's request to use one AI tool, made from an assignment placement.
+
+    ``purpose`` (what the learner wants to do with the tool) is for the ALS team and the
+    learner's course staff; ``reason``, ``reason_detail`` and ``supporting_detail`` (why they
+    need it: a disability, language support...) are for the ALS team only, never staff.
+    Requests made before the two were asked apart have an empty purpose: their old text is
+    the start of ``reason_detail``.
+    """
 
     __tablename__ = "ai_tool_request"
     __table_args__ = (
@@ -106,6 +113,11 @@ class AiToolRequest(db.Model):  # type: ignore[name-defined,misc]
         latest = self.latest_decision
         return latest if self.status == MORE_INFO and latest is not None and \
             latest.outcome == MORE_INFO else None
+
+    @property
+    def purpose_shown(self) -> str:
+        """The purpose, or "Not given" for a request made before it was asked."""
+        return self.purpose or "Not given"
 
     @property
     def is_open(self) -> bool:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import selectinload
 from lti_tool.audit import service as audit
 from lti_tool.dbtypes import utcnow
 from lti_tool.extensions import db
-from lti_tool.notifications.service import send_email
+from lti_tool.notifications.service import link_to, notify_als, send_email, tool_path
 from lti_tool.people import service as people
 from lti_tool.people.models import Course, CourseRole, Person, Placement
 from lti_tool.requests.models import (
@@ -103,7 +103,18 @@ def create_request(person: Person, placement: Placement, data: NewRequest) -> Ai
     db.session.flush()
     audit.record(f"person:{person.id}", "ai_request.created", "ai_tool_request", row.id,
                  {"placement_id": placement.id, "scope": data.scope, "reason": data.reason})
+    _tell_als(row, "als_new_request", f"New request: {person.display_name} asks to use "
+              f"{_short(row.tool_name)}", "asks to use")
     return row
+
+
+def _tell_als(req: AiToolRequest, template: str, subject: str, what: str) -> None:
+    """Tell the platform's ALS members (each as they chose: now, or in the daily digest)."""
+    learner, course = req.person, req.course
+    notify_als(req.platform_id, about=learner, subject=subject, template=template,
+               path=tool_path("als.request_page", request_id=req.id),
+               line=f"{learner.display_name} ({course.display_name}) {what} "
+                    f"{_short(req.tool_name)}", req=req, learner=learner, course=course)
 
 
 def answer(req: AiToolRequest, person: Person, *, version: int, text: str) -> RequestReply:
@@ -123,6 +134,8 @@ def answer(req: AiToolRequest, person: Person, *, version: int, text: str) -> Re
     audit.record(f"person:{person.id}", "ai_request.answered", "ai_tool_request", req.id,
                  {"reply_id": reply.id, "decision_id": question.id, "version": version})
     db.session.refresh(req)
+    _tell_als(req, "als_request_answered", f"{person.display_name} answered your question "
+              f"about {_short(req.tool_name)}", "answered the ALS team's question about")
     return reply
 
 
@@ -209,8 +222,10 @@ _SUBJECTS = {
 def _notify_learner(req: AiToolRequest, decision: RequestDecision) -> None:
     learner = req.person
     subject = _SUBJECTS[decision.outcome].format(tool=_short(req.tool_name))
+    link = link_to(learner, tool_path("requests.detail", request_id=req.id), req.placement)
     send_email(learner.email, subject, "request_decision", platform_id=req.platform_id,
-               learner=learner, req=req, decision=decision, scope_labels=SCOPE_LABELS)
+               learner=learner, req=req, decision=decision, scope_labels=SCOPE_LABELS,
+               link=link)
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -277,6 +292,22 @@ def queue(platform_id: int, *, status: str = "open", course_id: int | None = Non
     if person_id is not None:
         stmt = stmt.where(AiToolRequest.person_id == person_id)
     return list(db.session.scalars(stmt))
+
+
+def waiting_count(platform_id: int) -> int:
+    """Requests on the platform waiting for the ALS team (for the queue link)."""
+    return int(db.session.scalar(
+        sa.select(sa.func.count()).select_from(AiToolRequest)
+        .where(AiToolRequest.platform_id == platform_id, AiToolRequest.status == PENDING))
+        or 0)
+
+
+def status_counts(platform_id: int) -> dict[str, int]:
+    """Requests on the platform by state (for the queue's filter)."""
+    return {state: int(n) for state, n in db.session.execute(
+        sa.select(AiToolRequest.status, sa.func.count())
+        .where(AiToolRequest.platform_id == platform_id)
+        .group_by(AiToolRequest.status))}
 
 
 def queue_choices(platform_id: int) -> tuple[list[Course], list[Person]]:

@@ -6,6 +6,7 @@ Every grant and revocation is audited; nothing is ever deleted. Functions flush,
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -44,6 +45,63 @@ def valid_email(raw: str) -> str:
         raise RoleError("That is not one valid email address: give a single address such as "
                         "name@college.ac.uk, with no name, list or spaces around it.")
     return normalise_email(address)
+
+
+def parse_holder(raw: str) -> dict[str, str]:
+    """What an administrator typed to name someone: ``{"email": ...}`` for one valid
+    address, ``{"sub": ...}`` for a Moodle user id (a number); else :class:`RoleError`."""
+    text = (raw or "").strip()
+    if "@" in text:
+        return {"email": valid_email(text)}
+    if text.isdigit():
+        return {"sub": text}
+    raise RoleError("Enter a Moodle user ID (the number after id= in their profile's "
+                    "address) or one email address, or find the person below.")
+
+
+@dataclass(frozen=True)
+class KnownPerson:
+    """Someone the tool knows on the platform: from a launch or a Names and Roles roster."""
+
+    person: Person
+    launched: bool
+    courses: list[str]
+
+
+def find_people(platform_id: int, search: str, limit: int = 20) -> list[KnownPerson]:
+    """People of the platform whose name, email or Moodle user id contains ``search``
+    (case-insensitive), by name, with the courses they are in; at most ``limit``."""
+    from lti_tool.people.models import Course, CourseMember, CourseRole
+
+    needle = " ".join(search.split())[:100].lower()
+    if not needle:
+        return []
+    pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    people = list(db.session.scalars(
+        sa.select(Person).where(Person.platform_id == platform_id, sa.or_(
+            sa.func.lower(Person.name).like(pattern, escape="\\"),
+            sa.func.lower(Person.email).like(pattern, escape="\\"),
+            sa.func.lower(Person.given_name + " " + Person.family_name).like(
+                pattern, escape="\\"),
+            Person.sub == needle))
+        .order_by(sa.func.lower(Person.name), Person.id).limit(limit)))
+    ids = [p.id for p in people]
+    courses: dict[int, set[str]] = {}
+    if ids:
+        for person_id, title in db.session.execute(
+                sa.select(CourseRole.person_id, Course.title)
+                .join(Course, Course.id == CourseRole.course_id)
+                .where(CourseRole.person_id.in_(ids))):
+            courses.setdefault(person_id, set()).add(title)
+        by_sub = {p.sub: p.id for p in people}
+        for sub, title in db.session.execute(
+                sa.select(CourseMember.sub, Course.title)
+                .join(Course, Course.id == CourseMember.course_id)
+                .where(Course.platform_id == platform_id,
+                       CourseMember.sub.in_(list(by_sub)))):
+            courses.setdefault(by_sub[sub], set()).add(title)
+    return [KnownPerson(p, p.first_launch_at is not None, sorted(courses.get(p.id, set())))
+            for p in people]
 
 
 def _identity(sub: str | None, email: str | None) -> tuple[str | None, str | None]:
@@ -267,14 +325,23 @@ def resolve_grants(person: Person) -> int:
     return len(rows)
 
 
+def waiting_subs(platform_id: int) -> set[str]:
+    """Moodle user ids that active grants on the platform wait for (one query)."""
+    return set(db.session.scalars(sa.select(RoleGrant.sub).where(
+        RoleGrant.platform_id == platform_id, RoleGrant.revoked_at.is_(None),
+        RoleGrant.person_id.is_(None), RoleGrant.sub.is_not(None))))
+
+
 def email_matches(grants: list[RoleGrant]) -> dict[int, list[Person]]:
     """For each waiting grant by email, the people on its platform who last launched with
     that address (for an administrator to confirm one), oldest first."""
     waiting = [r for r in grants if r.person_id is None and r.email and r.active]
     if not waiting:
         return {}
+    # Only people who launched: a roster's address is Moodle's word, not a launch's.
     people = list(db.session.scalars(sa.select(Person).where(
         Person.platform_id.in_({r.platform_id for r in waiting}),
+        Person.first_launch_at.is_not(None),
         sa.func.lower(Person.email).in_({r.email for r in waiting}))
         .order_by(Person.created_at, Person.id)))
     return {r.id: [p for p in people if p.platform_id == r.platform_id

@@ -3,8 +3,11 @@ the staff blueprint)."""
 
 from __future__ import annotations
 
+import csv
+import io
+
 import sqlalchemy as sa
-from flask import Response, g, render_template
+from flask import Response, abort, g, render_template, request
 
 from lti_tool.audit import service as audit
 from lti_tool.cases.access import can_see_everything
@@ -13,7 +16,7 @@ from lti_tool.people.access import require
 from lti_tool.people.models import Course
 from lti_tool.people.roles import STAFF
 from lti_tool.policy import service as policies
-from lti_tool.reports import analytics, attachment, filename_part, stage3
+from lti_tool.reports import analytics, attachment, filename_part, safe_cell, stage3
 from lti_tool.staff.incidents import viewable_learner
 from lti_tool.staff.views import bp
 
@@ -37,22 +40,64 @@ def report(placement_id: int, person_id: int, fmt: str) -> Response:
     return attachment(body, mimetype, f"aiu-stage3-report-{filename_part(pack.learner.sub)}.{fmt}")
 
 
-@bp.get("/placements/<int:placement_id>/analytics")
-@require(STAFF)
-def analytics_page(placement_id: int) -> str:
+def _analytics_scope() -> tuple[bool, list[Course]]:
+    """Whether the viewer sees every course of the site (ALS, administrators) and which."""
     viewer = g.launch.person
     everything = can_see_everything(viewer)
     if everything:
-        courses = list(db.session.scalars(
+        return True, list(db.session.scalars(
             sa.select(Course).where(Course.platform_id == g.launch.platform_id)))
-    else:
-        course = db.session.get(Course, g.placement.course_id)
-        assert course is not None
-        courses = [course]
+    course = db.session.get(Course, g.placement.course_id)
+    if course is None:
+        abort(404)
+    return False, [course]
+
+
+@bp.get("/placements/<int:placement_id>/analytics")
+@require(STAFF)
+def analytics_page(placement_id: int) -> str:
+    everything, courses = _analytics_scope()
+    period = analytics.MonthRange.from_args(request.args)
     policy = policies.current_or_bundled()
-    months = analytics.incidents_by_month(courses)
+    months = analytics.incidents_by_month(courses, period)
     return render_template(
-        "staff/analytics.html", placement=g.placement, person=viewer, everything=everything,
-        by_course=analytics.incidents_by_course(courses), months=months,
+        "staff/analytics.html", placement=g.placement, person=g.launch.person,
+        everything=everything, period=period,
+        by_course=analytics.incidents_by_course(courses, period), months=months,
         peak=max([m.raised for m in months] + [1]),
         rates=analytics.declaration_rates(courses, policy.id), policy=policy)
+
+
+CSV_TABLES = ("months", "courses", "activities")
+
+
+@bp.get("/placements/<int:placement_id>/analytics-<any(months, courses, activities):table>.csv")
+@require(STAFF)
+def analytics_csv(placement_id: int, table: str) -> Response:
+    """One of the analytics page's tables as CSV, with the same human headings and the
+    chosen months."""
+    _, courses = _analytics_scope()
+    period = analytics.MonthRange.from_args(request.args)
+    policy = policies.current_or_bundled()
+    out = io.StringIO()
+    writer = csv.writer(out)
+    if table == "months":
+        writer.writerow(["Month", "Incidents raised", "Upheld", "Not upheld",
+                         "Not decided yet", "Upheld of those decided (%)"])
+        for m in analytics.incidents_by_month(courses, period):
+            writer.writerow([m.label, m.raised, m.upheld, m.not_upheld, m.undecided,
+                             "" if m.upheld_percent is None else m.upheld_percent])
+    elif table == "courses":
+        writer.writerow(["Course", f"Incidents raised ({period.label})", "Still open",
+                         "Not upheld", "Upheld at Stage 1", "Upheld at Stage 2",
+                         "Upheld at Stage 3"])
+        for c in analytics.incidents_by_course(courses, period):
+            writer.writerow([safe_cell(c.course.display_name), c.raised, c.open, c.not_upheld,
+                             c.stage[1], c.stage[2], c.stage[3]])
+    else:
+        writer.writerow(["Activity", "Course", "Learners on Moodle's list",
+                         f"Declared under {policy.label}", "Declaration rate (%)"])
+        for r in analytics.declaration_rates(courses, policy.id):
+            writer.writerow([safe_cell(r.title), safe_cell(r.course.display_name), r.learners,
+                             r.declared, r.percent])
+    return attachment(out.getvalue(), "text/csv", f"aiu-analytics-{table}.csv")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from flask import (
@@ -22,16 +23,19 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_wtf import FlaskForm
 
 from lti_tool.cases.access import learner_in_course
 from lti_tool.cases.dashboard import (
     DECLARATION_FILTERS,
     INCIDENT_FILTERS,
+    NOT_DECLARED,
     SORTS,
     DashboardQuery,
+    DashboardRow,
     course_dashboard,
 )
-from lti_tool.declarations import authentication, awareness, statements
+from lti_tool.declarations import authentication, awareness, reminders, statements
 from lti_tool.declarations import service as declarations
 from lti_tool.declarations.forms import SettingsForm
 from lti_tool.declarations.models import Declaration, PlacementSettings
@@ -107,13 +111,53 @@ def placement(placement_id: int) -> ResponseReturnValue:
     if course.roster_fetched_at is None and g.placement.memberships_url:
         roster_error = _refresh_roster(course)
     query = DashboardQuery.from_args(request.args)
-    every, rows = course_dashboard(course, g.placement, policy, query)
+    page = course_dashboard(course, g.placement, policy, query)
     return render_template("staff/placement.html", placement=g.placement, course=course,
-                           person=g.launch.person, policy=policy, settings=settings, rows=rows,
-                           total=len(every), declared=sum(1 for r in every if r.status.declared),
-                           query=query, sorts=SORTS, declaration_filters=DECLARATION_FILTERS,
-                           incident_filters=INCIDENT_FILTERS,
-                           failed=_failed_syncs(), roster_error=roster_error)
+                           person=g.launch.person, policy=policy, settings=settings,
+                           page=page, rows=page.rows, total=page.total,
+                           declared=page.declared, query=query, sorts=SORTS,
+                           declaration_filters=DECLARATION_FILTERS,
+                           incident_filters=INCIDENT_FILTERS, failed=_failed_syncs(),
+                           roster_error=roster_error,
+                           to_remind=_to_remind(page.matching))
+
+
+def _to_remind(rows: list[DashboardRow]) -> list[int]:
+    """Of the learners the search and filters keep, those not declared under the current
+    policy (the bulk reminder's recipients)."""
+    return [r.person_id for r in rows
+            if r.person_id is not None and r.status.state in NOT_DECLARED]
+
+
+@bp.post("/placements/<int:placement_id>/reminders")
+@require(STAFF)
+@once
+def send_reminders(placement_id: int) -> ResponseReturnValue:
+    """Email a reminder to the learners the dashboard shows (its search and filters, every
+    page) who have not declared; at most one a day per learner."""
+    if not ReminderForm().validate_on_submit():
+        abort(400)
+    policy = policies.current_or_bundled()
+    settings = declarations.effective_settings(g.placement)
+    query = DashboardQuery.from_args(request.form)
+    page = course_dashboard(_course(), g.placement, policy, query)
+    ids = set(_to_remind(page.matching))
+    learners = list(db.session.scalars(sa.select(Person).where(Person.id.in_(ids))
+                                       .order_by(Person.id))) if ids else []
+    result = reminders.remind(g.placement, g.launch.person, learners, settings.title)
+    parts = [f"Reminder emailed to {result.sent} learner{'s' if result.sent != 1 else ''}."]
+    if result.already:
+        parts.append(f"{result.already} had already been reminded today.")
+    if result.no_email:
+        parts.append(f"Moodle shares no usable email address for {result.no_email}: they "
+                     "see the activity's request when they open it.")
+    flash(" ".join(parts), "success")
+    back = url_for("staff.placement", placement_id=placement_id)
+    return redirect(f"{back}?{urlencode(query.args())}", code=303)
+
+
+class ReminderForm(FlaskForm):
+    pass
 
 
 def _refresh_roster(course: Course) -> str | None:

@@ -88,10 +88,10 @@ def test_dashboard_queries_do_not_grow_with_the_course(app: Flask, declared: Cou
         statements: list[str] = []
         sa.event.listen(db.engine, "before_cursor_execute",
                         lambda *a: statements.append(a[2]))
-        every, shown = course_dashboard(course, placement, policy,
-                                        DashboardQuery(sort="stage", descending=True))
-        assert len(every) >= 8 and sum(r.incidents.open_count for r in every) == 3
-        # roster, people, declarations, authorisations and two incident queries
+        page = course_dashboard(course, placement, policy,
+                                DashboardQuery(sort="stage", descending=True))
+        assert page.total >= 8 and sum(r.incidents.open_count for r in page.matching) == 3
+        # roster, people, declarations, two incident queries, the page's authorisations
         assert len(statements) <= 6, statements
 
 

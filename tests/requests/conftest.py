@@ -16,14 +16,15 @@ from lti_tool.roles.models import ALS
 from tests.conftest import free_port
 from tests.support.browser import FormBrowser
 from tests.support.pages import confirm_if_asked, fill, platform_id
+from tests.support.privacy_scan import KNOWN_REASONS
 
 A_REQUEST = {
     "tool_name": "Microsoft Copilot",
     "purpose": "To find recommendations for wider reading before I start.",
     "reason": "accessibility",
-    "reason_detail": "I have dyslexia and an agreed reasonable adjustment.",
+    "reason_detail": KNOWN_REASONS[0],
     "scope": "course",
-    "supporting_detail": "Support plan reference SP-12.",
+    "supporting_detail": KNOWN_REASONS[1],
 }
 AN_APPROVAL = {
     "outcome": "approved",
