@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +14,10 @@ import sqlalchemy as sa
 from lti_tool.audit import service as audit
 from lti_tool.dbtypes import utcnow
 from lti_tool.extensions import db
+from lti_tool.policy import rules as policy_rules
+from lti_tool.policy import validation
 from lti_tool.policy.models import DRAFT, PUBLISHED, RETIRED, PolicyVersion
 
-REQUIRED_TEXT = ("reference", "version", "title", "issue_date", "review_date", "timing_rule",
-                 "prohibited_rule", "data_protection", "misuse", "detection_process",
-                 "contact")
 BUNDLED = Path(__file__).resolve().parents[2] / "config" / "policy" / "aiu-1.0.json"
 
 
@@ -56,57 +56,43 @@ class Policy:
         uses = self.permitted_uses
         return uses if keys is None else [u for u in uses if u.key in keys]
 
+    @cached_property
+    def rules(self) -> policy_rules.Rules:
+        """The stages, outcomes, counting, awarding bodies, time limits, retention and
+        contacts (a version imported before policies carried rules follows AIU v1.0's)."""
+        return policy_rules.parse(with_rules(self.data))
+
     def __getitem__(self, name: str) -> Any:
         return self.data[name]
 
 
+RULE_SECTIONS = ("outcomes", "counting", "awarding_bodies", "case_process", "retention",
+                 "contacts")
+
+
+def with_rules(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` itself when it carries its rules; for content imported before the format had
+    rules, the same texts with the rules of the bundled AIU v1.0 (what the code applied to
+    every policy then)."""
+    if "outcomes" in data:
+        return data
+    bundled = json.loads(BUNDLED.read_text("utf-8"))
+    merged = {**data, **{k: bundled[k] for k in RULE_SECTIONS if k in bundled}}
+    rules_of = {s["stage"]: s for s in bundled["stages"]}
+    merged["stages"] = [{**rules_of.get(s["stage"], bundled["stages"][-1]), **s}
+                        for s in data["stages"]]
+    return merged
+
+
 def validate_content(data: Any) -> dict[str, Any]:
-    """Check that a policy document has everything the screens and declarations rely on."""
+    """Check a policy document against the format (``policy.schema.json``) and its rules;
+    the error names every field at fault (``stages[2].text: required field is missing``)."""
     if not isinstance(data, dict):
         raise PolicyError("the policy file must hold a JSON object")
-    missing = [k for k in REQUIRED_TEXT if not isinstance(data.get(k), str) or not data[k]]
-    if missing:
-        raise PolicyError("the policy file is missing: " + ", ".join(missing))
-    uses = data.get("permitted_uses")
-    if not isinstance(uses, list) or not uses or not all(
-            isinstance(u, dict) and u.get("key") and u.get("text") for u in uses):
-        raise PolicyError("permitted_uses must list objects with 'key' and 'text'")
-    if len({u["key"] for u in uses}) != len(uses):
-        raise PolicyError("permitted_uses keys must be unique")
-    prohibited = data.get("prohibited_uses")
-    if not isinstance(prohibited, list) or not prohibited:
-        raise PolicyError("prohibited_uses must be a non-empty list")
-    stages = data.get("stages")
-    if not isinstance(stages, list) or [s.get("stage") for s in stages] != [1, 2, 3]:
-        raise PolicyError("stages must list stages 1, 2 and 3 in order")
-    _validate_comprehension(data.get("comprehension"))
+    found = validation.problems(data)
+    if found:
+        raise PolicyError("the policy file is not valid: " + validation.summary(found))
     return data
-
-
-def _validate_comprehension(questions: Any) -> None:
-    """The optional comprehension questions: each with a unique key, the question, its
-    choices, the right choice and the policy's words that explain it."""
-    if questions is None:
-        return
-    if not isinstance(questions, list):
-        raise PolicyError("comprehension must be a list of questions")
-    keys: set[str] = set()
-    for q in questions:
-        choices = q.get("choices") if isinstance(q, dict) else None
-        if not (isinstance(q, dict) and isinstance(q.get("key"), str) and q["key"]
-                and isinstance(q.get("question"), str) and q["question"]
-                and isinstance(choices, list) and len(choices) >= 2
-                and all(isinstance(c, dict) and c.get("key") and c.get("text")
-                        for c in choices)
-                and q.get("answer") in {c["key"] for c in choices}
-                and isinstance(q.get("because"), list) and q["because"]
-                and all(isinstance(b, str) and b for b in q["because"])):
-            raise PolicyError("each comprehension question needs a key, the question, two or "
-                              "more choices, the right answer among them and the policy's "
-                              "words that explain it ('because')")
-        if q["key"] in keys:
-            raise PolicyError("comprehension question keys must be unique")
-        keys.add(q["key"])
 
 
 def import_file(path: str | Path, actor: str) -> tuple[PolicyVersion, bool]:
