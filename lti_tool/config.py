@@ -84,6 +84,10 @@ class DefaultConfig:
     ALS_CONTACT_PHONE = ""
     ALS_CONTACT_URL = ""
 
+    # The policy (reference) a platform follows unless it names one (`flask policy use`):
+    # its published version; when it has none, the most recently published policy.
+    POLICY_DEFAULT_REFERENCE = "AIU"
+
     # The centre named in the Stage-3 report pack for the awarding body.
     CENTRE_NAME = "Leep Talent"
     CENTRE_NUMBER = ""

@@ -26,9 +26,9 @@ bp = Blueprint("learner", __name__, url_prefix="/learner")
 @bp.get("/placements/<int:placement_id>")
 @require(LEARNER)
 def placement(placement_id: int) -> str:
-    policy = policies.current_or_bundled()
     person = g.launch.person
     settings = declarations.effective_settings(g.placement)
+    policy = declarations.placement_policy(g.placement, settings)
     history = declarations.history(person.id, g.placement.id)
     state = declarations.status(history[0] if history else None, policy)
     awareness.record(person, g.placement, policy, CARD_VIEWED)
@@ -45,11 +45,11 @@ def placement(placement_id: int) -> str:
 @bp.get("/placements/<int:placement_id>/policy")
 @require(LEARNER)
 def full_policy(placement_id: int) -> str:
-    policy = policies.current_or_bundled()
+    settings = declarations.effective_settings(g.placement)
+    policy = declarations.placement_policy(g.placement, settings)
     awareness.record(g.launch.person, g.placement, policy, FULL_POLICY_OPENED)
     return render_template("learner/policy.html", policy=policy, placement=g.placement,
-                           person=g.launch.person,
-                           settings=declarations.effective_settings(g.placement))
+                           person=g.launch.person, settings=settings)
 
 
 @bp.get("/declarations/<int:declaration_id>")

@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 
 from lti_tool.audit import service as audit
 from lti_tool.dbtypes import utcnow
 from lti_tool.extensions import db
+from lti_tool.platforms.models import Platform
 from lti_tool.policy import rules as policy_rules
 from lti_tool.policy import validation
 from lti_tool.policy.models import DRAFT, PUBLISHED, RETIRED, PolicyVersion
@@ -167,11 +169,65 @@ def as_policy(version: PolicyVersion) -> Policy:
     return cached
 
 
-def current() -> Policy | None:
-    """The published policy, or None before any is published."""
-    version = db.session.scalar(sa.select(PolicyVersion).where(
-        PolicyVersion.status == PUBLISHED).order_by(PolicyVersion.published_at.desc()))
+def _published(reference: str | None = None) -> PolicyVersion | None:
+    stmt = sa.select(PolicyVersion).where(PolicyVersion.status == PUBLISHED)
+    if reference is not None:
+        stmt = stmt.where(PolicyVersion.reference == reference)
+    return db.session.scalar(stmt.order_by(PolicyVersion.published_at.desc(),
+                                           PolicyVersion.id.desc()).limit(1))
+
+
+def published(reference: str) -> Policy | None:
+    """The published version of the policy ``reference``, if it has one."""
+    version = _published(reference)
     return as_policy(version) if version else None
+
+
+def current() -> Policy | None:
+    """The tool's default policy: the published version of ``POLICY_DEFAULT_REFERENCE``, or
+    when it has none the most recently published policy; None before any is published."""
+    version = _published(current_app.config.get("POLICY_DEFAULT_REFERENCE") or None)
+    if version is None:
+        version = _published()
+    return as_policy(version) if version else None
+
+
+def published_policies() -> list[Policy]:
+    """Every policy with a published version (one per reference), by reference."""
+    found = db.session.scalars(sa.select(PolicyVersion).where(
+        PolicyVersion.status == PUBLISHED).order_by(PolicyVersion.reference,
+                                                    PolicyVersion.published_at.desc()))
+    by_reference: dict[str, Policy] = {}
+    for version in found:
+        by_reference.setdefault(version.reference, as_policy(version))
+    return list(by_reference.values())
+
+
+def for_placement(reference: str | None, platform_id: int) -> Policy:
+    """The policy a placement follows: the one its settings name (``reference``), else its
+    platform's, else the tool's default; always a published version (a named policy with
+    none published falls through to the next)."""
+    platform = db.session.get(Platform, platform_id)
+    for name in (reference, platform.policy_reference if platform else None):
+        if name:
+            found = published(name)
+            if found is not None:
+                return found
+    return current_or_bundled()
+
+
+def use_for_platform(platform_id: int, reference: str | None, actor: str) -> None:
+    """Make ``reference`` (published) the policy of a platform's placements that name none;
+    None returns them to the tool's default."""
+    platform = db.session.get(Platform, platform_id)
+    if platform is None:
+        raise PolicyError("no such platform")
+    if reference is not None and published(reference) is None:
+        raise PolicyError(f"policy {reference} has no published version")
+    platform.policy_reference = reference
+    db.session.flush()
+    audit.record(actor, "platform.policy_chosen", "platform", platform.id,
+                 {"policy_reference": reference})
 
 
 def by_id(version_id: int) -> Policy | None:
