@@ -36,7 +36,7 @@ class SettingsForm(FlaskForm):
                                   validate_choice=False, default="")
     # The policy whose permitted uses and awarding bodies the page showed.
     shown_policy = HiddenField()
-    qualification = RadioField("Qualification", choices=[])
+    qualification = RadioField("Qualification", choices=[], validate_choice=False)
     permitted_uses = MultiCheckboxField(
         "Permitted uses of AI for this assignment",
         validators=[DataRequired("Choose at least one permitted use.")],

@@ -284,7 +284,8 @@ def declare(person: Person, placement: Placement, data: DeclarationInput,
         authorisation_ids=json.dumps(sorted(a.id for a in authorisations)),
         confirmed_no_personal_data=True, confirmed_no_ai_after_start=True,
         confirmed_own_work=True, signature=data.signature.strip(),
-        statements=statements.to_json(statements.confirmations(authorised), authorised),
+        statements=statements.to_json(
+            statements.confirmations(authorised, policy.declaration_statements), authorised),
         comprehension=comprehension, supersedes_id=previous.id if previous else None,
     )
     if at is not None:

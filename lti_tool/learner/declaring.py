@@ -60,7 +60,8 @@ def declare(placement_id: int) -> ResponseReturnValue:
     form = DeclarationForm()
     form.set_choices([(u.key, u.text) for u in uses], [])
     form.set_statements([(s.key, s.text)
-                         for s in statements.confirmations([a.use for a in held])])
+                         for s in statements.confirmations(
+                             [a.use for a in held], policy.declaration_statements)])
     previous = declarations.latest(person.id, g.placement.id)
     if not form.is_submitted() and previous is not None:
         _prefill(form, previous)

@@ -58,6 +58,12 @@ class Policy:
         uses = self.permitted_uses
         return uses if keys is None else [u for u in uses if u.key in keys]
 
+    @property
+    def declaration_statements(self) -> dict[str, str] | None:
+        """The words of the declaration's confirmations, when the policy sets them."""
+        found = self.data.get("declaration_statements")
+        return dict(found) if found else None
+
     @cached_property
     def rules(self) -> policy_rules.Rules:
         """The stages, outcomes, counting, awarding bodies, time limits, retention and
@@ -156,17 +162,19 @@ def publish(version_label: str, actor: str, reference: str | None = None) -> Pol
     return version
 
 
-_parsed: dict[int, Policy] = {}
+_parsed: dict[int, tuple[str, Policy]] = {}
 
 
 def as_policy(version: PolicyVersion) -> Policy:
-    """The typed content of a version (cached: a version's content never changes)."""
+    """The typed content of a version (cached by content: a published version's content
+    never changes, a draft's changes with its hash)."""
     cached = _parsed.get(version.id)
-    if cached is None or cached.version != version.version:
-        cached = Policy(version.id, version.reference, version.version, version.title,
-                        json.loads(version.content))
+    if cached is None or cached[0] != version.content_hash:
+        cached = (version.content_hash,
+                  Policy(version.id, version.reference, version.version, version.title,
+                         json.loads(version.content)))
         _parsed[version.id] = cached
-    return cached
+    return cached[1]
 
 
 def _published(reference: str | None = None) -> PolicyVersion | None:
