@@ -19,7 +19,7 @@ from lti_tool.people.models import Person
 from lti_tool.platforms import service as platforms
 from lti_tool.platforms.models import Platform
 from lti_tool.roles import service as roles
-from lti_tool.roles.models import ALS, TOOL_ADMIN
+from lti_tool.roles.models import ALS, POLICY_OWNER, TOOL_ADMIN
 
 T = TypeVar("T")
 
@@ -283,6 +283,20 @@ def roles_grant_admin(platform_ref: str, sub: str | None, email: str | None) -> 
 def roles_revoke_admin(platform_ref: str, sub: str | None, email: str | None) -> None:
     """End someone's granted tool administrator role."""
     _revoke(TOOL_ADMIN, platform_ref, sub, email)
+
+
+@roles_cli.command("grant-policy-owner")
+@_who_options
+def roles_grant_policy_owner(platform_ref: str, sub: str | None, email: str | None) -> None:
+    """Make someone a policy owner: they edit, preview and publish policy versions."""
+    _grant(POLICY_OWNER, platform_ref, sub, email)
+
+
+@roles_cli.command("revoke-policy-owner")
+@_who_options
+def roles_revoke_policy_owner(platform_ref: str, sub: str | None, email: str | None) -> None:
+    """End someone's policy owner role."""
+    _revoke(POLICY_OWNER, platform_ref, sub, email)
 
 
 @roles_cli.command("confirm")

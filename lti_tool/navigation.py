@@ -29,6 +29,7 @@ class NavItem:
 def tool_nav() -> list[NavItem]:
     """The links for the session's launch (none without one)."""
     from lti_tool.roles import service as roles
+    from lti_tool.roles.models import POLICY_OWNER
 
     if not has_request_context():
         return []
@@ -50,6 +51,9 @@ def tool_nav() -> list[NavItem]:
         items.append(NavItem("Review queue", url_for("als.queue")))
     if launch.role == ADMIN or (person is not None and roles.is_tool_admin(person)):
         items.append(NavItem("Tool administration", url_for("admin.index")))
+        items.append(NavItem("Policies", url_for("policy_editor.index")))
+    elif person is not None and roles.holds(person, POLICY_OWNER):
+        items.append(NavItem("Policies", url_for("policy_editor.index")))
     return items
 
 

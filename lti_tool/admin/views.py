@@ -19,7 +19,7 @@ from lti_tool.outbox.models import FAILED, OutboxMessage
 from lti_tool.platforms import service as platforms
 from lti_tool.roles import service as roles
 from lti_tool.roles.access import require_tool_admin
-from lti_tool.roles.models import ALS, ROLE_LABELS, TOOL_ADMIN
+from lti_tool.roles.models import ALS, POLICY_OWNER, ROLE_LABELS, TOOL_ADMIN
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -62,7 +62,8 @@ def retry(message_id: int) -> ResponseReturnValue:
 
 class GrantForm(FlaskForm):
     role = RadioGroup("Role", options=[(ALS, ROLE_LABELS[ALS]),
-                                       (TOOL_ADMIN, ROLE_LABELS[TOOL_ADMIN])],
+                                       (TOOL_ADMIN, ROLE_LABELS[TOOL_ADMIN]),
+                                       (POLICY_OWNER, ROLE_LABELS[POLICY_OWNER])],
                       message="Choose the role to give.")
     who = StringField("Moodle user ID or email address", validators=[
         DataRequired("Enter the person's Moodle user ID or email address."),

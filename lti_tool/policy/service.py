@@ -27,6 +27,15 @@ class PolicyError(ValueError):
     """The policy file or the requested change is not acceptable; the message says why."""
 
 
+class PolicyInvalid(PolicyError):
+    """The document does not follow the format; ``problems`` name each field at fault
+    (``"stages[2].text: required field is missing"``)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("the policy file is not valid: " + validation.summary(problems))
+        self.problems = problems
+
+
 @dataclass(frozen=True)
 class PermittedUse:
     key: str
@@ -99,8 +108,74 @@ def validate_content(data: Any) -> dict[str, Any]:
         raise PolicyError("the policy file must hold a JSON object")
     found = validation.problems(data)
     if found:
-        raise PolicyError("the policy file is not valid: " + validation.summary(found))
+        raise PolicyInvalid(found)
     return data
+
+
+def _canonical(data: dict[str, Any]) -> tuple[str, str]:
+    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False)
+    return canonical, hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _version_taken(reference: str, version: str, but: int | None = None) -> bool:
+    stmt = sa.select(PolicyVersion.id).where(PolicyVersion.reference == reference,
+                                             PolicyVersion.version == version)
+    if but is not None:
+        stmt = stmt.where(PolicyVersion.id != but)
+    return db.session.scalar(stmt.limit(1)) is not None
+
+
+def start_draft(source: PolicyVersion, version: str, actor: str) -> PolicyVersion:
+    """A new draft version of ``source``'s policy, starting from its content."""
+    version = version.strip()
+    data = json.loads(source.content)
+    data["version"] = version
+    validate_content(data)
+    if _version_taken(source.reference, version):
+        raise PolicyInvalid([f"version: {source.reference} v{version} already exists; "
+                             "choose another number"])
+    canonical, digest = _canonical(data)
+    draft = PolicyVersion(reference=source.reference, version=version, title=data["title"],
+                          content=canonical, content_hash=digest, status=DRAFT,
+                          imported_by=actor)
+    db.session.add(draft)
+    db.session.flush()
+    audit.record(actor, "policy.draft_started", "policy_version", draft.id,
+                 {"reference": draft.reference, "version": version, "from": source.id,
+                  "sha256": digest})
+    return draft
+
+
+def save_draft(draft: PolicyVersion, data: dict[str, Any], actor: str) -> bool:
+    """Replace a draft's content (validated; the reference cannot change). Published and
+    retired versions never change. Returns whether anything changed."""
+    if draft.status != DRAFT:
+        raise PolicyError(f"{draft.label} is {draft.status}: a published version never "
+                          "changes; start a new draft")
+    if data.get("reference") != draft.reference:
+        raise PolicyInvalid([f"reference: must stay {draft.reference} (a new reference is "
+                             "a new policy: import it)"])
+    validate_content(data)
+    if _version_taken(draft.reference, data["version"], but=draft.id):
+        raise PolicyInvalid([f"version: {draft.reference} v{data['version']} already "
+                             "exists; choose another number"])
+    canonical, digest = _canonical(data)
+    if digest == draft.content_hash:
+        return False
+    draft.content, draft.content_hash = canonical, digest
+    draft.version, draft.title = data["version"], data["title"]
+    db.session.flush()
+    audit.record(actor, "policy.draft_saved", "policy_version", draft.id,
+                 {"reference": draft.reference, "version": draft.version, "sha256": digest})
+    return True
+
+
+def get_version(version_id: int) -> PolicyVersion | None:
+    return db.session.get(PolicyVersion, version_id)
+
+
+def published_version(reference: str) -> PolicyVersion | None:
+    return _published(reference)
 
 
 def import_file(path: str | Path, actor: str) -> tuple[PolicyVersion, bool]:
@@ -114,8 +189,7 @@ def import_file(path: str | Path, actor: str) -> tuple[PolicyVersion, bool]:
         raise PolicyError(f"cannot read {path}: {exc.strerror}") from exc
     except json.JSONDecodeError as exc:
         raise PolicyError(f"{path} is not valid JSON: {exc.msg} (line {exc.lineno})") from exc
-    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False)
-    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    canonical, digest = _canonical(data)
     existing = db.session.scalar(sa.select(PolicyVersion).where(
         PolicyVersion.reference == data["reference"], PolicyVersion.version == data["version"]))
     if existing is not None:
@@ -144,7 +218,13 @@ def publish(version_label: str, actor: str, reference: str | None = None) -> Pol
         raise PolicyError(f"no policy version {version_label} has been imported")
     if len(found) > 1:
         raise PolicyError(f"several policies have version {version_label}; name the reference")
-    version = found[0]
+    return publish_version(found[0], actor)
+
+
+def publish_version(version: PolicyVersion, actor: str,
+                    changed: list[str] | None = None) -> PolicyVersion:
+    """Publish ``version`` (the policy's published one retires); ``changed`` (the sections
+    that changed from it, as the editor showed them) goes into the audit trail."""
     if version.status == PUBLISHED:
         return version
     for previous in db.session.scalars(sa.select(PolicyVersion).where(
@@ -157,8 +237,10 @@ def publish(version_label: str, actor: str, reference: str | None = None) -> Pol
     version.published_at = utcnow()
     version.published_by = actor
     db.session.flush()
-    audit.record(actor, "policy.published", "policy_version", version.id,
-                 {"reference": version.reference, "version": version.version})
+    details: dict[str, Any] = {"reference": version.reference, "version": version.version}
+    if changed is not None:
+        details["changed_sections"] = changed
+    audit.record(actor, "policy.published", "policy_version", version.id, details)
     return version
 
 

@@ -22,8 +22,11 @@ from lti_tool.platforms.models import Platform
 
 ALS = "als"
 TOOL_ADMIN = "admin"
-ROLE_LABELS = {ALS: "ALS team member", TOOL_ADMIN: "Tool administrator"}
-ROLE_PHRASES = {ALS: "an ALS team member", TOOL_ADMIN: "a tool administrator"}
+POLICY_OWNER = "policy_owner"  # edits, previews and publishes policy versions
+ROLE_LABELS = {ALS: "ALS team member", TOOL_ADMIN: "Tool administrator",
+               POLICY_OWNER: "Policy owner"}
+ROLE_PHRASES = {ALS: "an ALS team member", TOOL_ADMIN: "a tool administrator",
+                POLICY_OWNER: "a policy owner"}
 
 _ACTIVE_PERSON = "revoked_at IS NULL AND person_id IS NOT NULL"
 _WAITING_SUB = "revoked_at IS NULL AND person_id IS NULL AND sub IS NOT NULL"
