@@ -190,6 +190,25 @@ def policy_publish(version: str, reference: str | None) -> None:
                "version are asked to declare again.")
 
 
+@policy_cli.command("use")
+@click.argument("reference", required=False)
+@click.option("--platform", "platform_ref", required=True,
+              help="The platform: id, client id or issuer.")
+def policy_use(reference: str | None, platform_ref: str) -> None:
+    """Make REFERENCE (a published policy) the platform's policy: its placements follow it
+    unless their settings name another. Without REFERENCE: the tool's default again."""
+    from lti_tool.policy import service as policies
+
+    platform = _one_platform(platform_ref)
+    try:
+        policies.use_for_platform(platform.id, reference, _actor())
+    except policies.PolicyError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"Platform {platform.id} follows "
+               + (f"policy {reference}." if reference else "the tool's default policy."))
+
+
 @policy_cli.command("list")
 def policy_list() -> None:
     """List imported policy versions."""

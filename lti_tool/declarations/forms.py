@@ -31,9 +31,9 @@ class SettingsForm(FlaskForm):
         "The Moodle assignment it covers",
         validators=[DataRequired("Enter the name of the assignment."), Length(max=200)],
         description="As it appears in the course, for example 'Unit 5CO01 assignment'.")
-    # Offered only when several policies are published; "" is the platform's policy.
+    # Offered only when several policies are published.
     policy_reference = RadioField("The policy this assignment follows", choices=[],
-                                  validate_choice=False, default="")
+                                  validate_choice=False)
     # The policy whose permitted uses and awarding bodies the page showed.
     shown_policy = HiddenField()
     qualification = RadioField("Qualification", choices=[], validate_choice=False)
@@ -61,10 +61,11 @@ class SettingsForm(FlaskForm):
             "Choose " + " or ".join(name for _, name in bodies) + ".")]
         self.shown_policy.data = policy.reference
         if available and len(available) > 1:
+            site = default.reference if default else None
             self.policy_reference.choices = [SelectChoice(
-                "", f"The platform's policy ({default.title}, {default.label})"
-                if default else "The platform's policy")] + [
-                SelectChoice(p.reference, f"{p.title} ({p.label})") for p in available]
+                p.reference, f"{p.title} ({p.label})"
+                + (": this Moodle site's policy" if p.reference == site else ""))
+                for p in available]
         else:
             del self.policy_reference
 

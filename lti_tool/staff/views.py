@@ -210,9 +210,9 @@ def settings(placement_id: int) -> ResponseReturnValue:
 def _settings_policy(form: SettingsForm,
                      saved_reference: str | None) -> tuple[policies.Policy, bool]:
     """The policy whose permitted uses and awarding bodies the settings form offers: the
-    one chosen on the form (or saved before), else the platform's. True when the teacher
-    has just chosen another policy than the page showed: the form is shown again with that
-    policy's choices instead of being saved."""
+    one chosen on the form (or saved before), else the platform's (preselected). True when
+    the teacher has just chosen another policy than the page showed: the form is shown
+    again with that policy's choices instead of being saved."""
     platform_id = g.launch.platform_id
     chosen = (form.policy_reference.data if form.is_submitted() else saved_reference) or None
     policy = policies.for_placement(chosen, platform_id)
@@ -221,7 +221,7 @@ def _settings_policy(form: SettingsForm,
     form.set_policy(policy, policies.published_policies(),
                     policies.for_placement(None, platform_id))
     if form.offers_policies:
-        form.policy_reference.data = chosen or ""
+        form.policy_reference.data = policy.reference
     if changed:
         form.permitted_uses.data = [u.key for u in policy.permitted_uses]
         form.qualification.data = None
@@ -241,8 +241,9 @@ def _create_settings(form: SettingsForm, policy: policies.Policy,
         permitted_uses=list(form.permitted_uses.data or []),
         guidance=form.guidance.data or "", policy=policy, replaces_id=replaces,
         comprehension_check=bool(form.comprehension_check.data),
-        policy_reference=(form.policy_reference.data or None) if form.offers_policies
-        else None)
+        # Saved settings keep the policy their permitted uses belong to, whatever the
+        # platform's policy later becomes.
+        policy_reference=policy.reference)
 
 
 @bp.route("/deep-link", methods=["GET", "POST"])

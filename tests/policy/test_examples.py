@@ -26,6 +26,15 @@ JCQ = CONFIG / "jcq-fe-1.0.json"
 JCQ_GOOD = {**GOOD, "permitted_uses": ["explain", "revision"]}
 
 
+def _checked(html: str, name: str) -> str | None:
+    """The value of the ticked radio button ``name`` on the page."""
+    for tag in re.findall(r"<input[^>]*>", html):
+        if f'name="{name}"' in tag and re.search(r"\schecked[\s>]", tag):
+            found = re.search(r'value="([^"]*)"', tag)
+            return found.group(1) if found else None
+    return None
+
+
 def test_both_example_policies_ship() -> None:
     assert {p.name for p in SHIPPED} >= {"aiu-1.0.json", "jcq-fe-1.0.json"}
 
@@ -83,7 +92,8 @@ def _jcq_activity(moodle: Any) -> Any:
     with FormBrowser() as teacher:
         form = launch(teacher, moodle, "marker1", message_type="LtiDeepLinkingRequest")
         assert "The policy this assignment follows" in form.text
-        assert "The platform&#39;s policy (Learner AI Usage Policy" in form.text
+        assert "(AIU v1.0): this Moodle site&#39;s policy" in form.text
+        assert _checked(form.text, "policy_reference") == "AIU"
         assert 'value="CIPD"' in form.text and 'value="PEARSON"' not in form.text
         again = post_form(teacher, form, {
             "policy_reference": "NFC-AI", "shown_policy": "AIU", "title": "Unit 3 declaration",
@@ -111,7 +121,7 @@ def test_two_policies_on_one_platform(app: Flask, two_policies: None, moodle: An
         saved = db.session.scalars(sa.select(PlacementSettings).order_by(
             PlacementSettings.id)).all()
         assert [(s.policy_reference, s.qualification) for s in saved] == [
-            (None, "CIPD"), ("NFC-AI", "PEARSON")]
+            ("AIU", "CIPD"), ("NFC-AI", "PEARSON")]
 
     # The JCQ activity: its card, its declaration, its receipt.
     card = launch(browser, moodle, "learner1", jcq_activity.id)
@@ -157,3 +167,28 @@ def test_a_policy_not_offered_for_the_placement_is_refused(
     assert refused.status_code == 400
     assert "Choose Pearson (BTEC) or OCR or City &amp; Guilds or NCFE." in refused.text
     assert moodle.deep_link_results == []
+
+
+def test_a_platform_can_follow_another_policy(app: Flask, registered: Any, moodle: Any,
+                                              runner: Any, browser: FormBrowser) -> None:
+    """``flask policy use``: the platform's policy is the one new placements follow (and
+    those never set up); a placement already set up keeps the policy its settings name."""
+    with FormBrowser() as teacher:
+        activity = deep_link(teacher, moodle)
+    assert runner.invoke(args=["policy", "import", str(JCQ), "--publish"]).exit_code == 0
+    with app.app_context():
+        platform_id = db.session.scalar(sa.select(PlacementSettings.platform_id))
+    refused = runner.invoke(args=["policy", "use", "NOPE", "--platform", str(platform_id)])
+    assert refused.exit_code != 0 and "has no published version" in refused.output
+    used = runner.invoke(args=["policy", "use", "NFC-AI", "--platform", str(platform_id)])
+    assert used.exit_code == 0, used.output
+    page = launch(browser, moodle, "learner1", activity.id)
+    assert "Sourcing recommendations" in page.text and "Stage 4:" not in page.text
+    with FormBrowser() as teacher:
+        form = launch(teacher, moodle, "marker1", message_type="LtiDeepLinkingRequest")
+        assert _checked(form.text, "policy_reference") == "NFC-AI"
+        assert 'value="PEARSON"' in form.text
+    assert runner.invoke(args=["policy", "use", "--platform", str(platform_id)]).exit_code == 0
+    with FormBrowser() as teacher:
+        form = launch(teacher, moodle, "marker1", message_type="LtiDeepLinkingRequest")
+        assert _checked(form.text, "policy_reference") == "AIU"
