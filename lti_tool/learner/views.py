@@ -18,6 +18,7 @@ from lti_tool.incidents import service as incidents
 from lti_tool.lti.exceptions import AccessDenied
 from lti_tool.people.access import require
 from lti_tool.people.roles import LEARNER
+from lti_tool.policy import editor
 from lti_tool.policy import service as policies
 
 bp = Blueprint("learner", __name__, url_prefix="/learner")
@@ -32,8 +33,14 @@ def placement(placement_id: int) -> str:
     history = declarations.history(person.id, g.placement.id)
     state = declarations.status(history[0] if history else None, policy)
     awareness.record(person, g.placement, policy, CARD_VIEWED)
+    changed: list[str] = []
+    if state.state == "outdated" and history:
+        declared = policies.by_id(history[0].policy_version_id)
+        if declared is not None:
+            changed = editor.learner_changes(declared.data, policy.data)
     return render_template("learner/placement.html", placement=g.placement, person=person,
                            policy=policy, settings=settings, status=state, history=history,
+                           changed=changed,
                            uses=policy.permitted(settings.permitted_uses),
                            authorisations=statements.available_authorisations(
                                person, g.placement.id),

@@ -279,3 +279,8 @@ def _top(path: str) -> str:
 def _stage_rule(path: str) -> bool:
     """A stage's rules (its outcomes and flags) are for staff; its text is the learner's."""
     return path.startswith("stages[") and not path.endswith(".text")
+
+
+def learner_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """The sections a learner reads that differ between two versions (by title)."""
+    return [c.title for c in compare(before, after) if c.learner_facing]

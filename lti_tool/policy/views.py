@@ -190,7 +190,8 @@ def publish(version_id: int) -> ResponseReturnValue:
     changes = editor.compare(json.loads(published.content) if published else {},
                              json.loads(draft.content))
     policies.publish_version(draft, _actor(), [c.title for c in changes])
-    facing = [c.title for c in changes if c.learner_facing]
+    facing = editor.learner_changes(json.loads(published.content) if published else {},
+                                    json.loads(draft.content))
     flash(f"Published {draft.label}. Learners who declared under an earlier version are "
           "asked to declare again" + (": what changed for them: " + ", ".join(facing) + "."
                                       if facing else " (nothing they read has changed)."),

@@ -145,6 +145,7 @@ def test_draft_preview_compare_publish_round_trip(app: Flask, registered: Any, m
     with FormBrowser() as learner:
         page = launch(learner, moodle, "learner1", activity.id)
         assert NEW_TIMING in page.text and "please declare again" in page.text
+        assert "What has changed: Permitted and prohibited uses." in text(page)
 
 
 def test_schema_errors_name_the_field_in_the_editor(app: Flask, registered: Any,
