@@ -63,7 +63,12 @@ class Node:
 
     @property
     def id(self) -> str:
-        return "f-" + "".join(c if c.isalnum() else "-" for c in self.path)
+        return input_id(self.path)
+
+
+def input_id(path: str) -> str:
+    """The HTML id of the input for ``path`` (``stages[2].text``: ``f-stages-2--text``)."""
+    return "f-" + "".join(c if c.isalnum() else "-" for c in path)
 
 
 def _resolve(node: dict[str, Any]) -> dict[str, Any]:

@@ -123,6 +123,8 @@ def edit(version_id: int, section: str) -> ResponseReturnValue:
     return render_template("policy_editor/edit.html", person=g.launch.person, version=draft,
                            section=section, title=editor.SECTIONS[section][0],
                            nodes=editor.form_nodes(section, data), errors=errors,
+                           summary={editor.input_id(path): f"{path}: {message}"
+                                    for path, message in errors.items()},
                            problems=problems, form=form), 400 if problems else 200
 
 
