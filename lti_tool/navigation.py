@@ -29,7 +29,7 @@ class NavItem:
 def tool_nav() -> list[NavItem]:
     """The links for the session's launch (none without one)."""
     from lti_tool.roles import service as roles
-    from lti_tool.roles.models import POLICY_OWNER
+    from lti_tool.roles.models import ALS, POLICY_OWNER
 
     if not has_request_context():
         return []
@@ -47,12 +47,13 @@ def tool_nav() -> list[NavItem]:
         items.append(NavItem("AI tool requests in this course",
                              url_for("course_requests.course", course_id=launch.course_id)))
     person = db.session.get(Person, launch.person_id)
-    if person is not None and roles.is_als(person):
+    held = roles.held_roles(person) if person is not None else set()  # one query for all
+    if ALS in held:
         items.append(NavItem("Review queue", url_for("als.queue")))
-    if launch.role == ADMIN or (person is not None and roles.is_tool_admin(person)):
+    admin = launch.role == ADMIN or (person is not None and roles.is_tool_admin(person, held))
+    if admin:
         items.append(NavItem("Tool administration", url_for("admin.index")))
-        items.append(NavItem("Policies", url_for("policy_editor.index")))
-    elif person is not None and roles.holds(person, POLICY_OWNER):
+    if admin or POLICY_OWNER in held:
         items.append(NavItem("Policies", url_for("policy_editor.index")))
     return items
 

@@ -297,12 +297,15 @@ def for_placement(reference: str | None, platform_id: int) -> Policy:
     """The policy a placement follows: the one its settings name (``reference``), else its
     platform's, else the tool's default; always a published version (a named policy with
     none published falls through to the next)."""
-    platform = db.session.get(Platform, platform_id)
-    for name in (reference, platform.policy_reference if platform else None):
-        if name:
-            found = published(name)
-            if found is not None:
-                return found
+    if reference:
+        found = published(reference)
+        if found is not None:
+            return found
+    platform = db.session.get(Platform, platform_id)  # read only when the settings name none
+    if platform is not None and platform.policy_reference:
+        found = published(platform.policy_reference)
+        if found is not None:
+            return found
     return current_or_bundled()
 
 
