@@ -301,9 +301,11 @@ def for_placement(reference: str | None, platform_id: int) -> Policy:
         found = published(reference)
         if found is not None:
             return found
-    platform = db.session.get(Platform, platform_id)  # read only when the settings name none
-    if platform is not None and platform.policy_reference:
-        found = published(platform.policy_reference)
+    # Only the column, only when the settings name none (the platform row stays cached).
+    site = db.session.scalar(sa.select(Platform.policy_reference).where(
+        Platform.id == platform_id))
+    if site:
+        found = published(site)
         if found is not None:
             return found
     return current_or_bundled()
