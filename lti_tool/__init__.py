@@ -138,6 +138,7 @@ def register_blueprints(app: Flask) -> None:
     from lti_tool.learner import incidents as _learner_incidents  # noqa: F401 - adds routes
     from lti_tool.learner.views import bp as learner_bp
     from lti_tool.lti.views import bp as lti_bp
+    from lti_tool.policy.views import bp as policy_editor_bp
     from lti_tool.privacy.views import bp as privacy_bp
     from lti_tool.public.views import bp as public_bp
     from lti_tool.requests.als_views import bp as als_bp
@@ -149,7 +150,7 @@ def register_blueprints(app: Flask) -> None:
 
     for bp in (public_bp, lti_bp, learner_bp, staff_bp, admin_bp, privacy_bp):
         app.register_blueprint(bp)
-    for bp in (requests_bp, als_bp, course_requests_bp, appeals_bp):
+    for bp in (requests_bp, als_bp, course_requests_bp, appeals_bp, policy_editor_bp):
         app.register_blueprint(bp)
 
 

@@ -19,7 +19,7 @@ from lti_tool.people.models import Person
 from lti_tool.platforms import service as platforms
 from lti_tool.platforms.models import Platform
 from lti_tool.roles import service as roles
-from lti_tool.roles.models import ALS, APPEAL_REVIEWER, TOOL_ADMIN
+from lti_tool.roles.models import ALS, APPEAL_REVIEWER, POLICY_OWNER, TOOL_ADMIN
 
 T = TypeVar("T")
 
@@ -190,6 +190,25 @@ def policy_publish(version: str, reference: str | None) -> None:
                "version are asked to declare again.")
 
 
+@policy_cli.command("use")
+@click.argument("reference", required=False)
+@click.option("--platform", "platform_ref", required=True,
+              help="The platform: id, client id or issuer.")
+def policy_use(reference: str | None, platform_ref: str) -> None:
+    """Make REFERENCE (a published policy) the platform's policy: its placements follow it
+    unless their settings name another. Without REFERENCE: the tool's default again."""
+    from lti_tool.policy import service as policies
+
+    platform = _one_platform(platform_ref)
+    try:
+        policies.use_for_platform(platform.id, reference, _actor())
+    except policies.PolicyError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"Platform {platform.id} follows "
+               + (f"policy {reference}." if reference else "the tool's default policy."))
+
+
 @policy_cli.command("list")
 def policy_list() -> None:
     """List imported policy versions."""
@@ -299,6 +318,20 @@ def roles_grant_admin(platform_ref: str, sub: str | None, email: str | None) -> 
 def roles_revoke_admin(platform_ref: str, sub: str | None, email: str | None) -> None:
     """End someone's granted tool administrator role."""
     _revoke(TOOL_ADMIN, platform_ref, sub, email)
+
+
+@roles_cli.command("grant-policy-owner")
+@_who_options
+def roles_grant_policy_owner(platform_ref: str, sub: str | None, email: str | None) -> None:
+    """Make someone a policy owner: they edit, preview and publish policy versions."""
+    _grant(POLICY_OWNER, platform_ref, sub, email)
+
+
+@roles_cli.command("revoke-policy-owner")
+@_who_options
+def roles_revoke_policy_owner(platform_ref: str, sub: str | None, email: str | None) -> None:
+    """End someone's policy owner role."""
+    _revoke(POLICY_OWNER, platform_ref, sub, email)
 
 
 @roles_cli.command("confirm")

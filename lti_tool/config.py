@@ -96,6 +96,9 @@ class DefaultConfig:
     # the minutes an emailed link waits for the launch it asked for when the session was gone.
     DIGEST_HOUR = 7
     OPEN_LINK_PENDING_MINUTES = 30
+    # The policy (reference) a platform follows unless it names one (`flask policy use`):
+    # its published version; when it has none, the most recently published policy.
+    POLICY_DEFAULT_REFERENCE = "AIU"
 
     # The centre named in the Stage-3 report pack for the awarding body.
     CENTRE_NAME = "Leep Talent"

@@ -34,6 +34,7 @@ class NavItem:
 def tool_nav() -> list[NavItem]:
     """The links for the session's launch (none without one)."""
     from lti_tool.roles import service as roles
+    from lti_tool.roles.models import POLICY_OWNER
 
     if not has_request_context():
         return []
@@ -53,7 +54,7 @@ def tool_nav() -> list[NavItem]:
         items.append(NavItem("AI tool requests in this course",
                              url_for("course_requests.course", course_id=launch.course_id)))
     person = db.session.get(Person, launch.person_id)
-    held = roles.held_roles(person) if person is not None else set()
+    held = roles.held_roles(person) if person is not None else set()  # one query for all
     if ALS in held:
         from lti_tool.requests.service import waiting_count
 
@@ -61,8 +62,11 @@ def tool_nav() -> list[NavItem]:
                              waiting_count(launch.platform_id), "waiting for the ALS team"))
     if APPEAL_REVIEWER in held:
         items.append(NavItem("Appeals", url_for("appeals.queue")))
-    if launch.role == ADMIN or (person is not None and roles.is_tool_admin(person, held)):
+    admin = launch.role == ADMIN or (person is not None and roles.is_tool_admin(person, held))
+    if admin:
         items.append(NavItem("Tool administration", url_for("admin.index")))
+    if admin or POLICY_OWNER in held:
+        items.append(NavItem("Policies", url_for("policy_editor.index")))
     return items
 
 

@@ -21,8 +21,8 @@ from lti_tool.extensions import db
 from lti_tool.platforms import changes
 
 # Pages reached from a launch, shown inside Moodle's iframe (errors on them included).
-FRAMED_BLUEPRINTS = {"admin", "als", "appeals", "course_requests", "learner", "privacy",
-                     "requests",
+FRAMED_BLUEPRINTS = {"admin", "als", "appeals", "course_requests", "learner", "policy_editor",
+                     "privacy", "requests",
                      "staff"}
 FRAMED_ENDPOINTS = {"lti.login", "lti.launch"}
 # Opened from an email, outside Moodle: never framed.

@@ -33,7 +33,14 @@ from lti_tool.people.models import Person
 from lti_tool.platforms import service as platforms
 from lti_tool.roles import service as roles
 from lti_tool.roles.access import require_tool_admin
-from lti_tool.roles.models import ALS, APPEAL_REVIEWER, ROLE_LABELS, TOOL_ADMIN, RoleGrant
+from lti_tool.roles.models import (
+    ALS,
+    APPEAL_REVIEWER,
+    POLICY_OWNER,
+    ROLE_LABELS,
+    TOOL_ADMIN,
+    RoleGrant,
+)
 from lti_tool.submissions import confirmation
 from lti_tool.submissions.guard import once
 
@@ -153,7 +160,8 @@ def _audit_page(verified: audit.VerifyResult | None = None) -> str:
 class GrantForm(FlaskForm):
     role = RadioGroup("Role", options=[(ALS, ROLE_LABELS[ALS]),
                                        (APPEAL_REVIEWER, ROLE_LABELS[APPEAL_REVIEWER]),
-                                       (TOOL_ADMIN, ROLE_LABELS[TOOL_ADMIN])],
+                                       (TOOL_ADMIN, ROLE_LABELS[TOOL_ADMIN]),
+                                       (POLICY_OWNER, ROLE_LABELS[POLICY_OWNER])],
                       message="Choose the role to give.")
     who = StringField("Moodle user ID or email address", validators=[
         Length(max=320, message="That is too long for a user ID or an email address.")])

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    HiddenField,
     RadioField,
     SelectMultipleField,
     StringField,
@@ -30,9 +31,12 @@ class SettingsForm(FlaskForm):
         "The Moodle assignment it covers",
         validators=[DataRequired("Enter the name of the assignment."), Length(max=200)],
         description="As it appears in the course, for example 'Unit 5CO01 assignment'.")
-    qualification = RadioField("Qualification",
-                               choices=[SelectChoice("CIPD", "CIPD"), SelectChoice("CMI", "CMI")],
-                               validators=[InputRequired("Choose CIPD or CMI.")])
+    # Offered only when several policies are published.
+    policy_reference = RadioField("The policy this assignment follows", choices=[],
+                                  validate_choice=False)
+    # The policy whose permitted uses and awarding bodies the page showed.
+    shown_policy = HiddenField()
+    qualification = RadioField("Qualification", choices=[], validate_choice=False)
     permitted_uses = MultiCheckboxField(
         "Permitted uses of AI for this assignment",
         validators=[DataRequired("Choose at least one permitted use.")],
@@ -44,10 +48,30 @@ class SettingsForm(FlaskForm):
         description="A few questions about the policy's rules; a wrong answer shows the "
                     "policy's reason and the learner tries again.")
 
-    def set_policy(self, policy: Policy) -> None:
+    def set_policy(self, policy: Policy, available: list[Policy] | None = None,
+                   default: Policy | None = None) -> None:
+        """Offer ``policy``'s permitted uses and awarding bodies; with several ``available``
+        policies, the choice between them (``default``: the platform's)."""
         self.permitted_uses.choices = [SelectChoice(u.key, u.text) for u in policy.permitted_uses]
         if not self.is_submitted() and not self.permitted_uses.data:
             self.permitted_uses.data = [u.key for u in policy.permitted_uses]
+        bodies = policy.rules.awarding_body_choices
+        self.qualification.choices = [SelectChoice(key, name) for key, name in bodies]
+        self.qualification.validators = [InputRequired(
+            "Choose " + " or ".join(name for _, name in bodies) + ".")]
+        self.shown_policy.data = policy.reference
+        if available and len(available) > 1:
+            site = default.reference if default else None
+            self.policy_reference.choices = [SelectChoice(
+                p.reference, f"{p.title} ({p.label})"
+                + (": this Moodle site's policy" if p.reference == site else ""))
+                for p in available]
+        else:
+            del self.policy_reference
+
+    @property
+    def offers_policies(self) -> bool:
+        return "policy_reference" in self._fields
 
 
 class DeclarationForm(FlaskForm):

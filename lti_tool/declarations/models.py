@@ -13,8 +13,6 @@ from lti_tool.extensions import db
 from lti_tool.people.models import Person, Placement
 from lti_tool.policy.models import PolicyVersion
 
-QUALIFICATIONS = {"CIPD": "CIPD", "CMI": "CMI"}
-
 
 class PlacementSettings(db.Model):  # type: ignore[name-defined,misc]
     """A teacher's configuration of the tool for one assignment.
@@ -39,6 +37,9 @@ class PlacementSettings(db.Model):  # type: ignore[name-defined,misc]
     # before they declare.
     comprehension_check: Mapped[bool] = mapped_column(nullable=False, default=False,
                                                       server_default=text("false"))
+    # The policy (its reference) this assignment follows: the one its permitted uses were
+    # chosen from. None (settings saved before policies could be chosen): the platform's.
+    policy_reference: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_by: Mapped[int] = mapped_column(ForeignKey("person.id"), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     replaces_id: Mapped[int | None] = mapped_column(ForeignKey("placement_settings.id"),

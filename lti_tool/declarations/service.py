@@ -17,7 +17,6 @@ from sqlalchemy.orm import selectinload
 from lti_tool.audit import service as audit
 from lti_tool.declarations import statements
 from lti_tool.declarations.models import (
-    QUALIFICATIONS,
     Declaration,
     PlacementBinding,
     PlacementSettings,
@@ -25,6 +24,7 @@ from lti_tool.declarations.models import (
 from lti_tool.extensions import db
 from lti_tool.gradesync.service import queue_declaration_grade
 from lti_tool.people.models import Course, Person, Placement
+from lti_tool.policy import service as policies
 from lti_tool.policy.service import Policy
 
 SETTINGS_PARAM = "aiu_settings"
@@ -58,15 +58,19 @@ class EffectiveSettings:
     settings_id: int | None = None
     placement_id: int | None = None
     comprehension_check: bool = False
+    policy_reference: str | None = None  # None: the platform's policy
 
 
 def create_settings(*, platform_id: int, course_id: int, created_by: int, title: str,
                     assignment_name: str, qualification: str, permitted_uses: Sequence[str],
                     guidance: str, policy: Policy, replaces_id: int | None = None,
-                    comprehension_check: bool = False) -> PlacementSettings:
-    """Store a teacher's settings (validated against the policy)."""
-    if qualification not in QUALIFICATIONS:
-        raise DeclarationError("qualification", "Choose CIPD or CMI.")
+                    comprehension_check: bool = False,
+                    policy_reference: str | None = None) -> PlacementSettings:
+    """Store a teacher's settings (validated against ``policy``: the one the settings
+    name with ``policy_reference``, or the platform's when that is None)."""
+    if policy.rules.awarding_body(qualification) is None:
+        raise DeclarationError("qualification", "Choose " + " or ".join(
+            name for _, name in policy.rules.awarding_body_choices) + ".")
     known = {u.key for u in policy.permitted_uses}
     chosen = [u for u in permitted_uses if u in known]
     if not chosen or len(chosen) != len(set(permitted_uses)):
@@ -77,13 +81,14 @@ def create_settings(*, platform_id: int, course_id: int, created_by: int, title:
         title=title.strip(), assignment_name=assignment_name.strip(),
         qualification=qualification, permitted_uses=json.dumps(chosen),
         guidance=guidance.strip(), created_by=created_by, replaces_id=replaces_id,
-        comprehension_check=comprehension_check)
+        comprehension_check=comprehension_check, policy_reference=policy_reference)
     db.session.add(settings)
     db.session.flush()
     audit.record(f"person:{created_by}", "placement_settings.created", "placement_settings",
                  settings.id, {"title": settings.title, "qualification": qualification,
                                "permitted_uses": chosen,
-                               "comprehension_check": comprehension_check})
+                               "comprehension_check": comprehension_check,
+                               "policy_reference": policy_reference})
     return settings
 
 
@@ -125,7 +130,15 @@ def effective_settings(placement: Placement) -> EffectiveSettings:
     s = binding.settings
     return EffectiveSettings(True, s.title, s.assignment_name, s.qualification,
                              json.loads(s.permitted_uses), s.guidance, s.id, placement.id,
-                             s.comprehension_check)
+                             s.comprehension_check, s.policy_reference)
+
+
+def placement_policy(placement: Placement,
+                     settings: EffectiveSettings | None = None) -> Policy:
+    """The policy a placement's learners declare under: the one its settings name, else
+    the platform's (:func:`lti_tool.policy.service.for_placement`)."""
+    settings = settings or effective_settings(placement)
+    return policies.for_placement(settings.policy_reference, placement.course.platform_id)
 
 
 # --- declarations ------------------------------------------------------------------------
@@ -271,7 +284,8 @@ def declare(person: Person, placement: Placement, data: DeclarationInput,
         authorisation_ids=json.dumps(sorted(a.id for a in authorisations)),
         confirmed_no_personal_data=True, confirmed_no_ai_after_start=True,
         confirmed_own_work=True, signature=data.signature.strip(),
-        statements=statements.to_json(statements.confirmations(authorised), authorised),
+        statements=statements.to_json(
+            statements.confirmations(authorised, policy.declaration_statements), authorised),
         comprehension=comprehension, supersedes_id=previous.id if previous else None,
     )
     if at is not None:

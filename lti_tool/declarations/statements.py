@@ -66,16 +66,21 @@ def day(moment: date | datetime) -> str:
     return moment.strftime("%d %B %Y").lstrip("0")
 
 
-def confirmations(authorised: list[AuthorisedUse]) -> list[Statement]:
-    """The three confirmations of a declaration. With authorisations, the promise not to use
+def confirmations(authorised: list[AuthorisedUse],
+                  words: dict[str, str] | None = None) -> list[Statement]:
+    """The three confirmations of a declaration, in the policy's ``declaration_statements``
+    (``words``; AIU v1.0's when it has none). With authorisations, the promise not to use
     AI after starting names them as the exception, so that it is true."""
-    after_start = _WORDS[NO_AI_AFTER_START]
+    words = words or {}
+    base = words.get(NO_AI_AFTER_START, _AFTER_START).rstrip(".")
+    after_start = base + "."
     if authorised:
-        after_start = (f"{_AFTER_START}, except as the ALS team authorised: "
-                       + "; ".join(a.label for a in authorised) + ".")
-    return [Statement(NO_PERSONAL_DATA, _WORDS[NO_PERSONAL_DATA]),
+        exception = words.get("authorised_exception", "except as the ALS team authorised")
+        after_start = (f"{base}, {exception}: " + "; ".join(a.label for a in authorised)
+                       + ".")
+    return [Statement(NO_PERSONAL_DATA, words.get(NO_PERSONAL_DATA, _WORDS[NO_PERSONAL_DATA])),
             Statement(NO_AI_AFTER_START, after_start),
-            Statement(OWN_WORK, _WORDS[OWN_WORK])]
+            Statement(OWN_WORK, words.get(OWN_WORK, _WORDS[OWN_WORK]))]
 
 
 def to_json(statements: list[Statement], authorised: list[AuthorisedUse]) -> str:

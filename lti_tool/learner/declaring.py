@@ -47,9 +47,9 @@ def _prefill(form: DeclarationForm, previous: declarations.Declaration) -> None:
 @require(LEARNER)
 @once
 def declare(placement_id: int) -> ResponseReturnValue:
-    policy = policies.current_or_bundled()
     person = g.launch.person
     settings = declarations.effective_settings(g.placement)
+    policy = declarations.placement_policy(g.placement, settings)
     comprehension = None
     if awareness.needed(settings.comprehension_check, policy):
         comprehension = awareness.result(person, g.placement, policy)
@@ -60,7 +60,8 @@ def declare(placement_id: int) -> ResponseReturnValue:
     form = DeclarationForm()
     form.set_choices([(u.key, u.text) for u in uses], [])
     form.set_statements([(s.key, s.text)
-                         for s in statements.confirmations([a.use for a in held])])
+                         for s in statements.confirmations(
+                             [a.use for a in held], policy.declaration_statements)])
     previous = declarations.latest(person.id, g.placement.id)
     if not form.is_submitted() and previous is not None:
         _prefill(form, previous)
@@ -94,7 +95,8 @@ def declare(placement_id: int) -> ResponseReturnValue:
 def check(placement_id: int) -> ResponseReturnValue:
     """The comprehension check: a wrong answer shows the policy's reason; the learner tries
     again until every answer is right, then declares."""
-    policy = policies.current_or_bundled()
+    settings = declarations.effective_settings(g.placement)
+    policy = declarations.placement_policy(g.placement, settings)
     person = g.launch.person
     questions = awareness.questions(policy)
     form = comprehension_form([(q.key, q.question, q.choices) for q in questions])
@@ -109,15 +111,14 @@ def check(placement_id: int) -> ResponseReturnValue:
     # A wrong answer is recorded (the page is a 200 so that the attempt is kept).
     return render_template("learner/check.html", form=form, questions=questions,
                            wrong={q.key for q in wrong}, placement=g.placement,
-                           person=person, policy=policy,
-                           settings=declarations.effective_settings(g.placement))
+                           person=person, policy=policy, settings=settings)
 
 
 @bp.route("/placements/<int:placement_id>/authenticate", methods=["GET", "POST"])
 @require(LEARNER)
 @once
 def authenticate(placement_id: int) -> ResponseReturnValue:
-    policy = policies.current_or_bundled()
+    policy = declarations.placement_policy(g.placement)
     person = g.launch.person
     declaration = declarations.latest(person.id, g.placement.id)
     if declaration is None:

@@ -18,6 +18,7 @@ from lti_tool.gradesync.service import score_state
 from lti_tool.lti.exceptions import AccessDenied
 from lti_tool.people.access import require
 from lti_tool.people.roles import LEARNER
+from lti_tool.policy import editor
 from lti_tool.policy import service as policies
 
 bp = Blueprint("learner", __name__, url_prefix="/learner")
@@ -26,14 +27,20 @@ bp = Blueprint("learner", __name__, url_prefix="/learner")
 @bp.get("/placements/<int:placement_id>")
 @require(LEARNER)
 def placement(placement_id: int) -> str:
-    policy = policies.current_or_bundled()
     person = g.launch.person
     settings = declarations.effective_settings(g.placement)
+    policy = declarations.placement_policy(g.placement, settings)
     history = declarations.history(person.id, g.placement.id)
     state = declarations.status(history[0] if history else None, policy)
     awareness.record(person, g.placement, policy, CARD_VIEWED)
+    changed: list[str] = []
+    if state.state == "outdated" and history:
+        declared = policies.by_id(history[0].policy_version_id)
+        if declared is not None:
+            changed = editor.learner_changes(declared.data, policy.data)
     return render_template("learner/placement.html", placement=g.placement, person=person,
                            policy=policy, settings=settings, status=state, history=history,
+                           changed=changed,
                            uses=policy.permitted(settings.permitted_uses),
                            authorisations=statements.available_on_page(person, g.placement.id),
                            authenticated=authentication.authentication_of(history[0])
@@ -44,11 +51,11 @@ def placement(placement_id: int) -> str:
 @bp.get("/placements/<int:placement_id>/policy")
 @require(LEARNER)
 def full_policy(placement_id: int) -> str:
-    policy = policies.current_or_bundled()
+    settings = declarations.effective_settings(g.placement)
+    policy = declarations.placement_policy(g.placement, settings)
     awareness.record(g.launch.person, g.placement, policy, FULL_POLICY_OPENED)
     return render_template("learner/policy.html", policy=policy, placement=g.placement,
-                           person=g.launch.person,
-                           settings=declarations.effective_settings(g.placement))
+                           person=g.launch.person, settings=settings)
 
 
 @bp.get("/declarations/<int:declaration_id>")

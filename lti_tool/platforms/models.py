@@ -34,6 +34,9 @@ class Platform(db.Model):  # type: ignore[name-defined,misc]
     granted_scopes: Mapped[str] = mapped_column(Text, nullable=False, default="")
     registered_via: Mapped[str] = mapped_column(String(16), nullable=False, default="manual")
     active: Mapped[bool] = mapped_column(nullable=False, default=True)
+    # The policy (its reference) the platform's placements follow unless they name one;
+    # None: the tool's default (POLICY_DEFAULT_REFERENCE).
+    policy_reference: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime, nullable=False, default=utcnow, onupdate=utcnow

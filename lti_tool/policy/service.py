@@ -5,19 +5,21 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 
 from lti_tool.audit import service as audit
 from lti_tool.dbtypes import utcnow
 from lti_tool.extensions import db
+from lti_tool.platforms.models import Platform
+from lti_tool.policy import rules as policy_rules
+from lti_tool.policy import validation
 from lti_tool.policy.models import DRAFT, PUBLISHED, RETIRED, PolicyVersion
 
-REQUIRED_TEXT = ("reference", "version", "title", "issue_date", "review_date", "timing_rule",
-                 "prohibited_rule", "data_protection", "misuse", "detection_process",
-                 "contact")
 BUNDLED = Path(__file__).resolve().parents[2] / "config" / "policy" / "aiu-1.0.json"
 
 
@@ -28,6 +30,15 @@ POOR_PRACTICE_WHEN = ("first_case", "any_case", "never")
 
 class PolicyError(ValueError):
     """The policy file or the requested change is not acceptable; the message says why."""
+
+
+class PolicyInvalid(PolicyError):
+    """The document does not follow the format; ``problems`` name each field at fault
+    (``"stages[2].text: required field is missing"``)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("the policy file is not valid: " + validation.summary(problems))
+        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -81,6 +92,18 @@ class Policy:
         uses = self.permitted_uses
         return uses if keys is None else [u for u in uses if u.key in keys]
 
+    @property
+    def declaration_statements(self) -> dict[str, str] | None:
+        """The words of the declaration's confirmations, when the policy sets them."""
+        found = self.data.get("declaration_statements")
+        return dict(found) if found else None
+
+    @cached_property
+    def rules(self) -> policy_rules.Rules:
+        """The stages, outcomes, counting, awarding bodies, time limits, retention and
+        contacts (a version imported before policies carried rules follows AIU v1.0's)."""
+        return policy_rules.parse(with_rules(self.data))
+
     def __getitem__(self, name: str) -> Any:
         return self.data[name]
 
@@ -98,76 +121,99 @@ class Policy:
                 (str(k), str(v)) for k, v in (raw.get("awarding_body_appeals") or {}).items())))
 
 
+RULE_SECTIONS = ("outcomes", "counting", "awarding_bodies", "case_process", "retention",
+                 "contacts")
+
+
+def with_rules(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` itself when it carries its rules; for content imported before the format had
+    rules, the same texts with the rules of the bundled AIU v1.0 (what the code applied to
+    every policy then)."""
+    if "outcomes" in data:
+        return data
+    bundled = json.loads(BUNDLED.read_text("utf-8"))
+    merged = {**data, **{k: bundled[k] for k in RULE_SECTIONS if k in bundled}}
+    rules_of = {s["stage"]: s for s in bundled["stages"]}
+    merged["stages"] = [{**rules_of.get(s["stage"], bundled["stages"][-1]), **s}
+                        for s in data["stages"]]
+    return merged
+
+
 def validate_content(data: Any) -> dict[str, Any]:
-    """Check that a policy document has everything the screens and declarations rely on."""
+    """Check a policy document against the format (``policy.schema.json``) and its rules;
+    the error names every field at fault (``stages[2].text: required field is missing``)."""
     if not isinstance(data, dict):
         raise PolicyError("the policy file must hold a JSON object")
-    missing = [k for k in REQUIRED_TEXT if not isinstance(data.get(k), str) or not data[k]]
-    if missing:
-        raise PolicyError("the policy file is missing: " + ", ".join(missing))
-    uses = data.get("permitted_uses")
-    if not isinstance(uses, list) or not uses or not all(
-            isinstance(u, dict) and u.get("key") and u.get("text") for u in uses):
-        raise PolicyError("permitted_uses must list objects with 'key' and 'text'")
-    if len({u["key"] for u in uses}) != len(uses):
-        raise PolicyError("permitted_uses keys must be unique")
-    prohibited = data.get("prohibited_uses")
-    if not isinstance(prohibited, list) or not prohibited:
-        raise PolicyError("prohibited_uses must be a non-empty list")
-    stages = data.get("stages")
-    if not isinstance(stages, list) or [s.get("stage") for s in stages] != [1, 2, 3]:
-        raise PolicyError("stages must list stages 1, 2 and 3 in order")
-    _validate_comprehension(data.get("comprehension"))
-    _validate_case_process(data.get("case_process"))
+    found = validation.problems(data)
+    if found:
+        raise PolicyInvalid(found)
     return data
 
 
-def _validate_case_process(process: Any) -> None:
-    """The optional settings that shape a case (see :class:`CaseProcess`)."""
-    if process is None:
-        return
-    if not isinstance(process, dict):
-        raise PolicyError("case_process must be an object")
-    for key, low, high in (("response_working_days", 1, 60), ("appeal_days", 1, 90)):
-        value = process.get(key, 1)
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise PolicyError(f"case_process.{key} must be a whole number from {low} to "
-                              f"{high}")
-    if process.get("poor_academic_practice", "first_case") not in POOR_PRACTICE_WHEN:
-        raise PolicyError("case_process.poor_academic_practice must be one of: "
-                          + ", ".join(POOR_PRACTICE_WHEN))
-    routes = process.get("awarding_body_appeals", {})
-    if not isinstance(routes, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) and v.strip()
-            for k, v in routes.items()):
-        raise PolicyError("case_process.awarding_body_appeals must map awarding bodies to "
-                          "the text of their appeals procedure")
+def _canonical(data: dict[str, Any]) -> tuple[str, str]:
+    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False)
+    return canonical, hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _validate_comprehension(questions: Any) -> None:
-    """The optional comprehension questions: each with a unique key, the question, its
-    choices, the right choice and the policy's words that explain it."""
-    if questions is None:
-        return
-    if not isinstance(questions, list):
-        raise PolicyError("comprehension must be a list of questions")
-    keys: set[str] = set()
-    for q in questions:
-        choices = q.get("choices") if isinstance(q, dict) else None
-        if not (isinstance(q, dict) and isinstance(q.get("key"), str) and q["key"]
-                and isinstance(q.get("question"), str) and q["question"]
-                and isinstance(choices, list) and len(choices) >= 2
-                and all(isinstance(c, dict) and c.get("key") and c.get("text")
-                        for c in choices)
-                and q.get("answer") in {c["key"] for c in choices}
-                and isinstance(q.get("because"), list) and q["because"]
-                and all(isinstance(b, str) and b for b in q["because"])):
-            raise PolicyError("each comprehension question needs a key, the question, two or "
-                              "more choices, the right answer among them and the policy's "
-                              "words that explain it ('because')")
-        if q["key"] in keys:
-            raise PolicyError("comprehension question keys must be unique")
-        keys.add(q["key"])
+def _version_taken(reference: str, version: str, but: int | None = None) -> bool:
+    stmt = sa.select(PolicyVersion.id).where(PolicyVersion.reference == reference,
+                                             PolicyVersion.version == version)
+    if but is not None:
+        stmt = stmt.where(PolicyVersion.id != but)
+    return db.session.scalar(stmt.limit(1)) is not None
+
+
+def start_draft(source: PolicyVersion, version: str, actor: str) -> PolicyVersion:
+    """A new draft version of ``source``'s policy, starting from its content."""
+    version = version.strip()
+    data = json.loads(source.content)
+    data["version"] = version
+    validate_content(data)
+    if _version_taken(source.reference, version):
+        raise PolicyInvalid([f"version: {source.reference} v{version} already exists; "
+                             "choose another number"])
+    canonical, digest = _canonical(data)
+    draft = PolicyVersion(reference=source.reference, version=version, title=data["title"],
+                          content=canonical, content_hash=digest, status=DRAFT,
+                          imported_by=actor)
+    db.session.add(draft)
+    db.session.flush()
+    audit.record(actor, "policy.draft_started", "policy_version", draft.id,
+                 {"reference": draft.reference, "version": version, "from": source.id,
+                  "sha256": digest})
+    return draft
+
+
+def save_draft(draft: PolicyVersion, data: dict[str, Any], actor: str) -> bool:
+    """Replace a draft's content (validated; the reference cannot change). Published and
+    retired versions never change. Returns whether anything changed."""
+    if draft.status != DRAFT:
+        raise PolicyError(f"{draft.label} is {draft.status}: a published version never "
+                          "changes; start a new draft")
+    if data.get("reference") != draft.reference:
+        raise PolicyInvalid([f"reference: must stay {draft.reference} (a new reference is "
+                             "a new policy: import it)"])
+    validate_content(data)
+    if _version_taken(draft.reference, data["version"], but=draft.id):
+        raise PolicyInvalid([f"version: {draft.reference} v{data['version']} already "
+                             "exists; choose another number"])
+    canonical, digest = _canonical(data)
+    if digest == draft.content_hash:
+        return False
+    draft.content, draft.content_hash = canonical, digest
+    draft.version, draft.title = data["version"], data["title"]
+    db.session.flush()
+    audit.record(actor, "policy.draft_saved", "policy_version", draft.id,
+                 {"reference": draft.reference, "version": draft.version, "sha256": digest})
+    return True
+
+
+def get_version(version_id: int) -> PolicyVersion | None:
+    return db.session.get(PolicyVersion, version_id)
+
+
+def published_version(reference: str) -> PolicyVersion | None:
+    return _published(reference)
 
 
 def import_file(path: str | Path, actor: str) -> tuple[PolicyVersion, bool]:
@@ -181,8 +227,7 @@ def import_file(path: str | Path, actor: str) -> tuple[PolicyVersion, bool]:
         raise PolicyError(f"cannot read {path}: {exc.strerror}") from exc
     except json.JSONDecodeError as exc:
         raise PolicyError(f"{path} is not valid JSON: {exc.msg} (line {exc.lineno})") from exc
-    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False)
-    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    canonical, digest = _canonical(data)
     existing = db.session.scalar(sa.select(PolicyVersion).where(
         PolicyVersion.reference == data["reference"], PolicyVersion.version == data["version"]))
     if existing is not None:
@@ -211,7 +256,13 @@ def publish(version_label: str, actor: str, reference: str | None = None) -> Pol
         raise PolicyError(f"no policy version {version_label} has been imported")
     if len(found) > 1:
         raise PolicyError(f"several policies have version {version_label}; name the reference")
-    version = found[0]
+    return publish_version(found[0], actor)
+
+
+def publish_version(version: PolicyVersion, actor: str,
+                    changed: list[str] | None = None) -> PolicyVersion:
+    """Publish ``version`` (the policy's published one retires); ``changed`` (the sections
+    that changed from it, as the editor showed them) goes into the audit trail."""
     if version.status == PUBLISHED:
         return version
     for previous in db.session.scalars(sa.select(PolicyVersion).where(
@@ -224,29 +275,92 @@ def publish(version_label: str, actor: str, reference: str | None = None) -> Pol
     version.published_at = utcnow()
     version.published_by = actor
     db.session.flush()
-    audit.record(actor, "policy.published", "policy_version", version.id,
-                 {"reference": version.reference, "version": version.version})
+    details: dict[str, Any] = {"reference": version.reference, "version": version.version}
+    if changed is not None:
+        details["changed_sections"] = changed
+    audit.record(actor, "policy.published", "policy_version", version.id, details)
     return version
 
 
-_parsed: dict[int, Policy] = {}
+_parsed: dict[int, tuple[str, Policy]] = {}
 
 
 def as_policy(version: PolicyVersion) -> Policy:
-    """The typed content of a version (cached: a version's content never changes)."""
+    """The typed content of a version (cached by content: a published version's content
+    never changes, a draft's changes with its hash)."""
     cached = _parsed.get(version.id)
-    if cached is None or cached.version != version.version:
-        cached = Policy(version.id, version.reference, version.version, version.title,
-                        json.loads(version.content))
+    if cached is None or cached[0] != version.content_hash:
+        cached = (version.content_hash,
+                  Policy(version.id, version.reference, version.version, version.title,
+                         json.loads(version.content)))
         _parsed[version.id] = cached
-    return cached
+    return cached[1]
+
+
+def _published(reference: str | None = None) -> PolicyVersion | None:
+    stmt = sa.select(PolicyVersion).where(PolicyVersion.status == PUBLISHED)
+    if reference is not None:
+        stmt = stmt.where(PolicyVersion.reference == reference)
+    return db.session.scalar(stmt.order_by(PolicyVersion.published_at.desc(),
+                                           PolicyVersion.id.desc()).limit(1))
+
+
+def published(reference: str) -> Policy | None:
+    """The published version of the policy ``reference``, if it has one."""
+    version = _published(reference)
+    return as_policy(version) if version else None
 
 
 def current() -> Policy | None:
-    """The published policy, or None before any is published."""
-    version = db.session.scalar(sa.select(PolicyVersion).where(
-        PolicyVersion.status == PUBLISHED).order_by(PolicyVersion.published_at.desc()))
+    """The tool's default policy: the published version of ``POLICY_DEFAULT_REFERENCE``, or
+    when it has none the most recently published policy; None before any is published."""
+    version = _published(current_app.config.get("POLICY_DEFAULT_REFERENCE") or None)
+    if version is None:
+        version = _published()
     return as_policy(version) if version else None
+
+
+def published_policies() -> list[Policy]:
+    """Every policy with a published version (one per reference), by reference."""
+    found = db.session.scalars(sa.select(PolicyVersion).where(
+        PolicyVersion.status == PUBLISHED).order_by(PolicyVersion.reference,
+                                                    PolicyVersion.published_at.desc()))
+    by_reference: dict[str, Policy] = {}
+    for version in found:
+        by_reference.setdefault(version.reference, as_policy(version))
+    return list(by_reference.values())
+
+
+def for_placement(reference: str | None, platform_id: int) -> Policy:
+    """The policy a placement follows: the one its settings name (``reference``), else its
+    platform's, else the tool's default; always a published version (a named policy with
+    none published falls through to the next)."""
+    if reference:
+        found = published(reference)
+        if found is not None:
+            return found
+    # Only the column, only when the settings name none (the platform row stays cached).
+    site = db.session.scalar(sa.select(Platform.policy_reference).where(
+        Platform.id == platform_id))
+    if site:
+        found = published(site)
+        if found is not None:
+            return found
+    return current_or_bundled()
+
+
+def use_for_platform(platform_id: int, reference: str | None, actor: str) -> None:
+    """Make ``reference`` (published) the policy of a platform's placements that name none;
+    None returns them to the tool's default."""
+    platform = db.session.get(Platform, platform_id)
+    if platform is None:
+        raise PolicyError("no such platform")
+    if reference is not None and published(reference) is None:
+        raise PolicyError(f"policy {reference} has no published version")
+    platform.policy_reference = reference
+    db.session.flush()
+    audit.record(actor, "platform.policy_chosen", "platform", platform.id,
+                 {"policy_reference": reference})
 
 
 def by_id(version_id: int) -> Policy | None:

@@ -13,7 +13,7 @@ from lti_tool.lti.exceptions import AccessDenied
 from lti_tool.people.access import confirmed_role, course_role_of, launch_or_end
 from lti_tool.people.roles import ADMIN
 from lti_tool.roles import service as roles
-from lti_tool.roles.models import ALS, APPEAL_REVIEWER, TOOL_ADMIN
+from lti_tool.roles.models import ALS, APPEAL_REVIEWER, POLICY_OWNER, TOOL_ADMIN
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -23,12 +23,15 @@ _REFUSALS = {
     TOOL_ADMIN: ("not_tool_admin", "This page is for the tool's administrators."),
     APPEAL_REVIEWER: ("not_appeal_reviewer", "This page is for appeal reviewers. If you "
                       "review appeals, ask a tool administrator to add you."),
+    POLICY_OWNER: ("not_policy_owner", "This page is for the tool's administrators and "
+                   "policy owners. Ask a tool administrator to make you a policy owner."),
 }
 
 
 def require_tool_role(role: str) -> Callable[[F], F]:
-    """The view needs a launch whose person holds ``role`` (ALS or tool admin) on the
-    launch's platform; puts the launch in ``g.launch`` and the person in ``g.person``."""
+    """The view needs a launch whose person holds ``role`` (ALS, tool admin, or policy
+    owner, which tool admins hold too) on the launch's platform; puts the launch in
+    ``g.launch`` and the person in ``g.person``."""
 
     def decorator(view: F) -> F:
         @wraps(view)
@@ -41,7 +44,8 @@ def require_tool_role(role: str) -> Callable[[F], F]:
                 allowed = roles.is_appeal_reviewer(person)
             else:
                 allowed = (confirmed_role(launch, course_role_of(launch)) == ADMIN
-                           or roles.is_tool_admin(person))
+                           or roles.is_tool_admin(person)
+                           or (role == POLICY_OWNER and roles.holds(person, POLICY_OWNER)))
             if not allowed:
                 reason, message = _REFUSALS[role]
                 raise AccessDenied(reason, message)
@@ -57,3 +61,4 @@ def require_tool_role(role: str) -> Callable[[F], F]:
 require_als = require_tool_role(ALS)
 require_tool_admin = require_tool_role(TOOL_ADMIN)
 require_appeal_reviewer = require_tool_role(APPEAL_REVIEWER)
+require_policy_owner = require_tool_role(POLICY_OWNER)

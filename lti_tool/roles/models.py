@@ -23,10 +23,11 @@ from lti_tool.platforms.models import Platform
 ALS = "als"
 TOOL_ADMIN = "admin"
 APPEAL_REVIEWER = "appeal_reviewer"  # reviews appeals against case decisions
+POLICY_OWNER = "policy_owner"  # edits, previews and publishes policy versions
 ROLE_LABELS = {ALS: "ALS team member", TOOL_ADMIN: "Tool administrator",
-               APPEAL_REVIEWER: "Appeal reviewer"}
+               APPEAL_REVIEWER: "Appeal reviewer", POLICY_OWNER: "Policy owner"}
 ROLE_PHRASES = {ALS: "an ALS team member", TOOL_ADMIN: "a tool administrator",
-                APPEAL_REVIEWER: "an appeal reviewer"}
+                APPEAL_REVIEWER: "an appeal reviewer", POLICY_OWNER: "a policy owner"}
 
 _ACTIVE_PERSON = "revoked_at IS NULL AND person_id IS NOT NULL"
 _WAITING_SUB = "revoked_at IS NULL AND person_id IS NULL AND sub IS NOT NULL"

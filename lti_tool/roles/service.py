@@ -381,21 +381,20 @@ def is_appeal_reviewer(person: Person) -> bool:
     return holds(person, APPEAL_REVIEWER)
 
 
-def held_roles(person: Person) -> set[str]:
-    """Every tool-held role the person holds on their platform (one query)."""
-    return set(db.session.scalars(
-        sa.select(RoleGrant.role).where(RoleGrant.revoked_at.is_(None),
-                                        RoleGrant.person_id == person.id,
-                                        RoleGrant.platform_id == person.platform_id)))
-
-
 def is_tool_admin(person: Person, held: set[str] | None = None) -> bool:
     """Moodle site administrators (as their last launch said, while Moodle's word still
-    counts: ``COURSE_ROLE_MAX_AGE_HOURS``) and people granted the role (``held``: their
-    :func:`held_roles`, when already looked up)."""
-    if bool(person.is_platform_admin) and person.last_launch_at >= confirmation_cutoff():
-        return True
-    return TOOL_ADMIN in held if held is not None else holds(person, TOOL_ADMIN)
+    counts: ``COURSE_ROLE_MAX_AGE_HOURS``) and people granted the role (``held``: the
+    person's roles from :func:`held_roles`, when already read)."""
+    return (bool(person.is_platform_admin) and person.last_launch_at >= confirmation_cutoff()
+            ) or (TOOL_ADMIN in held if held is not None else holds(person, TOOL_ADMIN))
+
+
+def held_roles(person: Person) -> set[str]:
+    """Every role granted to the person (unrevoked) on their platform, in one query."""
+    return set(db.session.scalars(
+        sa.select(RoleGrant.role).distinct()
+        .where(RoleGrant.revoked_at.is_(None), RoleGrant.person_id == person.id,
+               RoleGrant.platform_id == person.platform_id)))
 
 
 def list_grants(platform_id: int | None = None, *, include_revoked: bool = False,

@@ -105,7 +105,7 @@ def placement(placement_id: int) -> ResponseReturnValue:
     settings = declarations.effective_settings(g.placement)
     if not settings.configured:
         return redirect(url_for("staff.settings", placement_id=placement_id), code=303)
-    policy = policies.current_or_bundled()
+    policy = declarations.placement_policy(g.placement, settings)
     course = _course()
     roster_error = None
     if course.roster_fetched_at is None and g.placement.memberships_url:
@@ -183,7 +183,7 @@ def refresh_roster(placement_id: int) -> ResponseReturnValue:
 @bp.get("/placements/<int:placement_id>/declarations.csv")
 @require(STAFF)
 def export_csv(placement_id: int) -> Response:
-    policy = policies.current_or_bundled()
+    policy = declarations.placement_policy(g.placement)
     rows = placement_overview(_course(), g.placement, policy)
     out = io.StringIO()
     writer = csv.writer(out)
@@ -236,10 +236,9 @@ def review(placement_id: int, sub: str) -> ResponseReturnValue:
 @require(STAFF)
 @once
 def settings(placement_id: int) -> ResponseReturnValue:
-    policy = policies.current_or_bundled()
     current = declarations.effective_settings(g.placement)
     form = SettingsForm()
-    form.set_policy(policy)
+    policy, changed = _settings_policy(form, current.policy_reference)
     if not form.is_submitted():
         form.title.data = current.title
         form.assignment_name.data = current.assignment_name
@@ -248,7 +247,7 @@ def settings(placement_id: int) -> ResponseReturnValue:
             form.permitted_uses.data = current.permitted_uses
         form.guidance.data = current.guidance
         form.comprehension_check.data = current.comprehension_check
-    if form.validate_on_submit():
+    if not changed and form.validate_on_submit():
         try:
             created = _create_settings(form, policy, replaces=current.settings_id)
         except declarations.DeclarationError as exc:
@@ -257,9 +256,31 @@ def settings(placement_id: int) -> ResponseReturnValue:
             declarations.bind(g.placement, created, f"person:{g.launch.person_id}")
             flash("Settings saved.", "success")
             return redirect(url_for("staff.placement", placement_id=placement_id), code=303)
-    status = 400 if form.is_submitted() else 200
+    status = 400 if form.is_submitted() and not changed else 200
     return render_template("staff/settings.html", form=form, placement=g.placement,
-                           person=g.launch.person, configured=current.configured), status
+                           person=g.launch.person, configured=current.configured,
+                           policy=policy, policy_changed=changed), status
+
+
+def _settings_policy(form: SettingsForm,
+                     saved_reference: str | None) -> tuple[policies.Policy, bool]:
+    """The policy whose permitted uses and awarding bodies the settings form offers: the
+    one chosen on the form (or saved before), else the platform's (preselected). True when
+    the teacher has just chosen another policy than the page showed: the form is shown
+    again with that policy's choices instead of being saved."""
+    platform_id = g.launch.platform_id
+    chosen = (form.policy_reference.data if form.is_submitted() else saved_reference) or None
+    policy = policies.for_placement(chosen, platform_id)
+    changed = form.is_submitted() and (form.shown_policy.data or policy.reference) \
+        != policy.reference
+    form.set_policy(policy, policies.published_policies(),
+                    policies.for_placement(None, platform_id))
+    if form.offers_policies:
+        form.policy_reference.data = policy.reference
+    if changed:
+        form.permitted_uses.data = [u.key for u in policy.permitted_uses]
+        form.qualification.data = None
+    return policy, changed
 
 
 def _create_settings(form: SettingsForm, policy: policies.Policy,
@@ -274,7 +295,10 @@ def _create_settings(form: SettingsForm, policy: policies.Policy,
         qualification=form.qualification.data or "",
         permitted_uses=list(form.permitted_uses.data or []),
         guidance=form.guidance.data or "", policy=policy, replaces_id=replaces,
-        comprehension_check=bool(form.comprehension_check.data))
+        comprehension_check=bool(form.comprehension_check.data),
+        # Saved settings keep the policy their permitted uses belong to, whatever the
+        # platform's policy later becomes.
+        policy_reference=policy.reference)
 
 
 @bp.route("/deep-link", methods=["GET", "POST"])
@@ -285,12 +309,11 @@ def deep_link() -> ResponseReturnValue:
     if launch.message_type != "LtiDeepLinkingRequest" or not launch.deep_linking:
         raise AccessDenied("not_deep_linking", "Open this page with 'Select content' in "
                            "Moodle's activity settings.")
-    policy = policies.current_or_bundled()
     form = SettingsForm()
-    form.set_policy(policy)
+    policy, changed = _settings_policy(form, None)
     if not form.is_submitted():
         form.title.data = "AI use declaration"
-    if form.validate_on_submit():
+    if not changed and form.validate_on_submit():
         try:
             created = _create_settings(form, policy)
         except declarations.DeclarationError as exc:
@@ -300,8 +323,9 @@ def deep_link() -> ResponseReturnValue:
             # page, and no page holding the return address is kept for repeats.
             return redirect(url_for("staff.deep_link_return", settings_id=created.id),
                             code=303)
-    status = 400 if form.is_submitted() else 200
-    return render_template("staff/deep_link.html", form=form, person=launch.person), status
+    status = 400 if form.is_submitted() and not changed else 200
+    return render_template("staff/deep_link.html", form=form, person=launch.person,
+                           policy=policy, policy_changed=changed), status
 
 
 @bp.get("/deep-link/<int:settings_id>/return")

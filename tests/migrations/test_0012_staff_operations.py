@@ -33,7 +33,7 @@ def test_old_requests_and_rosters_survive_the_upgrade(tmp_path: Path) -> None:
     app = create_app({"SECRET_KEY": TEST_SECRET, "SQLALCHEMY_DATABASE_URI": uri,
                       "ALLOW_INSECURE": True, "TESTING": True})
     with app.app_context():
-        upgrade(revision="0009")
+        upgrade(revision="0010_cases")
         with db.engine.begin() as conn:
             add = _inserter(conn)
             add("platform", id=1, issuer="https://m.example", client_id="c",

@@ -4,10 +4,12 @@ never change once imported."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 
 from lti_tool.extensions import db
@@ -119,3 +121,103 @@ def test_bad_comprehension_questions_are_refused(app: Flask, runner: Any, tmp_pa
     data["comprehension"] = questions
     result = runner.invoke(args=["policy", "import", _write(tmp_path, "bad.json", data)])
     assert result.exit_code != 0 and "comprehension" in result.output
+
+
+def _bundled() -> dict[str, Any]:
+    return dict(json.loads(policies.BUNDLED.read_text("utf-8")))
+
+
+def _edited(edit: Any) -> dict[str, Any]:
+    data = _bundled()
+    data["version"] = "9.1"
+    edit(data)
+    return data
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda d: d["stages"][2].pop("text"), "stages[2].text: required field is missing"),
+    (lambda d: d["stages"][1].update(text="  "), "stages[1].text: must not be empty"),
+    (lambda d: d["stages"][1].update(stage=3), "stages[1].stage: must be 2"),
+    (lambda d: d["stages"][0].update(outcomes=["caution"]),
+     "stages[0].outcomes[0]: 'caution' is not one of the outcomes"),
+    (lambda d: d["counting"].update(scope="course"),
+     'counting.scope: must be one of "platform", "qualification"'),
+    (lambda d: d["awarding_bodies"][1]["reporting"].pop("stage"),
+     "awarding_bodies[1].reporting.stage: required field is missing"),
+    (lambda d: d["awarding_bodies"][0]["reporting"].update(stage=4),
+     "awarding_bodies[0].reporting.stage: there is no stage 4"),
+    (lambda d: d["case_process"].update(appeal_window_days="two weeks"),
+     "case_process.appeal_window_days: must be a whole number"),
+    (lambda d: d["permitted_uses"].append({"key": "reading", "text": "Again."}),
+     "permitted_uses[3].key: 'reading' is used twice"),
+    (lambda d: d.update(issue_date="5 May 2026"), "issue_date: must be a date written YYYY-MM-DD"),
+    (lambda d: d["outcomes"][0].update(colour="red"), "outcomes[0].colour: is not a field"),
+])
+def test_schema_errors_name_the_field(app: Flask, runner: Any, tmp_path: Path, edit: Any,
+                                      message: str) -> None:
+    from lti_tool.policy.models import PolicyVersion
+
+    with app.app_context():
+        before = db.session.scalar(sa.select(sa.func.count()).select_from(PolicyVersion))
+    result = runner.invoke(args=["policy", "import", _write(tmp_path, "bad.json",
+                                                            _edited(edit))])
+    assert result.exit_code != 0 and message in result.output, result.output
+    with app.app_context():
+        assert db.session.scalar(
+            sa.select(sa.func.count()).select_from(PolicyVersion)) == before
+    with pytest.raises(policies.PolicyError, match=re.escape(message)):
+        policies.validate_content(_edited(edit))
+
+
+def test_every_missing_field_is_named() -> None:
+    with pytest.raises(policies.PolicyError) as caught:
+        policies.validate_content({"reference": "X", "version": "1"})
+    for name in ("title", "stages", "outcomes", "awarding_bodies", "contact"):
+        assert f"{name}: required field is missing" in str(caught.value)
+
+
+def test_the_schema_is_valid_and_describes_every_field() -> None:
+    from jsonschema import Draft202012Validator
+
+    from lti_tool.policy import validation
+
+    schema = validation.schema()
+    Draft202012Validator.check_schema(schema)
+    for name in schema["required"]:
+        assert schema["properties"][name].get("description"), name
+
+
+def test_bundled_rules_are_todays_behaviour(app: Flask) -> None:
+    with app.app_context():
+        rules = policies.current_or_bundled().rules
+    assert [s.number for s in rules.stages] == [1, 2, 3] and rules.last_stage == 3
+    assert [o.key for o in rules.stage(1).outcomes] == ["marked_and_advised"]
+    assert not rules.stage(1).choice and not rules.stage(1).outcomes[0].needs_follow_up
+    assert [o.key for o in rules.stage(2).outcomes] == ["professional_discussion",
+                                                        "new_assignment"]
+    assert rules.stage(2).outcome("new_assignment") is not None
+    assert rules.stage(2).outcome("report_to_awarding_body") is None
+    third = rules.stage(3)
+    assert third.removal_flag and third.disciplinary_flag and third.outcomes[0].report
+    assert [r.key for r in third.outcomes[0].follow_up] == ["reported"]
+    assert rules.stage_for(4).number == 3  # the 4th upheld incident: Stage 3 again
+    assert rules.counting.scope == "platform" and rules.counting.counts == "upheld"
+    assert not rules.counting.poor_academic_practice_counts
+    assert rules.awarding_body_choices == [("CIPD", "CIPD"), ("CMI", "CMI")]
+    cipd = rules.awarding_body("CIPD")
+    assert cipd is not None and not cipd.reports_on_suspicion and cipd.reports_at(3)
+    assert not cipd.reports_at(2)
+    assert rules.case_process.response_window_days == 14
+    assert rules.retention.upheld_years == 6 and rules.retention.not_upheld_years == 1
+    assert rules.contact("als") is not None
+
+
+def test_content_imported_before_rules_follows_aiu_1_0(app: Flask) -> None:
+    data = _bundled()
+    for name in policies.RULE_SECTIONS:
+        data.pop(name, None)
+    for stage in data["stages"]:
+        for name in ("outcomes", "removal_flag", "disciplinary_flag"):
+            stage.pop(name, None)
+    legacy = policies.Policy(0, "AIU", "1.0", data["title"], data)
+    assert legacy.rules == policies.Policy(0, "AIU", "1.0", data["title"], _bundled()).rules

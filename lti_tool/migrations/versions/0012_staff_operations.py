@@ -2,7 +2,7 @@
 preferences and digests, declaration reminders, emailed links that lead through a launch
 
 Revision ID: 0012_staff_operations
-Revises: 0009
+Revises: 0010_cases
 Create Date: 2026-12-01 23:40:00
 
 Existing requests keep every word: the old "What for" text mixed the learner's purpose with
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0012_staff_operations'
-down_revision = "0009"
+down_revision = "0010_cases"
 branch_labels = None
 depends_on = None
 

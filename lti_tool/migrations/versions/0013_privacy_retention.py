@@ -2,7 +2,7 @@
 holds, disposals and erasure requests
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0012_staff_operations
 Create Date: 2026-12-02 00:00:00
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0013'
-down_revision = "0009"
+down_revision = "0012_staff_operations"
 branch_labels = None
 depends_on = None
 
