@@ -54,7 +54,7 @@ class DefaultConfig:
     # lists the person ends it at once.
     COURSE_ROLE_MAX_AGE_HOURS = 8.0
     # Seconds a process keeps a platform's or deployment's row for logins and launches
-    # (lti/tool_config.RowCache; its own changes apply at once). 0 reads them every time.
+    # (platforms/cache.RowCache; its own changes apply at once). 0 reads them every time.
     REGISTRATION_CACHE_SECONDS = 30
     LOGIN_COOKIE_NAME = "aiu_login"
 

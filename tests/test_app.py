@@ -99,7 +99,7 @@ def test_launch_hot_path_queries_and_no_network(app: Flask, registered: Any, moo
     listing = "\n".join(f"{path}: {sql}" for path, sql in statements)
     # The launch itself, for a returning learner: the login state, the nonce, the person,
     # the course, the course role, the placement, the session; the platform and deployment
-    # come from the process's cache (lti/tool_config.RowCache).
+    # come from the process's cache (platforms/cache.RowCache).
     assert len([p for p, _ in statements if p == "/lti/launch"]) <= 8, listing
     assert not [sql for _, sql in statements if "FROM platform" in sql
                 or "FROM deployment" in sql], listing

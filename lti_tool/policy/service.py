@@ -15,6 +15,7 @@ from flask import current_app
 from lti_tool.audit import service as audit
 from lti_tool.dbtypes import utcnow
 from lti_tool.extensions import db
+from lti_tool.platforms.cache import row_cache
 from lti_tool.platforms.models import Platform
 from lti_tool.policy import rules as policy_rules
 from lti_tool.policy import validation
@@ -339,9 +340,10 @@ def for_placement(reference: str | None, platform_id: int) -> Policy:
         found = published(reference)
         if found is not None:
             return found
-    # Only the column, only when the settings name none (the platform row stays cached).
-    site = db.session.scalar(sa.select(Platform.policy_reference).where(
-        Platform.id == platform_id))
+    # Only when the settings name none; the platform row comes from the process's cache.
+    platform = row_cache().get(("platform-id", platform_id), Platform,
+                               lambda: db.session.get(Platform, platform_id))
+    site = platform.policy_reference if platform is not None else None
     if site:
         found = published(site)
         if found is not None:

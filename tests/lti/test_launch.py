@@ -15,8 +15,8 @@ from flask import Flask
 
 from lti_tool.extensions import db
 from lti_tool.lti.state import DatabaseStateStore, PendingLogin, digest
-from lti_tool.lti.tool_config import row_cache
 from lti_tool.people.models import Course, CourseRole, Person, Placement
+from lti_tool.platforms.cache import row_cache
 from lti_tool.platforms.models import Deployment, Platform
 from tests.conftest import row_counts
 from tests.support.browser import FormBrowser, launch, start_launch
