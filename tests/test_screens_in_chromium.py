@@ -135,8 +135,9 @@ def test_every_staff_als_and_admin_screen(app: Flask, scene: dict[str, Any], moo
 
     # The dashboard announces its result count after filtering, through the one live region.
     frame.goto(screens["dashboard-filtered"])
+    # (the dashboard's count reads "N of M learners match" since its search and pages)
     frame.wait_for_function("() => document.getElementById('live-region').textContent"
-                            ".includes('shown')", timeout=5_000)
+                            ".includes('learners match')", timeout=30_000)
 
     # Confirmation pages: recording an incident (with the email), revoking a role.
     page.set_viewport_size({"width": 1280, "height": 900})
@@ -144,7 +145,7 @@ def test_every_staff_als_and_admin_screen(app: Flask, scene: dict[str, Any], moo
     frame.get_by_label("Turnitin", exact=False).check()
     frame.get_by_label("The system's score or report reference").fill("71%")
     frame.get_by_label("Your observations").fill("The tone changes in section 3.")
-    frame.get_by_role("button", name="Record the incident and ask the learner").click()
+    frame.get_by_role("button", name="Preview the email to the learner").click()
     frame.wait_for_selector(".confirm-panel")
     assert "The email that will be sent" in frame.content()
     check_screen(page, frame, "incident-confirm", problems)
@@ -269,10 +270,10 @@ def keyboard_only_journeys(app: Flask, scene: dict[str, Any], moodle: Any,
     page.keyboard.type("64%")
     tab_to(page, frame, "textarea[name=observations]")
     page.keyboard.type("The register changes in the conclusion.")
-    tab_to(page, frame, "button", "Record the incident")
+    tab_to(page, frame, "button", "Preview the email to the learner")
     press_and_wait(page, frame, "Enter", "**/incidents/new")
     assert "The email that will be sent" in frame.content()
-    tab_to(page, frame, ".confirm-panel button", "Record the incident")
+    tab_to(page, frame, ".confirm-panel button", "Record it and email the learner")
     press_and_wait(page, frame, "Enter", "**/incidents/*")
     assert "Incident recorded" in frame.content()
     assert "status-message" in active(frame)

@@ -43,7 +43,9 @@ def test_titles_labels_and_no_internal_codes(app: Flask, registered: Any, moodle
         learner_pages = [page, declared]
 
     dashboard = browser.open(base + placement_url.group(0))
-    learner_link = re.search(r'href="(/staff/placements/\d+/learners/\d+)"', dashboard.text)
+    # Every roster member has a panel now: search for the learner who declared.
+    found = browser.open(base + placement_url.group(0) + "?q=learner1%40example.test")
+    learner_link = re.search(r'href="(/staff/placements/\d+/learners/\d+)"', found.text)
     assert learner_link
     panel = browser.open(base + learner_link.group(1))
     staff_pages = [dashboard, panel, browser.open(base + placement_url.group(0) + "/analytics"),
