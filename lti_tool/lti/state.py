@@ -55,6 +55,7 @@ _DELETE_STALE_AND_BEYOND_CAP = sa.delete(LoginState).where(sa.or_(
         .offset(sa.bindparam("keep", type_=sa.Integer)))))
 
 _INSERT_NONCE = {name: dialect.insert(UsedNonce.__table__).on_conflict_do_nothing()
+                 .returning(UsedNonce.__table__.c.id)
                  for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
 
 
@@ -89,10 +90,11 @@ class DatabaseStateStore:
     def use_nonce(self, platform_id: int, nonce: str, ttl: int) -> bool:
         # One statement: the insert is ignored when the nonce is there (no savepoint, and
         # two launches racing with one nonce cannot both insert it).
+        # RETURNING, not rowcount: PostgreSQL's driver counts a skipped row differently.
         inserted = db.session.execute(_INSERT_NONCE[db.session.get_bind().dialect.name], {
             "platform_id": platform_id, "nonce": nonce,
-            "expires_at": utcnow() + timedelta(seconds=ttl)})
-        return bool(inserted.rowcount)  # type: ignore[attr-defined]
+            "expires_at": utcnow() + timedelta(seconds=ttl)}).first()
+        return inserted is not None
 
 
 class RedisStateStore:
