@@ -133,5 +133,5 @@ def test_a_learner_exports_their_own_data_from_any_launch_and_no_one_elses(
         assert stranger.request("POST", base + "/privacy/my-data").status_code in (400, 401)
     with app.app_context():
         exported = list(db.session.scalars(sa.select(AuditEvent.object_id).where(
-            AuditEvent.action == "privacy.exported")))
+            AuditEvent.action == "privacy.exported").order_by(AuditEvent.id)))
         assert exported == [str(everything.learner_id), str(person_id(app, "5"))]

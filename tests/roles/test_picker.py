@@ -11,7 +11,7 @@ from flask.testing import FlaskCliRunner
 
 from tests.conftest import row_counts
 from tests.support.browser import FormBrowser, launch
-from tests.support.pages import fill, post_form, text
+from tests.support.pages import fill, platform_id, post_form, text
 
 
 def test_pick_a_known_person_and_read_who_granted(app: Flask, registered: Any, moodle: Any,
@@ -34,7 +34,8 @@ def test_pick_a_known_person_and_read_who_granted(app: Flask, registered: Any, m
     assert "granted by Admin User on " in text(done)
     assert "person:" not in done.text
 
-    result = runner.invoke(args=["roles", "grant-admin", "--platform", "1", "--user-id", "7"])
+    result = runner.invoke(args=["roles", "grant-admin", "--platform", str(platform_id(app)),
+                                 "--user-id", "7"])
     assert result.exit_code == 0, result.output
     page = browser.open(base + "/admin/roles")
     assert "granted from the command line on " in text(page)
