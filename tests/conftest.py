@@ -91,7 +91,9 @@ def app(database_uri: str, keys_dir: Path, tool_port: int, tmp_path: Path) -> It
         # The suite launches a lot from one address: rate limits stay on but far away
         # (tests/test_security_headers.py tests them with low settings).
         **TEST_RATE_LIMITS,
-        "HTTP_TIMEOUT": 3.0,
+        # Calls to the in-process stand-in (its JWKS, tokens, scores) can take seconds on a
+        # busy 2-core machine; a short timeout here made launches fail in loaded runs.
+        "HTTP_TIMEOUT": 30.0,
     })
     app.instance_path = str(tmp_path / "instance")
     yield app
