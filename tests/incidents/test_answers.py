@@ -140,8 +140,10 @@ def test_learner_answers_from_their_own_launch(app: Flask, declared: Courses, mo
 
 
 def test_reminder_is_sent_once_to_those_who_have_not_answered(
-        app: Flask, declared: Courses, moodle: Any, smtp: SmtpSink, runner: Any,
+        app: Flask, smtp: SmtpSink, declared: Courses, moodle: Any, runner: Any,
         browser: FormBrowser) -> None:
+    # smtp before declared: the declaration receipts are then delivered, not left retrying
+    # ahead of the reminder on the learner's ordering key.
     page = panel(browser, moodle, "marker1", declared.cipd.id, "learner1")
     record(browser, page)
     record(browser, page, observations="A second concern, answered already.")
