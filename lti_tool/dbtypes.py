@@ -55,3 +55,12 @@ def never_updated(*models: type) -> None:
 
     for model in models:
         event.listen(model, "before_update", refuse)
+
+
+def insert_ignoring_duplicates(table: Any) -> dict[str, Any]:
+    """``INSERT … ON CONFLICT DO NOTHING`` into ``table``, built once per dialect: look it
+    up by ``db.session.get_bind().dialect.name`` and execute it with the row's values."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return {name: dialect.insert(table).on_conflict_do_nothing()
+            for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}

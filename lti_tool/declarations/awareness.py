@@ -9,9 +9,8 @@ import json
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
-from lti_tool.dbtypes import utcnow
+from lti_tool.dbtypes import insert_ignoring_duplicates, utcnow
 from lti_tool.declarations.models import (
     AWARENESS_KINDS,
     AwarenessEvent,
@@ -22,8 +21,7 @@ from lti_tool.people.models import Person, Placement
 from lti_tool.policy.service import Policy
 
 # Built once: every learner page records an event (the insert is ignored when it exists).
-_INSERT_FIRST = {name: dialect.insert(AwarenessEvent).on_conflict_do_nothing()
-                 for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
+_INSERT_FIRST = insert_ignoring_duplicates(AwarenessEvent)
 
 
 def record(person: Person, placement: Placement, policy: Policy, kind: str) -> None:

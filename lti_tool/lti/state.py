@@ -12,9 +12,8 @@ from datetime import timedelta
 from typing import Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
-from lti_tool.dbtypes import UTCDateTime, utcnow
+from lti_tool.dbtypes import UTCDateTime, insert_ignoring_duplicates, utcnow
 from lti_tool.extensions import db
 from lti_tool.lti.models import LoginState, UsedNonce
 
@@ -54,9 +53,8 @@ _DELETE_STALE_AND_BEYOND_CAP = sa.delete(LoginState).where(sa.or_(
         .order_by(LoginState.created_at.desc(), LoginState.state_hash.desc())
         .offset(sa.bindparam("keep", type_=sa.Integer)))))
 
-_INSERT_NONCE = {name: dialect.insert(UsedNonce.__table__).on_conflict_do_nothing()
-                 .returning(UsedNonce.__table__.c.id)
-                 for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))}
+_INSERT_NONCE = {name: stmt.returning(UsedNonce.__table__.c.id)
+                 for name, stmt in insert_ignoring_duplicates(UsedNonce.__table__).items()}
 
 
 class DatabaseStateStore:
