@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from lti_tool.audit import service as audit
 from lti_tool.audit.models import AuditEvent
-from lti_tool.cases import answers, checks, evidence, records
+from lti_tool.cases import answers, appeals, checks, evidence, records
 from lti_tool.cases import models as im
 from lti_tool.cases import storage as evidence_store
 from lti_tool.dbtypes import utcnow
@@ -48,6 +48,10 @@ LEFT_OUT = {
               "Notes staff write to each other while they consider a case are confidential, "
               "so that they can discuss it freely. What they decided, and why, is in this "
               "export: the decision, its reasons and every other step of the case."),
+    "withheld": ("Evidence staff did not disclose to you ({n})",
+                 "Staff may keep an item of evidence back only with a recorded reason (for "
+                 "example, it names another learner). Ask the tool's administrator for a "
+                 "review if you think you should see it."),
     "others": ("Other people's personal data",
                "Other learners' declarations, requests and cases, and the course lists "
                "Moodle sends, are about them, not you. Staff appear only by name where they "
@@ -84,7 +88,7 @@ def collect(person: Person, *, requested_by: str) -> dict[str, Any]:
         return {"activity": placement.display_name if placement else None,
                 "course": course.display_name if course else None}
 
-    notes_left_out = 0
+    notes_left_out = withheld = 0
     cases = []
     for incident in db.session.scalars(sa.select(im.Incident).where(
             im.Incident.learner_id == person.id).order_by(im.Incident.id)):
@@ -96,6 +100,12 @@ def collect(person: Person, *, requested_by: str) -> dict[str, Any]:
             steps.append({"step": entry.seq, "at": _iso(entry.at), "by": entry.actor,
                           "what": records.describe(entry)})
         answer = answers.answer_of(incident)
+        shown = evidence.evidence_of(incident, disclosed_only=True)
+        withheld += (db.session.scalar(sa.select(sa.func.count())
+                                       .select_from(im.EvidenceItem)
+                                       .where(im.EvidenceItem.incident_id == incident.id))
+                     or 0) - len(shown)
+        draft = db.session.get(im.AnswerDraft, incident.id)
         cases.append({
             "id": incident.id, **where(incident.placement_id),
             "raised_at": _iso(incident.raised_at), "raised_by": incident.raised_by.display_name,
@@ -108,13 +118,22 @@ def collect(person: Person, *, requested_by: str) -> dict[str, Any]:
                           "filename": e.filename, "size": e.size, "sha256": e.sha256,
                           "file_in_export": _evidence_name(e) if e.filename else None,
                           "added_at": _iso(e.added_at)}
-                         for e in evidence.evidence_of(incident)],
+                         for e in shown],
             "checks": [{"method": c.method, "planned_at": _iso(c.planned_at),
                         "done_on": _iso(c.done_on), "conducted_by": c.conducted_by,
                         "outcome": c.outcome, "notes": c.notes or None}
                        for c in checks.checks_of(incident)],
             "answer": {"text": answer.text, "answered_at": _iso(answer.answered_at),
                        "via": answer.via} if answer else None,
+            "draft_answer": draft.text if draft is not None and draft.text else None,
+            "your_files": [{"id": f.id, "for": f.purpose, "filename": f.filename,
+                            "size": f.size, "sha256": f.sha256,
+                            "file_in_export": _learner_file_name(f),
+                            "added_at": _iso(f.added_at)}
+                           for f in db.session.scalars(sa.select(im.LearnerFile).where(
+                               im.LearnerFile.incident_id == incident.id,
+                               im.LearnerFile.person_id == person.id)
+                               .order_by(im.LearnerFile.id))],
             "timeline": steps,
         })
 
@@ -161,6 +180,15 @@ def collect(person: Person, *, requested_by: str) -> dict[str, Any]:
             "answers": [{"text": r.text, "at": _iso(r.created_at)} for r in req.replies],
         })
 
+    appealed = [{"case": a.incident_id,
+                "grounds": [appeals.GROUNDS.get(g, g) for g in _json_list(a.grounds)],
+                "text": a.text, "submitted_at": _iso(a.submitted_at),
+                "state": appeals.STATE_LABELS.get(a.state, a.state),
+                "reviewed_at": _iso(a.reviewed_at), "result": a.result_finding,
+                "reasons": a.reasons or None}
+               for a in db.session.scalars(sa.select(im.Appeal).where(
+                   im.Appeal.learner_id == person.id).order_by(im.Appeal.id))]
+
     ledger = [{"case": s.incident_id, "ordinal": s.ordinal, "stage": s.stage,
                "action": s.action, "assigned_at": _iso(s.assigned_at),
                "withdrawn_at": _iso(s.revoked_at)}
@@ -186,6 +214,9 @@ def collect(person: Person, *, requested_by: str) -> dict[str, Any]:
 
     left_out = [{"what": LEFT_OUT["notes"][0].format(n=notes_left_out),
                  "why": LEFT_OUT["notes"][1]}] if notes_left_out else []
+    if withheld:
+        left_out.append({"what": LEFT_OUT["withheld"][0].format(n=withheld),
+                         "why": LEFT_OUT["withheld"][1]})
     left_out += [{"what": LEFT_OUT[k][0], "why": LEFT_OUT[k][1]} for k in ("others", "security")]
     return {
         "format": FORMAT, "version": 1, "generated_at": _iso(utcnow()),
@@ -203,7 +234,7 @@ def collect(person: Person, *, requested_by: str) -> dict[str, Any]:
         "ai_tool_requests": requests,
         "cases": cases,
         "stage_ledger": ledger,
-        "appeals": [],
+        "appeals": appealed,
         "emails": _emails(person),
         "audit_events": events,
         "left_out": left_out,
@@ -235,9 +266,16 @@ def _emails(person: Person) -> list[dict[str, Any]]:
     return found
 
 
+def _safe_name(filename: str | None) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", filename or "file")[:80] or "file"
+
+
 def _evidence_name(item: im.EvidenceItem) -> str:
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", item.filename or "file")[:80] or "file"
-    return f"evidence/{item.id}-{safe}"
+    return f"evidence/{item.id}-{_safe_name(item.filename)}"
+
+
+def _learner_file_name(item: im.LearnerFile) -> str:
+    return f"your-files/{item.id}-{_safe_name(item.filename)}"
 
 
 def schema() -> dict[str, Any]:
@@ -259,6 +297,10 @@ def build_zip(person: Person, *, requested_by: str, actor: str) -> tuple[bytes, 
                     content = evidence_store.read(item["id"])
                     if content is not None:
                         archive.writestr(item["file_in_export"], content)
+            for item in case["your_files"]:
+                row = db.session.get(im.LearnerFile, item["id"])
+                if row is not None:
+                    archive.writestr(item["file_in_export"], row.content)
     audit.record(actor, "privacy.exported", "person", person.id,
                  {"requested_by": requested_by,
                   "counts": {k: len(v) for k, v in data.items() if isinstance(v, list)}})
@@ -269,7 +311,8 @@ def _readme(data: dict[str, Any]) -> str:
     lines = [f"Your data held by AIU, exported on {data['generated_at'][:10]}.", "",
              "my-data.pdf   everything, to read", "my-data.json  the same, for a computer "
              "(its format is described by export.schema.json in the tool's source)",
-             "evidence/     the files added as evidence to your cases", "",
+             "evidence/     the files added as evidence to your cases (those shown to you)",
+             "your-files/   the files you added to your answers and appeals", "",
              "Left out, and why:"]
     lines += [f"- {item['what']}: {item['why']}" for item in data["left_out"]]
     return "\n".join(lines) + "\n"

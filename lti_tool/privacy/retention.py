@@ -92,8 +92,9 @@ def holds(now: datetime | None = None,
 
 
 def _pending_appeals() -> list[int]:
-    """Learners with an appeal not yet decided (none while the tool has no appeals)."""
-    return []
+    """Learners with an appeal not yet decided."""
+    return list(db.session.scalars(sa.select(im.Appeal.learner_id).distinct()
+                                   .where(im.Appeal.state == im.APPEAL_PENDING)))
 
 
 def active_holds(platform_id: int) -> list[LegalHold]:
@@ -329,8 +330,10 @@ def _dispose_cases(ids: list[int]) -> None:
                                            .where(im.EvidenceItem.incident_id.in_(ids))))
     evidence_store.remove(evidence_ids)
     _delete(im.EvidenceFile, im.EvidenceFile.evidence_id, evidence_ids)
+    # The learner's own files name their appeal, so they go before it; the case last.
     for model in (im.EvidenceItem, im.IncidentEvent, im.AuthenticityCheck, im.IncidentAnswer,
-                  im.AnswerLink, im.StageLedgerEntry):
+                  im.AnswerLink, im.StageLedgerEntry, im.LearnerFile, im.AnswerDraft,
+                  im.Appeal):
         _delete(model, model.incident_id, ids)
     _delete(im.Incident, im.Incident.id, ids)
     db.session.flush()

@@ -12,11 +12,11 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from lti_tool.cases.models import Incident
+from lti_tool.cases.models import Appeal, Incident
 from lti_tool.extensions import db
 from lti_tool.outbox.models import PENDING, OutboxMessage
 from lti_tool.roles import service as roles
-from lti_tool.roles.models import ALS
+from lti_tool.roles.models import ALS, APPEAL_REVIEWER
 from tests.cases.flows import (
     GOOD,
     PDF,
@@ -34,7 +34,7 @@ from tests.conftest import SmtpSink
 from tests.requests.conftest import AN_APPROVAL, ask, request_id
 from tests.requests.conftest import decide as als_decide
 from tests.support.browser import FormBrowser, launch
-from tests.support.pages import platform_id, post_form
+from tests.support.pages import confirm, platform_id, post_form
 
 GOOD_AS_LENA = {**GOOD, "signature": "Lena Learner"}
 CONFIDENTIAL_NOTE = "Deliberation: the second marker thinks the style is the learner's own."
@@ -122,3 +122,35 @@ def everything(app: Flask, registered: Any, moodle: Any, smtp: SmtpSink) -> Ever
     assert wait_for(lambda: _settled(app), timeout=20), "emails still waiting"
     return Everything(courses, person_id(app, "3"), person_id(app, "4"), case_id,
                       int(other_case), rid)
+
+
+APPEAL_TEXT = "The checker misjudged my writing; my drafts show the work is mine."
+
+
+def appeal_with_a_file(app: Flask, moodle: Any, everything: Everything) -> None:
+    """learner1 appeals their upheld case, attaching a PDF, through the appeal form."""
+    with FormBrowser() as learner:
+        launch(learner, moodle, "learner1", everything.courses.cipd.id)
+        form = learner.open(f"{app.config['BASE_URL']}/learner/cases/"
+                            f"{everything.case_id}/appeal")
+        assert form.status_code == 200, form.text
+        sent = post_form(learner, form, {"grounds": ["new_evidence"], "text": APPEAL_TEXT},
+                         files={"file": ("my-drafts.pdf", PDF, "application/pdf")})
+        assert sent.status_code == 200 and "Your appeal has been sent" in sent.text
+
+
+def dismiss_the_appeal(app: Flask, moodle: Any, everything: Everything) -> None:
+    """als1, new to the case, dismisses learner1's appeal with reasons."""
+    with app.app_context():
+        roles.grant(platform_id(app), APPEAL_REVIEWER, actor="test", sub="6")
+        db.session.commit()
+        appeal_id = db.session.scalar(sa.select(Appeal.id).where(
+            Appeal.incident_id == everything.case_id))
+    base = app.config["BASE_URL"]
+    with FormBrowser() as als1:
+        launch(als1, moodle, "als1", everything.courses.cipd.id)
+        page = als1.open(f"{base}/appeals/{appeal_id}")
+        asked = post_form(als1, page, {"result": "dismissed",
+                                       "reasons": "The procedure was followed."},
+                          action=f"{base}/appeals/{appeal_id}/review")
+        assert confirm(als1, asked).status_code == 200

@@ -16,11 +16,18 @@ from flask import Flask
 from pypdf import PdfReader
 
 from lti_tool.audit.models import AuditEvent
+from lti_tool.cases.models import Incident
 from lti_tool.extensions import db
 from lti_tool.privacy import export
 from tests.cases.flows import PDF, person_id
 from tests.conftest import row_counts
-from tests.privacy.conftest import ANSWER, CONFIDENTIAL_NOTE, Everything
+from tests.privacy.conftest import (
+    ANSWER,
+    APPEAL_TEXT,
+    CONFIDENTIAL_NOTE,
+    Everything,
+    appeal_with_a_file,
+)
 from tests.support.browser import FormBrowser, launch
 from tests.support.pages import post_form
 
@@ -62,7 +69,7 @@ def test_the_admin_export_holds_every_record_and_leaves_out_notes_and_others(
     for section in ("courses", "declarations", "comprehension_attempts", "made_aware",
                     "ai_tool_requests", "cases", "stage_ledger", "emails", "audit_events"):
         assert data[section], f"{section} is empty"
-    assert data["appeals"] == []  # the tool records no appeals yet
+    assert data["appeals"] == []  # learner1 has not appealed (see below)
     assert len(data["declarations"]) == 3
     assert [d["authentication"]["signature"] for d in data["declarations"]
             if d["authentication"]] == ["Lena Learner"]
@@ -135,3 +142,43 @@ def test_a_learner_exports_their_own_data_from_any_launch_and_no_one_elses(
         exported = list(db.session.scalars(sa.select(AuditEvent.object_id).where(
             AuditEvent.action == "privacy.exported").order_by(AuditEvent.id)))
         assert exported == [str(everything.learner_id), str(person_id(app, "5"))]
+
+
+def test_the_export_holds_the_learners_appeal_and_files_and_not_withheld_evidence(
+        app: Flask, everything: Everything, moodle: Any) -> None:
+    appeal_with_a_file(app, moodle, everything)
+    data, pdf_text, archive = _open(_admin_export(app, moodle, everything.learner_id).content)
+    _valid(data)
+    (appeal,) = data["appeals"]
+    assert appeal["case"] == everything.case_id and appeal["text"] == APPEAL_TEXT
+    assert appeal["grounds"] == ["There is new evidence"]  # in words, not the form's code
+    assert appeal["state"] == "Waiting for a reviewer"
+    (case,) = data["cases"]
+    (mine,) = case["your_files"]
+    assert mine["for"] == "appeal" and mine["filename"] == "my-drafts.pdf"
+    assert archive.read(mine["file_in_export"]) == PDF
+    assert APPEAL_TEXT[:30] in pdf_text
+
+    # Evidence staff withheld (with a reason) on learner2's open case stays out of learner2's
+    # export, and the export says that something was left out.
+    base = app.config["BASE_URL"]
+    with FormBrowser() as marker:
+        launch(marker, moodle, "marker1", everything.courses.cipd.id)
+        url = f"{base}/staff/placements/{_placement_of(app, everything.other_case_id)}" \
+              f"/incidents/{everything.other_case_id}"
+        added = post_form(marker, marker.open(url), {
+            "evidence-label": "Witness statement", "evidence-text": "Secret witness text.",
+            "evidence-withheld": "y", "evidence-withheld_reason": "It names the witness."},
+            action=url + "/evidence")
+        assert added.status_code == 200, added.text
+    data, pdf_text, _ = _open(_admin_export(app, moodle, everything.other_id).content)
+    _valid(data)
+    assert "Secret witness text." not in json.dumps(data) + pdf_text
+    assert "Evidence staff did not disclose to you (1)" in [i["what"] for i in data["left_out"]]
+
+
+def _placement_of(app: Flask, case_id: int) -> int:
+    with app.app_context():
+        case = db.session.get(Incident, case_id)
+        assert case is not None
+        return int(case.placement_id)

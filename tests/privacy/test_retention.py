@@ -25,7 +25,7 @@ from lti_tool.privacy.models import Disposal
 from lti_tool.requests.models import AiToolRequest
 from tests.cases.flows import person_id
 from tests.conftest import row_counts
-from tests.privacy.conftest import Everything
+from tests.privacy.conftest import Everything, appeal_with_a_file, dismiss_the_appeal
 
 
 def _run(app: Flask, when: datetime) -> retention.RunReport:
@@ -156,3 +156,27 @@ def test_the_schedule_comes_from_configuration(app: Flask) -> None:
         app.config["RETENTION"] = {"emails": "soon"}
         with pytest.raises(schedule.ScheduleError, match="is not a period"):
             schedule.periods()
+
+
+def test_a_pending_appeal_holds_the_case_and_its_disposal_takes_the_appeal_too(
+        app: Flask, moodle: Any, everything: Everything) -> None:
+    appeal_with_a_file(app, moodle, everything)
+    start = utcnow()
+    due = schedule.add_period(start, "6 years") + timedelta(days=2)
+    with app.app_context():
+        assert retention.holds(due)[everything.learner_id] == ["a pending appeal"]
+    assert ("case_upheld", everything.learner_id) not in _disposed(_run(app, due))
+    assert _count(app, im.Appeal, im.Appeal.incident_id == everything.case_id) == 1
+
+    dismiss_the_appeal(app, moodle, everything)
+    with app.app_context():
+        assert everything.learner_id not in retention.holds(due)
+    report = _run(app, due)
+    assert ("case_upheld", everything.learner_id) in _disposed(report)
+    # The appeal, the learner's file and the case go together (their foreign keys would
+    # refuse a case deleted before them).
+    for model in (im.Appeal, im.LearnerFile, im.AnswerDraft, im.Incident):
+        column = model.id if model is im.Incident else model.incident_id
+        assert _count(app, model, column == everything.case_id) == 0, model
+    with app.app_context():
+        assert audit.verify().ok
