@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from lti_tool.audit import service as audit
 from lti_tool.audit.models import AuditEvent
-from lti_tool.cases import answers, appeals, checks, evidence, records
+from lti_tool.cases import answers, appeals, checks, evidence, letters, records
 from lti_tool.cases import models as im
 from lti_tool.cases import storage as evidence_store
 from lti_tool.dbtypes import utcnow
@@ -36,6 +36,7 @@ from lti_tool.notifications.addresses import recipient_hash
 from lti_tool.outbox.handlers import EMAIL
 from lti_tool.outbox.models import OutboxMessage
 from lti_tool.people.models import Course, CourseMember, CourseRole, Person, Placement
+from lti_tool.policy import service as policies
 from lti_tool.requests import models as rm
 
 SCHEMA_PATH = os.path.join(os.path.dirname(__file__), "export.schema.json")
@@ -90,6 +91,7 @@ def collect(person: Person, *, requested_by: str) -> dict[str, Any]:
 
     notes_left_out = withheld = 0
     cases = []
+    policy = policies.current_or_bundled()  # as the learner's own case pages word letters
     for incident in db.session.scalars(sa.select(im.Incident).where(
             im.Incident.learner_id == person.id).order_by(im.Incident.id)):
         steps = []
@@ -106,6 +108,10 @@ def collect(person: Person, *, requested_by: str) -> dict[str, Any]:
                                        .where(im.EvidenceItem.incident_id == incident.id))
                      or 0) - len(shown)
         draft = db.session.get(im.AnswerDraft, incident.id)
+        appeal = appeals.appeal_of(incident)
+        sent = [letters.decision_letter(incident, policy),
+                letters.appeal_letter(appeal, policy)
+                if appeal is not None and appeal.reviewed_at is not None else None]
         cases.append({
             "id": incident.id, **where(incident.placement_id),
             "raised_at": _iso(incident.raised_at), "raised_by": incident.raised_by.display_name,
@@ -134,6 +140,9 @@ def collect(person: Person, *, requested_by: str) -> dict[str, Any]:
                                im.LearnerFile.incident_id == incident.id,
                                im.LearnerFile.person_id == person.id)
                                .order_by(im.LearnerFile.id))],
+            "letters": [{"title": letter.title, "dated": _iso(letter.dated),
+                         "sections": [{"heading": h, "text": t} for h, t in letter.sections]}
+                        for letter in sent if letter is not None],
             "timeline": steps,
         })
 

@@ -79,6 +79,8 @@ def test_the_admin_export_holds_every_record_and_leaves_out_notes_and_others(
     assert request["decisions"][0]["outcome"] == "approved"
     (case,) = data["cases"]
     assert case["answer"]["text"] == ANSWER and case["outcome"] == "upheld"
+    (letter,) = case["letters"]  # the decision letter, as the learner was sent it
+    assert letter["sections"] and "upheld" in json.dumps(letter).lower()
     assert data["stage_ledger"][0]["stage"] == 1
     (evidence_file,) = [e for e in case["evidence"] if e["file_in_export"]]
     assert archive.read(evidence_file["file_in_export"]) == PDF
