@@ -14,7 +14,7 @@ import json
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -284,6 +284,38 @@ def _platforms_of(messages: Sequence[OutboxMessage]) -> list[Platform]:
     if not ids:
         return []
     return list(db.session.scalars(sa.select(Platform).where(Platform.id.in_(ids))))
+
+
+@dataclass(frozen=True)
+class QueueFigures:
+    """How the outbox is doing, for monitoring: no message's content, only counts."""
+
+    pending: int
+    oldest_pending_seconds: int  # 0 when nothing is waiting
+    failed: int
+
+    def as_json(self) -> dict[str, int]:
+        return {"pending": self.pending, "oldest_pending_seconds": self.oldest_pending_seconds,
+                "failed": self.failed}
+
+
+def queue_figures() -> QueueFigures:
+    """Messages waiting to be sent (due or retrying later), how long the oldest has waited
+    since it was queued, and messages that failed for good: one aggregate query."""
+    waiting = OutboxMessage.status == PENDING
+    row = db.session.execute(
+        sa.select(sa.func.count(OutboxMessage.id).filter(waiting),
+                  sa.func.min(OutboxMessage.created_at).filter(waiting),
+                  sa.func.count(OutboxMessage.id).filter(OutboxMessage.status == FAILED))
+        .where(OutboxMessage.status.in_((PENDING, FAILED)))
+    ).one()
+    pending, oldest, failed = int(row[0] or 0), row[1], int(row[2] or 0)
+    age = 0
+    if pending and oldest is not None:
+        if oldest.tzinfo is None:  # an aggregate is not always read back through the column type
+            oldest = oldest.replace(tzinfo=UTC)
+        age = max(int((utcnow() - oldest).total_seconds()), 0)
+    return QueueFigures(pending, age, failed)
 
 
 def failed_messages(platform_id: int | None = None) -> list[OutboxMessage]:
