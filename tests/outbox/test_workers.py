@@ -170,7 +170,7 @@ def test_a_worker_killed_mid_delivery_loses_nothing_and_keeps_the_order(
     ids = _queue(app, url, [(first_learner, "first"), (other_learner, "other"),
                             (first_learner, "second")])
     held = moodle.hold_next(only="scores")
-    lease = 15
+    lease = 30  # far longer than the kill and the release take
     doomed = start_worker(lease_seconds=lease)
     assert held.arrived.wait(DEADLINE), "the first worker never posted the first score"
     rescuer = start_worker(lease_seconds=lease)
