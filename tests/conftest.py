@@ -227,7 +227,11 @@ def chromium() -> Iterator[Any]:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test that drives Chromium is a browser test, marked or not: scripts/test.sh runs
-    them once (on SQLite), not again for each database."""
+    them once (on SQLite), not again for each database. A ``postgres_only`` test (row locks
+    that SQLite does not have) is skipped unless the run is on PostgreSQL."""
+    on_postgres = (os.environ.get("AIU_TEST_DATABASE_URL") or "").startswith("postgresql")
     for item in items:
         if "chromium" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.browser)
+        if item.get_closest_marker("postgres_only") and not on_postgres:
+            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL (AIU_TEST_DATABASE_URL)"))

@@ -115,7 +115,8 @@ def test_demo_refuses_production_settings(app: Flask, runner: FlaskCliRunner) ->
 
 
 def test_health(client: Any) -> None:
-    assert client.get("/healthz").json == {"status": "ok"}
+    assert client.get("/healthz").json == {
+        "status": "ok", "outbox": {"pending": 0, "oldest_pending_seconds": 0, "failed": 0}}
 
 
 def test_unknown_page_is_a_friendly_404(client: Any) -> None:

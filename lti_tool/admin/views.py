@@ -54,6 +54,7 @@ def _page(new_url: str | None = None, **extra: object) -> str:
                            person=g.launch.person,
                            failed=outbox.failed_messages(g.launch.platform_id),
                            retrying=outbox.retrying_messages(g.launch.platform_id),
+                           queue=outbox.queue_figures(),
                            hint=outbox.hint, new_url=new_url, **extra)
 
 

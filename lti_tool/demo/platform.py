@@ -30,7 +30,7 @@ import string
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -133,6 +133,18 @@ class _FailureRule:
     only: str | None
 
 
+@dataclass
+class HeldRequest:
+    """A server-to-server request the stand-in keeps open (see ``hold_next``): ``arrived``
+    is set when it comes in, the request waits for ``release``, and ``answered`` is set once
+    the stand-in has handled it as usual (whether or not the caller is still there)."""
+
+    only: str | None
+    arrived: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+    answered: threading.Event = field(default_factory=threading.Event)
+
+
 SEED_USERS = [
     # id, username, first, last, idnumber, site admin, category manager
     (2, "admin", "Admin", "User", "", True, False),
@@ -166,6 +178,7 @@ class MoodleStandIn:
     * ``down``: when true every server-to-server endpoint (token.php, services.php, certs.php,
       openid-configuration/registration) answers 503.
     * ``delay_seconds``: sleep this long before answering those endpoints.
+    * ``hold_next(only)``: keep the next matching request open until the test releases it.
     * ``strict_assertions``: token.php and contentitem_return.php also check what Moodle
       itself does not (client assertion ``iss``/``aud``/``jti``; deep-linking response ``aud``,
       ``deployment_id``, message type and version). True by default.
@@ -208,6 +221,7 @@ class MoodleStandIn:
         self.openid_configuration_overrides: dict[str, Any] = {}
         self.jwks_fetch_count = 0
         self._failures: list[_FailureRule] = []
+        self._holds: list[HeldRequest] = []
         self._foreign_key: RsaKey | None = None
         self._sesskeys: dict[int, str] = {}
         self._next_type_id = 1
@@ -635,6 +649,24 @@ class MoodleStandIn:
             self._failures.clear()
             self.down = False
             self.delay_seconds = 0.0
+
+    def hold_next(self, only: str | None = None) -> HeldRequest:
+        """Keep the next server-to-server request matching ``only`` (as for ``fail_next``)
+        open until ``release`` is set on the returned hold (at most five minutes), then
+        answer it as usual: a caller that dies meanwhile dies mid-request."""
+        hold = HeldRequest(only)
+        with self.lock:
+            self._holds.append(hold)
+        return hold
+
+    def take_hold(self, kind: str, path: str) -> HeldRequest | None:
+        """The hold waiting for this request, if any (each hold takes one request)."""
+        with self.lock:
+            for hold in self._holds:
+                if hold.only is None or hold.only == kind or hold.only in path:
+                    self._holds.remove(hold)
+                    return hold
+        return None
 
     def take_failure(self, kind: str, path: str) -> tuple[int, str] | None:
         """Consume an injected failure matching this request, if any."""

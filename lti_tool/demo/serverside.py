@@ -1,9 +1,9 @@
 """Plumbing shared by the stand-in's server-to-server endpoints.
 
-``server_side`` wraps a Flask view with the test hooks (``delay_seconds``, ``down``,
-``fail_next``) and records the exchange in ``requests_log``. ``service_response`` reproduces
-Moodle's ``mod_lti\\local\\ltiservice\\response::send``: the reason goes in the status line, and
-an error without a body gets Moodle's JSON error document
+``server_side`` wraps a Flask view with the test hooks (``hold_next``, ``delay_seconds``,
+``down``, ``fail_next``) and records the exchange in ``requests_log``. ``service_response``
+reproduces Moodle's ``mod_lti\\local\\ltiservice\\response::send``: the reason goes in the
+status line, and an error without a body gets Moodle's JSON error document
 (``{"status", "reason", "request": {"method", "url", "accept", "contentType"}}``).
 """
 
@@ -124,6 +124,10 @@ def server_side(standin: MoodleStandIn, kind: str | Callable[[], str], *,
         def wrapper(*args: Any, **kwargs: Any) -> Response:
             name = kind() if callable(kind) else kind
             entry = _record(name) if record else None
+            hold = standin.take_hold(name, request.path)
+            if hold is not None:
+                hold.arrived.set()
+                hold.release.wait(timeout=300)
             if standin.delay_seconds:
                 time.sleep(standin.delay_seconds)
             failure = standin.take_failure(name, request.path)
@@ -139,6 +143,8 @@ def server_side(standin: MoodleStandIn, kind: str | Callable[[], str], *,
                 entry.response_body = response.get_data(as_text=True)
                 with standin.lock:
                     standin.requests_log.append(entry)
+            if hold is not None:
+                hold.answered.set()
             return response
 
         return wrapper

@@ -40,10 +40,14 @@ def test_failed_and_retrying_deliveries_with_what_to_do(app: Flask, registered: 
              last_error="the mail server refused the address a@…")
     _message(app, summary="Email to b@…", status=PENDING, attempts=3,
              next_attempt_at=utcnow() + timedelta(minutes=4),
+             created_at=utcnow() - timedelta(hours=5),
              last_error="the mail server could not be reached: Connection refused")
     launch(browser, moodle, "admin")
     page = browser.open(base + "/admin/")
     words = text(page)
+    # The queue's figures beside the lists (the launch queued nothing).
+    assert ("Waiting to be sent 1 Oldest waiting since queued 5 hours "
+            "Failed, not sent 2") in words
     assert "register it again" in words  # the 401
     assert "Correct it in their Moodle profile" in words  # the refused address
     assert "Calls to Moodle or email still being retried" in words

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from lti_tool.dbtypes import utcnow
+from lti_tool.demo.model import STUDENT
 from lti_tool.extensions import db
 from lti_tool.outbox.handlers import EMAIL, SCORE
 from lti_tool.outbox.models import DELIVERED, FAILED, PENDING, OutboxMessage
@@ -171,3 +172,67 @@ def test_worker_command_delivers_once(app: Flask, runner: Any, smtp: SmtpSink) -
     assert "1 delivered" in result.output
     assert runner.invoke(args=["worker", "--once"]).output == ""
     assert len(smtp.messages) == 1
+
+
+def test_health_shows_the_queue_in_one_query_without_personal_data(app: Flask,
+                                                                   client: Any) -> None:
+    with app.app_context():
+        long_ago = utcnow() - timedelta(minutes=10)
+        for status, created, summary in (
+                (PENDING, long_ago, "Score 7/10 for user 41 on Essay"),
+                (PENDING, utcnow(), "Email to lena@example.test"),
+                (FAILED, long_ago - timedelta(hours=1), "Email to a@example.test"),
+                (DELIVERED, long_ago - timedelta(days=1), "Score 3/10 for user 42")):
+            db.session.add(OutboxMessage(kind=EMAIL, ordering_key=summary, payload="{}",
+                                         status=status, created_at=created, summary=summary))
+        db.session.commit()
+        statements: list[str] = []
+
+        def count(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+            statements.append(statement)
+
+        sa.event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            answer = client.get("/healthz")  # no session, no launch: monitoring's view
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", count)
+    assert answer.status_code == 200
+    figures = answer.json["outbox"]
+    assert answer.json["status"] == "ok"
+    assert (figures["pending"], figures["failed"]) == (2, 1)
+    # Ten minutes and the time this test took: the oldest pending row, not the failed one.
+    assert 600 <= figures["oldest_pending_seconds"] < 3600
+    assert len([s for s in statements if "outbox_message" in s]) == 1
+    assert b"example.test" not in answer.data and b"user 4" not in answer.data
+
+
+def test_a_batch_costs_one_statement_per_score(app: Flask, registered: Any,
+                                               moodle: Any) -> None:
+    """The worker's cost per row: each score's outcome is one UPDATE (and its commit); the
+    claim, the batch's rows and its platform are read once per batch, not once per row."""
+    item_id, url = _lineitem(moodle)
+    course_id = moodle.line_items[item_id].course_id
+    now = datetime.now(UTC)
+    for n in range(10):
+        user = moodle.add_user(f"batchlearner{n}", "Batch", f"Learner {n}")
+        moodle.enrol(course_id, user.username, STUDENT)
+        _queue_score(app, url, _score(str(user.id), n, now - timedelta(seconds=1)))
+    statements: list[str] = []
+
+    def count(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    with app.app_context():
+        sa.event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            assert deliver_due() == {DELIVERED: 10}
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", count)
+        postgres = db.engine.dialect.name == "postgresql"
+    outcomes = [s for s in statements if s.startswith("UPDATE outbox_message SET status")]
+    assert len(outcomes) == 10
+    assert len([s for s in statements if "FROM platform" in s]) == 1
+    claims = [s for s in statements if "FOR UPDATE SKIP LOCKED" in s]
+    # One claim for the batch and one that finds nothing left (PostgreSQL); SQLite claims
+    # each row with its own atomic update.
+    assert len(claims) == (2 if postgres else 0)
