@@ -529,14 +529,28 @@ def _daily_privacy() -> None:
     from lti_tool.audit import anchors
     from lti_tool.privacy import retention
 
-    if not retention.ran_today():
+    if _first_worker_here() and not retention.ran_today():
         report = retention.run()
         if report.counts():
             click.echo("Retention: " + ", ".join(
                 f"{n} {kind}" for kind, n in sorted(report.counts().items())) + " disposed of")
-        db.session.commit()
-    if anchors.anchor_due():
+    db.session.commit()
+    if _first_worker_here() and anchors.anchor_due():
         anchors.write_anchor()
+
+
+# Any fixed number: the key of PostgreSQL's advisory lock for the daily steps.
+DAILY_STEPS_LOCK = 41510001
+
+
+def _first_worker_here() -> bool:
+    """With several workers on PostgreSQL, only the one holding the daily-steps lock (until
+    its transaction ends) checks and does a daily step, so two never run it at once; the
+    others find it done next time. SQLite serves one worker."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(db.session.scalar(sa.text("SELECT pg_try_advisory_xact_lock(:key)"),
+                                  {"key": DAILY_STEPS_LOCK}))
 
 
 def _worker_step(failure: str, step: Callable[[], T]) -> T | None:

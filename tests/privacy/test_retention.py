@@ -180,3 +180,22 @@ def test_a_pending_appeal_holds_the_case_and_its_disposal_takes_the_appeal_too(
         assert _count(app, model, column == everything.case_id) == 0, model
     with app.app_context():
         assert audit.verify().ok
+
+
+@pytest.mark.postgres_only
+def test_only_one_worker_does_the_daily_steps_at_a_time(app: Flask) -> None:
+    from lti_tool.cli import DAILY_STEPS_LOCK, _daily_privacy
+
+    with app.app_context():
+        other = db.engine.connect()  # another worker, in the middle of today's steps
+        try:
+            assert other.scalar(sa.text("SELECT pg_try_advisory_xact_lock(:key)"),
+                                {"key": DAILY_STEPS_LOCK})
+            _daily_privacy()
+            assert not retention.ran_today()  # this worker left it to the other
+        finally:
+            other.rollback()
+            other.close()
+        _daily_privacy()  # the lock is free: this worker runs today's steps
+        assert retention.ran_today()
+        db.session.remove()
