@@ -20,6 +20,17 @@ REQUIRED_TEXT = ("reference", "version", "title", "issue_date", "review_date", "
                  "contact")
 BUNDLED = Path(__file__).resolve().parents[2] / "config" / "policy" / "aiu-1.0.json"
 
+# The steps of a case that have a target time (``clock_targets`` in the policy data, in
+# working days, Monday to Friday): from raising to the learner being told, from being told
+# to their answer, from the answer (or its deadline) to the decision, from reaching the
+# reportable stage to the report to the awarding body, and from an appeal to its decision.
+CLOCK_STEPS = ("learner_notified", "answer_due", "decision", "report_to_awarding_body",
+               "appeal_decided")
+# Used for a stored version whose data predates ``clock_targets`` (versions never change).
+DEFAULT_CLOCK_TARGETS = {"learner_notified": 1, "answer_due": 10, "decision": 10,
+                         "report_to_awarding_body": 2, "appeal_decided": 10}
+DEFAULT_REPORTABLE_STAGE = 3
+
 
 class PolicyError(ValueError):
     """The policy file or the requested change is not acceptable; the message says why."""
@@ -59,6 +70,17 @@ class Policy:
     def __getitem__(self, name: str) -> Any:
         return self.data[name]
 
+    @property
+    def clock_targets(self) -> dict[str, int]:
+        """Working days allowed for each of :data:`CLOCK_STEPS`."""
+        given = self.data.get("clock_targets") or {}
+        return {step: int(given.get(step, DEFAULT_CLOCK_TARGETS[step])) for step in CLOCK_STEPS}
+
+    @property
+    def reportable_stage(self) -> int:
+        """The stage at which a case must be reported to the awarding body."""
+        return int(self.data.get("reportable_stage") or DEFAULT_REPORTABLE_STAGE)
+
 
 def validate_content(data: Any) -> dict[str, Any]:
     """Check that a policy document has everything the screens and declarations rely on."""
@@ -80,7 +102,29 @@ def validate_content(data: Any) -> dict[str, Any]:
     if not isinstance(stages, list) or [s.get("stage") for s in stages] != [1, 2, 3]:
         raise PolicyError("stages must list stages 1, 2 and 3 in order")
     _validate_comprehension(data.get("comprehension"))
+    _validate_clocks(data.get("clock_targets"), data.get("reportable_stage"))
     return data
+
+
+def _validate_clocks(targets: Any, reportable_stage: Any) -> None:
+    """The optional clock targets: working days (a whole number from 1 to 365) for each of
+    :data:`CLOCK_STEPS`, and the stage (1 to 3) that is reported to the awarding body."""
+    if targets is not None:
+        if not isinstance(targets, dict) or targets.get("unit", "working_days") != "working_days":
+            raise PolicyError("clock_targets must be an object of working days "
+                              "(\"unit\": \"working_days\")")
+        unknown = sorted(set(targets) - {"unit", *CLOCK_STEPS})
+        if unknown:
+            raise PolicyError("clock_targets has unknown steps: " + ", ".join(unknown)
+                              + " (known: " + ", ".join(CLOCK_STEPS) + ")")
+        for step in CLOCK_STEPS:
+            days = targets.get(step, DEFAULT_CLOCK_TARGETS[step])
+            if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 365:
+                raise PolicyError(f"clock_targets.{step} must be a whole number of working "
+                                  "days from 1 to 365")
+    if reportable_stage is not None and (isinstance(reportable_stage, bool) or
+                                         reportable_stage not in (1, 2, 3)):
+        raise PolicyError("reportable_stage must be 1, 2 or 3")
 
 
 def _validate_comprehension(questions: Any) -> None:

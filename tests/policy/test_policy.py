@@ -119,3 +119,39 @@ def test_bad_comprehension_questions_are_refused(app: Flask, runner: Any, tmp_pa
     data["comprehension"] = questions
     result = runner.invoke(args=["policy", "import", _write(tmp_path, "bad.json", data)])
     assert result.exit_code != 0 and "comprehension" in result.output
+
+
+def test_bundled_policy_sets_clock_targets(app: Flask) -> None:
+    with app.app_context():
+        policy = policies.current_or_bundled()
+        assert policy.clock_targets == {"learner_notified": 1, "answer_due": 10,
+                                        "decision": 10, "report_to_awarding_body": 2,
+                                        "appeal_decided": 10}
+        assert policy.reportable_stage == 3
+        # A stored version from before the targets existed reads the defaults.
+        older = policies.Policy(policy.id, "AIU", "0.9", "t", {
+            k: v for k, v in policy.data.items() if k not in ("clock_targets",
+                                                              "reportable_stage")})
+        assert older.clock_targets == policy.clock_targets and older.reportable_stage == 3
+
+
+@pytest.mark.parametrize("targets,stage,message", [
+    ("ten", None, "clock_targets must be an object"),
+    ({"unit": "hours", "decision": 10}, None, "working days"),
+    ({"decision": 0}, None, "clock_targets.decision"),
+    ({"decision": "10"}, None, "clock_targets.decision"),
+    ({"answer_due": True}, None, "clock_targets.answer_due"),
+    ({"lunch": 1}, None, "unknown steps: lunch"),
+    (None, 4, "reportable_stage"),
+])
+def test_bad_clock_targets_are_refused(app: Flask, runner: Any, tmp_path: Path, targets: Any,
+                                       stage: Any, message: str) -> None:
+    data = json.loads(policies.BUNDLED.read_text("utf-8"))
+    data["version"] = "9.1"
+    data.pop("clock_targets")
+    if targets is not None:
+        data["clock_targets"] = targets
+    if stage is not None:
+        data["reportable_stage"] = stage
+    result = runner.invoke(args=["policy", "import", _write(tmp_path, "bad.json", data)])
+    assert result.exit_code != 0 and message in result.output, result.output
