@@ -50,10 +50,10 @@ from bench.harness import (  # noqa: E402
     start_standin,
 )
 from lti_tool import create_app  # noqa: E402
+from lti_tool.cases import models as incident_models  # noqa: E402
 from lti_tool.declarations.models import Declaration, PlacementBinding  # noqa: E402
 from lti_tool.demo.platform import MoodleStandIn  # noqa: E402
 from lti_tool.extensions import db  # noqa: E402
-from lti_tool.incidents import models as incident_models  # noqa: E402
 from lti_tool.lti.keys import KeyStore  # noqa: E402
 from lti_tool.people.models import Course, CourseMember, Person, Placement  # noqa: E402
 from lti_tool.policy import service as policies  # noqa: E402

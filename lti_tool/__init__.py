@@ -89,8 +89,8 @@ def register_extensions(app: Flask) -> None:
     app.session_interface = ServerSessionInterface(redis_url)
     # Import the models so that metadata (and migrations) know every table.
     from lti_tool.audit import models as _audit  # noqa: F401
+    from lti_tool.cases import models as _cases  # noqa: F401
     from lti_tool.declarations import models as _declarations  # noqa: F401
-    from lti_tool.incidents import models as _incidents  # noqa: F401
     from lti_tool.lti import models as _lti  # noqa: F401
     from lti_tool.outbox import handlers as _outbox_handlers  # noqa: F401
     from lti_tool.outbox import models as _outbox  # noqa: F401

@@ -399,7 +399,7 @@ def worker_command(once: bool) -> None:
     """Deliver the outbox (scores to Moodle, emails), queue due reminders, and keep going."""
     import time
 
-    from lti_tool.incidents.service import send_due_reminders
+    from lti_tool.cases.raising import send_due_reminders
     from lti_tool.lti.state import purge_expired
     from lti_tool.outbox.service import deliver_due
     from lti_tool.submissions.guard import purge_older_than

@@ -23,7 +23,7 @@ from lti_tool.declarations.models import (
     PlacementSettings,
 )
 from lti_tool.extensions import db
-from lti_tool.gradesync.service import queue_score
+from lti_tool.gradesync.service import queue_declaration_grade
 from lti_tool.people.models import Course, Person, Placement
 from lti_tool.policy.service import Policy
 
@@ -308,27 +308,9 @@ def _email_receipt(person: Person, declaration: Declaration, settings: Effective
 
 def queue_declaration_score(person: Person, placement: Placement, declaration: Declaration,
                             policy: Policy, *, at: datetime | None = None) -> None:
-    """Queue 1/1 with the declaration's feedback line for Moodle's gradebook."""
-    from lti_tool.incidents.service import gradebook_note
-
-    # The feedback keeps whatever the incident process shows there (see the README).
-    queue_score(placement, person.sub, score_given=1, score_maximum=1,
-                comment=declaration_comment(declaration, policy) + gradebook_note(
-                    person, placement), at=at)
-
-
-def declaration_comment(declaration: Declaration, policy: Policy) -> str:
-    """The declaration's line in Moodle's gradebook feedback (with the authentication at
-    submission once the learner has made it)."""
-    from lti_tool.declarations.authentication import authentication_of
-
-    when = statements.day(declaration.created_at)
-    label = f"(policy {policy.reference} v{policy.version})"
-    authenticated = authentication_of(declaration)
-    if authenticated is not None:
-        return (f"AI use declared before starting on {when}; authenticated on "
-                f"{statements.day(authenticated.created_at)} {label}")
-    return f"AI use declaration received on {when} {label}"
+    """Queue 1/1 with the declaration's feedback line for Moodle's gradebook (the feedback
+    keeps whatever the case process shows there: see the README)."""
+    queue_declaration_grade(person, placement, declaration, policy, at=at)
 
 
 @dataclass(frozen=True)

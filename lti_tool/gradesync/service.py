@@ -4,22 +4,29 @@ Moodle refuses (409) a score whose timestamp is not strictly later, to the secon
 one it holds, and a score that is not ``FullyGraded`` or has no ``scoreGiven`` *clears* the
 grade. Every score the tool sends goes through :func:`queue_score`, which gives each
 (line item, learner) strictly increasing whole-second timestamps and always sends a graded
-score.
+score. The declaration grade's feedback is worded in :mod:`lti_tool.gradesync.wording`.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 
 from lti_tool.dbtypes import utcnow
+from lti_tool.declarations.models import Declaration
 from lti_tool.extensions import db
 from lti_tool.outbox.handlers import SCORE
 from lti_tool.outbox.models import OutboxMessage
 from lti_tool.outbox.service import enqueue
-from lti_tool.people.models import Course, Placement
+from lti_tool.people.models import Course, Person, Placement
+
+if TYPE_CHECKING:
+    from lti_tool.policy.service import Policy
 
 
 def _ordering_key(placement: Placement, user_sub: str) -> str:
@@ -78,3 +85,36 @@ def score_state(placement: Placement, user_sub: str,
                OutboxMessage.created_at >= since)
         .order_by(OutboxMessage.id).limit(1)).first()
     return (row[0], row[1]) if row is not None else None
+
+
+def queue_declaration_grade(person: Person, placement: Placement, declaration: Declaration,
+                            policy: Policy, *, at: datetime | None = None) -> OutboxMessage:
+    """Queue 1/1 with the declaration's feedback (and any case's note) for the learner."""
+    from lti_tool.gradesync.wording import feedback
+
+    return queue_score(placement, person.sub, score_given=1, score_maximum=1,
+                       comment=feedback(person, placement, declaration, policy), at=at)
+
+
+def repost_declaration_grades(person: Person, placements: Sequence[Placement] | None = None,
+                              *, at: datetime | None = None) -> int:
+    """Queue the declaration grade again with the current feedback, on ``placements`` (all
+    the learner's placements when None) where the learner has declared. Always 1/1,
+    FullyGraded, through :func:`queue_score`: the gradebook gate stays open. Nothing is
+    sent where the learner has not declared (a 0 would be a grade the learner never had).
+    Scores are queued in declaration order; returns how many were queued."""
+    from lti_tool.policy.service import by_id
+
+    latest_ids = sa.select(sa.func.max(Declaration.id)).where(
+        Declaration.person_id == person.id).group_by(Declaration.placement_id)
+    if placements is not None:
+        latest_ids = latest_ids.where(Declaration.placement_id.in_([p.id for p in placements]))
+    queued = 0
+    for declaration in db.session.scalars(
+            sa.select(Declaration).where(Declaration.id.in_(latest_ids))
+            .options(selectinload(Declaration.placement)).order_by(Declaration.id)):
+        policy = by_id(declaration.policy_version_id)
+        assert policy is not None
+        queue_declaration_grade(person, declaration.placement, declaration, policy, at=at)
+        queued += 1
+    return queued

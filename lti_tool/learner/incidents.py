@@ -7,10 +7,12 @@ from __future__ import annotations
 from flask import abort, flash, g, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
+from lti_tool.cases.answers import answer, answer_of, link_for_token
+from lti_tool.cases.errors import IncidentError, LinkRefused
+from lti_tool.cases.forms import AnswerForm
+from lti_tool.cases.letters import assignment_name
+from lti_tool.cases.models import AWAITING_ANSWER, Incident
 from lti_tool.extensions import db
-from lti_tool.incidents import service as incidents
-from lti_tool.incidents.forms import AnswerForm
-from lti_tool.incidents.models import AWAITING_ANSWER, Incident
 from lti_tool.learner.views import bp
 from lti_tool.lti.exceptions import AccessDenied
 from lti_tool.people.access import current_launch, require
@@ -30,7 +32,7 @@ def _render(form: AnswerForm, incident: Incident, learner: Person, *, via_link: 
     errors = _errors(form)
     return render_template("incidents/answer.html", form=form, incident=incident,
                            learner=learner, person=None if via_link else learner,
-                           assignment=incidents.assignment_name(incident.placement),
+                           assignment=assignment_name(incident.placement),
                            policy=policies.current_or_bundled(), errors=errors,
                            via_link=via_link), (400 if errors else status)
 
@@ -47,13 +49,13 @@ def answer_question(incident_id: int) -> ResponseReturnValue:
         raise AccessDenied("not_your_question", "This question was sent to someone else.")
     if incident.state != AWAITING_ANSWER:
         return render_template("incidents/answered.html", incident=incident, person=learner,
-                               assignment=incidents.assignment_name(incident.placement),
-                               answer=incidents.answer_of(incident), via_link=False)
+                               assignment=assignment_name(incident.placement),
+                               answer=answer_of(incident), via_link=False)
     form = AnswerForm()
     if form.validate_on_submit():
         try:
-            incidents.answer(incident, learner, form.answer.data or "", via="moodle")
-        except incidents.IncidentError as exc:
+            answer(incident, learner, form.answer.data or "", via="moodle")
+        except IncidentError as exc:
             form.answer.errors = [*form.answer.errors, exc.message]
         else:
             flash("Thank you: your answer has been sent to your tutor.", "success")
@@ -68,7 +70,7 @@ def answer_question(incident_id: int) -> ResponseReturnValue:
 @bp.route("/answer/<token>", methods=["GET", "POST"])
 @once
 def answer_by_link(token: str) -> ResponseReturnValue:
-    link = incidents.link_for_token(token)
+    link = link_for_token(token)
     launch = current_launch()
     if launch is not None and launch.person_id != link.person_id:
         # This browser is signed in to the tool as someone else: not this learner's link.
@@ -78,18 +80,18 @@ def answer_by_link(token: str) -> ResponseReturnValue:
     learner = db.session.get(Person, link.person_id)
     assert incident is not None and learner is not None
     if incident.state != AWAITING_ANSWER:
-        raise incidents.LinkRefused("answer_link_closed", "This question has already been "
-                                    "answered or closed.", status=410)
+        raise LinkRefused("answer_link_closed", "This question has already been "
+                          "answered or closed.", status=410)
     form = AnswerForm()
     if form.validate_on_submit():
         try:
-            incidents.answer(incident, learner, form.answer.data or "", via="link")
-        except incidents.IncidentError as exc:
+            answer(incident, learner, form.answer.data or "", via="link")
+        except IncidentError as exc:
             form.answer.errors = [*form.answer.errors, exc.message]
         else:
             return render_template("incidents/answered.html", incident=incident,
-                                   person=None, assignment=incidents.assignment_name(
+                                   person=None, assignment=assignment_name(
                                        incident.placement),
-                                   answer=incidents.answer_of(incident), via_link=True,
+                                   answer=answer_of(incident), via_link=True,
                                    just_sent=True)
     return _render(form, incident, learner, via_link=True)

@@ -9,12 +9,12 @@ import json
 from flask import Blueprint, abort, g, render_template
 from flask.typing import ResponseReturnValue
 
+from lti_tool.cases.answers import waiting_on_learner
 from lti_tool.declarations import authentication, awareness, statements
 from lti_tool.declarations import service as declarations
 from lti_tool.declarations.models import CARD_VIEWED, FULL_POLICY_OPENED, Declaration
 from lti_tool.extensions import db
 from lti_tool.gradesync.service import score_state
-from lti_tool.incidents import service as incidents
 from lti_tool.lti.exceptions import AccessDenied
 from lti_tool.people.access import require
 from lti_tool.people.roles import LEARNER
@@ -39,7 +39,7 @@ def placement(placement_id: int) -> str:
                                person, g.placement.id),
                            authenticated=authentication.authentication_of(history[0])
                            if history else None,
-                           questions=incidents.waiting_on_learner(person))
+                           questions=waiting_on_learner(person))
 
 
 @bp.get("/placements/<int:placement_id>/policy")

@@ -10,10 +10,10 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from lti_tool.cases.models import OPEN_STATES, Incident
 from lti_tool.dbtypes import utcnow
 from lti_tool.declarations.models import Declaration
 from lti_tool.extensions import db
-from lti_tool.incidents.models import OPEN_STATES, Incident
 from lti_tool.people.models import Course, CourseMember, Placement
 
 

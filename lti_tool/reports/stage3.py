@@ -11,11 +11,23 @@ from datetime import datetime
 
 from flask import current_app
 
+from lti_tool.cases.access import (
+    REPORT,
+    can_see_everything,
+    check_may_act,
+    full_detail,
+    staff_course_ids,
+)
+from lti_tool.cases.answers import answer_of, learner_cases
+from lti_tool.cases.errors import ConflictOfInterest
+from lti_tool.cases.evidence import evidence_of
+from lti_tool.cases.letters import assignment_name
+from lti_tool.cases.models import EvidenceItem, Incident
+from lti_tool.cases.records import describe, timeline
+from lti_tool.cases.standing import standing
 from lti_tool.dbtypes import utcnow
 from lti_tool.declarations import authentication, awareness
 from lti_tool.declarations.service import effective_settings
-from lti_tool.incidents import service as incidents
-from lti_tool.incidents.models import EvidenceItem, Incident
 from lti_tool.lti.exceptions import AccessDenied
 from lti_tool.people.models import Person
 from lti_tool.reports import safe_cell
@@ -70,16 +82,16 @@ def build_pack(learner: Person, viewer: Person) -> ReportPack:
     Only someone who may see every one of the learner's incidents in full (ALS members,
     tool administrators, or staff of every course involved) may build it.
     """
-    cases = sorted(incidents.learner_cases(learner), key=lambda i: (i.raised_at, i.id))
+    cases = sorted(learner_cases(learner), key=lambda i: (i.raised_at, i.id))
     if viewer.id == learner.id:
-        raise incidents.ConflictOfInterest("conflict_of_interest", "This report is about "
-                                           "you, so you cannot produce it. Ask the ALS team "
-                                           "or a tool administrator.")
+        raise ConflictOfInterest("conflict_of_interest", "This report is about "
+                                 "you, so you cannot produce it. Ask the ALS team "
+                                 "or a tool administrator.")
     for case in cases:
-        incidents.check_may_act(viewer, case, incidents.REPORT)
-    staff_courses = incidents.staff_course_ids(viewer)
-    everything = incidents.can_see_everything(viewer)
-    if not all(incidents.full_detail(viewer, i, staff_courses, everything) for i in cases):
+        check_may_act(viewer, case, REPORT)
+    staff_courses = staff_course_ids(viewer)
+    everything = can_see_everything(viewer)
+    if not all(full_detail(viewer, i, staff_courses, everything) for i in cases):
         raise AccessDenied("report_needs_full_access", "The report pack includes incidents "
                            "from courses you do not teach. Ask the ALS team or a tool "
                            "administrator to produce it.")
@@ -88,14 +100,14 @@ def build_pack(learner: Person, viewer: Person) -> ReportPack:
     qualification: str | None = None
     for incident in cases:
         settings = effective_settings(incident.placement)
-        steps = [Step(e.seq, e.at, e.actor, incidents.describe(e))
-                 for e in incidents.timeline(incident)]
-        for entry in incidents.timeline(incident):
+        steps = [Step(e.seq, e.at, e.actor, describe(e))
+                 for e in timeline(incident)]
+        for entry in timeline(incident):
             if entry.kind == "follow_up_recorded" and entry.data.get("result") == "reported":
                 reported.append(Step(entry.seq, entry.at, entry.actor,
                                      f"Reported to the awarding body on "
                                      f"{entry.data.get('done_on')}"))
-        answer = incidents.answer_of(incident)
+        answer = answer_of(incident)
         if incident.outcome == "upheld" and settings.qualification:
             qualification = settings.qualification
         source = (f"AI-checking system: {incident.checker} ({incident.checker_result}); one "
@@ -103,10 +115,10 @@ def build_pack(learner: Person, viewer: Person) -> ReportPack:
                   if incident.source == "checker" else "The marker's own observation")
         records.append(IncidentRecord(
             incident=incident, course=incident.course.display_name,
-            assignment=incidents.assignment_name(incident.placement),
+            assignment=assignment_name(incident.placement),
             qualification=settings.qualification, raised_by=incident.raised_by.display_name,
             source=source, observations=incident.observations,
-            evidence=incidents.evidence_of(incident),
+            evidence=evidence_of(incident),
             answer=answer.text if answer else None,
             answered_at=answer.answered_at if answer else None, steps=steps,
             made_aware=[awareness.describe(e) for e in awareness.events(
@@ -116,7 +128,7 @@ def build_pack(learner: Person, viewer: Person) -> ReportPack:
                                                   incident.raised_at)))
     if qualification is None:
         qualification = next((r.qualification for r in records if r.qualification), None)
-    current = incidents.standing(learner)
+    current = standing(learner)
     cfg = current_app.config
     return ReportPack(
         learner=learner, qualification=qualification or "Not recorded",

@@ -23,10 +23,20 @@ from flask_wtf import FlaskForm
 from werkzeug.datastructures import FileStorage
 from wtforms.fields.choices import SelectChoice
 
-from lti_tool.declarations import service as declarations
-from lti_tool.extensions import db
-from lti_tool.incidents import service as incidents
-from lti_tool.incidents.forms import (
+from lti_tool.cases import (
+    access,
+    answers,
+    checks,
+    decisions,
+    evidence,
+    ledger,
+    letters,
+    raising,
+    records,
+    standing,
+)
+from lti_tool.cases.errors import IncidentError
+from lti_tool.cases.forms import (
     FILE_HINT,
     CheckPlanForm,
     CheckResultForm,
@@ -37,7 +47,7 @@ from lti_tool.incidents.forms import (
     NoteForm,
     WithdrawForm,
 )
-from lti_tool.incidents.models import (
+from lti_tool.cases.models import (
     ANSWERED,
     EVIDENCE_FILE,
     FOLLOW_UP,
@@ -47,6 +57,8 @@ from lti_tool.incidents.models import (
     EvidenceItem,
     Incident,
 )
+from lti_tool.declarations import service as declarations
+from lti_tool.extensions import db
 from lti_tool.people.access import of_this_course, part_of, require
 from lti_tool.people.models import Person
 from lti_tool.people.roles import STAFF
@@ -70,7 +82,7 @@ def _allow_uploads(endpoint: str | None, values: dict[str, Any] | None) -> None:
 
 def _file_hint() -> str:
     limit = int(current_app.config["INCIDENT_MAX_UPLOAD_BYTES"])
-    return FILE_HINT.format(limit=incidents.size_label(limit))
+    return FILE_HINT.format(limit=evidence.size_label(limit))
 
 
 def _errors(form: FlaskForm) -> dict[str, str]:
@@ -78,7 +90,7 @@ def _errors(form: FlaskForm) -> dict[str, str]:
             if name in form and messages}
 
 
-def _attach(form: FlaskForm, exc: incidents.IncidentError,
+def _attach(form: FlaskForm, exc: IncidentError,
             mapping: dict[str, str] | None = None) -> None:
     name = (mapping or {}).get(exc.field, exc.field)
     field = form[name] if name in form else next(iter(form))
@@ -98,16 +110,16 @@ def viewable_learner(person_id: int) -> Person:
     person = db.session.get(Person, person_id)
     if person is None or person.platform_id != g.launch.platform_id or not (
             g.launch.for_user == person.sub
-            or incidents.learner_in_course(person, g.placement.course)):
+            or access.learner_in_course(person, g.placement.course)):
         abort(404)
     return person
 
 
-def _incident(incident_id: int, action: str = incidents.VIEW) -> Incident:
+def _incident(incident_id: int, action: str = access.VIEW) -> Incident:
     """The incident in the URL: of this placement's course (else 404), and not one the
-    viewer may take no part in (403, see :func:`incidents.conflict_of_interest`)."""
+    viewer may take no part in (403, see :func:`access.conflict_of_interest`)."""
     incident = of_this_course(db.session.get(Incident, incident_id))
-    incidents.check_may_act(g.launch.person, incident, action)
+    access.check_may_act(g.launch.person, incident, action)
     return incident
 
 
@@ -122,18 +134,18 @@ def learner(placement_id: int, person_id: int) -> str:
     history = declarations.history(person.id, g.placement.id)
     elsewhere = [(p, h) for p, h in declarations.histories(person.id)
                  if p.id != g.placement.id]
-    staff_courses = incidents.staff_course_ids(viewer)
-    everything = incidents.can_see_everything(viewer)
-    cases = [(i, incidents.full_detail(viewer, i, staff_courses, everything))
-             for i in incidents.incidents_of(person)]
-    current = incidents.standing(person)
+    staff_courses = access.staff_course_ids(viewer)
+    everything = access.can_see_everything(viewer)
+    cases = [(i, access.full_detail(viewer, i, staff_courses, everything))
+             for i in answers.incidents_of(person)]
+    current = standing.standing(person)
     return render_template(
         "staff/learner.html", placement=g.placement, learner=person, person=viewer,
         policy=policy, history=history, status=declarations.status(
             history[0] if history else None, policy),
         elsewhere=elsewhere, cases=cases, standing=current,
-        next_meaning=incidents.stage_meaning(policy, current.next_stage),
-        state_label=incidents.state_label)
+        next_meaning=ledger.stage_meaning(policy, current.next_stage),
+        state_label=records.state_label)
 
 
 # --- recording an incident ---------------------------------------------------------------------
@@ -145,30 +157,30 @@ def learner(placement_id: int, person_id: int) -> str:
 def new_incident(placement_id: int, person_id: int) -> ResponseReturnValue:
     learner = viewable_learner(person_id)
     policy = policies.current_or_bundled()
-    checks = [str(c) for c in policy["authenticity_checks"]]
+    methods = [str(c) for c in policy["authenticity_checks"]]
     form = IncidentForm()
-    form.set_choices(incidents.checkers(), checks)
+    form.set_choices(access.checkers(), methods)
     if form.validate_on_submit():
         filename, content = _upload(form.evidence_file.data)
-        evidence = []
+        items = []
         if (form.evidence_text.data or "").strip() or filename:
-            evidence.append(incidents.EvidenceInput(
+            items.append(evidence.EvidenceInput(
                 label=form.evidence_label.data or "", text=form.evidence_text.data or "",
                 filename=filename, content=content))
         source = form.source.data or ""
         try:
-            incident = incidents.raise_incident(
+            incident = raising.raise_incident(
                 placement=g.placement, learner=learner, raised_by=g.launch.person,
-                source=SOURCE_CHECKER if source in incidents.checkers() else source,
-                checker=source if source in incidents.checkers() else None,
+                source=SOURCE_CHECKER if source in access.checkers() else source,
+                checker=source if source in access.checkers() else None,
                 checker_result=form.checker_result.data or "",
-                observations=form.observations.data or "", evidence=evidence,
+                observations=form.observations.data or "", evidence=items,
                 planned_checks=list(form.planned_checks.data or []), policy=policy)
-        except incidents.IncidentError as exc:
+        except IncidentError as exc:
             _attach(form, exc)
         else:
             flash(f"Incident recorded. {learner.display_name} has been asked how this could "
-                  "have occurred." if incidents.learner_email(incident) else
+                  "have occurred." if letters.learner_email(incident) else
                   f"Incident recorded. Moodle has no usable email address for "
                   f"{learner.display_name}: they will see the question when they next open "
                   "the activity.", "success")
@@ -178,28 +190,28 @@ def new_incident(placement_id: int, person_id: int) -> ResponseReturnValue:
     return render_template("incidents/new.html", form=form, errors=errors, learner=learner,
                            placement=g.placement, person=g.launch.person, policy=policy,
                            settings=declarations.effective_settings(g.placement),
-                           standing=incidents.standing(learner), file_hint=_file_hint(),
-                           checkers=incidents.checkers()), (400 if errors else 200)
+                           standing=standing.standing(learner), file_hint=_file_hint(),
+                           checkers=access.checkers()), (400 if errors else 200)
 
 
 # --- the incident page -------------------------------------------------------------------------
 
 def _page(incident: Incident, *, status: int = 200, **forms: Any) -> ResponseReturnValue:
     policy = policies.current_or_bundled()
-    checks = [str(c) for c in policy["authenticity_checks"]]
-    current = incidents.standing(incident.learner)
+    methods = [str(c) for c in policy["authenticity_checks"]]
+    current = standing.standing(incident.learner)
     plan = forms.get("plan") or CheckPlanForm(prefix="plan", formdata=None)
-    plan.set_choices(checks)
+    plan.set_choices(methods)
     decision = forms.get("decision") or DecisionForm(prefix="decision", formdata=None)
     decision.set_choices(current.next_stage)
     if not decision.is_submitted() or decision.expected_stage.data in (None, ""):
         decision.expected_stage.data = str(current.next_stage)
     follow_up = forms.get("follow_up") or FollowUpForm(prefix="followup", formdata=None)
-    follow_up.set_choices(incidents.FOLLOW_UP_RESULTS.get(incident.stage or 0, {}))
+    follow_up.set_choices(decisions.FOLLOW_UP_RESULTS.get(incident.stage or 0, {}))
     note = forms.get("note") or NoteForm(prefix="note", formdata=None)
-    entries = incidents.timeline(incident)
+    entries = records.timeline(incident)
     note.corrects.choices = [SelectChoice(str(e.seq), f"Step {e.seq}") for e in entries]
-    check_rows = incidents.checks_of(incident)
+    check_rows = checks.checks_of(incident)
     result_forms = {c.id: (forms.get(f"check{c.id}") or
                            CheckResultForm(prefix=f"check{c.id}", formdata=None))
                     for c in check_rows if not c.done}
@@ -210,19 +222,19 @@ def _page(incident: Incident, *, status: int = 200, **forms: Any) -> ResponseRet
         "incidents/detail.html", incident=incident, placement=g.placement,
         person=g.launch.person, policy=policy, learner=incident.learner,
         settings=declarations.effective_settings(incident.placement),
-        evidence=incidents.evidence_of(incident), checks=check_rows,
-        answer=incidents.answer_of(incident), timeline=entries, standing=current,
-        next_meaning=incidents.stage_meaning(policy, current.next_stage),
-        stage_meaning=(incidents.stage_meaning(policy, incident.stage)
+        evidence=evidence.evidence_of(incident), checks=check_rows,
+        answer=answers.answer_of(incident), timeline=entries, standing=current,
+        next_meaning=ledger.stage_meaning(policy, current.next_stage),
+        stage_meaning=(ledger.stage_meaning(policy, incident.stage)
                        if incident.stage else ""),
         evidence_form=forms.get("evidence") or EvidenceForm(prefix="evidence", formdata=None),
         plan_form=plan, result_forms=result_forms, decision_form=decision,
         follow_up_form=follow_up,
         withdraw_form=forms.get("withdraw") or WithdrawForm(prefix="withdraw", formdata=None),
-        note_form=note, errors=errors, state_label=incidents.state_label(incident),
-        action_labels=incidents.ACTION_LABELS, check_outcomes=incidents.CHECK_OUTCOMES,
-        follow_up_results=incidents.FOLLOW_UP_RESULTS, file_hint=_file_hint(),
-        describe=incidents.describe,
+        note_form=note, errors=errors, state_label=records.state_label(incident),
+        action_labels=ledger.ACTION_LABELS, check_outcomes=checks.CHECK_OUTCOMES,
+        follow_up_results=decisions.FOLLOW_UP_RESULTS, file_hint=_file_hint(),
+        describe=records.describe,
         undecided=incident.state in UNDECIDED_STATES, answered=incident.state == ANSWERED,
         needs_follow_up=incident.state == FOLLOW_UP), status
 
@@ -248,10 +260,10 @@ def add_evidence(placement_id: int, incident_id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         filename, content = _upload(form.file.data)
         try:
-            incidents.add_evidence(incident, g.launch.person, incidents.EvidenceInput(
+            evidence.add_evidence(incident, g.launch.person, evidence.EvidenceInput(
                 label=form.label.data or "", text=form.text.data or "", filename=filename,
                 content=content))
-        except incidents.IncidentError as exc:
+        except IncidentError as exc:
             _attach(form, exc, {"evidence_text": "text", "evidence_file": "file"})
         else:
             return _done(incident, "Evidence added.")
@@ -266,7 +278,7 @@ def download_evidence(placement_id: int, incident_id: int,
     item = part_of(incident, db.session.get(EvidenceItem, evidence_id))
     if item.kind != EVIDENCE_FILE:
         abort(404)
-    content = incidents.evidence_file(item)
+    content = evidence.evidence_file(item)
     if content is None:
         abort(404)
     response = send_file(io.BytesIO(content), mimetype=item.content_type,
@@ -288,11 +300,11 @@ def plan_check(placement_id: int, incident_id: int) -> ResponseReturnValue:
     form.set_choices([str(c) for c in policy["authenticity_checks"]])
     if form.validate_on_submit():
         try:
-            incidents.plan_check(incident, g.launch.person, policy,
-                                 method=form.method.data or "",
-                                 planned_for=form.planned_for.data,
-                                 assessor=form.assessor.data or "")
-        except incidents.IncidentError as exc:
+            checks.plan_check(incident, g.launch.person, policy,
+                              method=form.method.data or "",
+                              planned_for=form.planned_for.data,
+                              assessor=form.assessor.data or "")
+        except IncidentError as exc:
             _attach(form, exc)
         else:
             return _done(incident, "Authenticity check planned.")
@@ -309,11 +321,11 @@ def record_check(placement_id: int, incident_id: int, check_id: int) -> Response
     if form.validate_on_submit():
         assert form.done_on.data is not None
         try:
-            incidents.record_check(check, g.launch.person, done_on=form.done_on.data,
-                                   conducted_by=form.conducted_by.data or "",
-                                   outcome=form.outcome.data or "",
-                                   notes=form.notes.data or "")
-        except incidents.IncidentError as exc:
+            checks.record_check(check, g.launch.person, done_on=form.done_on.data,
+                                conducted_by=form.conducted_by.data or "",
+                                outcome=form.outcome.data or "",
+                                notes=form.notes.data or "")
+        except IncidentError as exc:
             _attach(form, exc)
         else:
             return _done(incident, f"The {check.method} is recorded.")
@@ -327,16 +339,16 @@ def decide(placement_id: int, incident_id: int) -> ResponseReturnValue:
     incident = _incident(incident_id)
     policy = policies.current_or_bundled()
     form = DecisionForm(prefix="decision")
-    form.set_choices(incidents.standing(incident.learner).next_stage)
+    form.set_choices(standing.standing(incident.learner).next_stage)
     if form.validate_on_submit():
         expected = form.expected_stage.data or ""
         try:
-            incidents.decide(incident, g.launch.person, outcome=form.outcome.data or "",
+            decisions.decide(incident, g.launch.person, outcome=form.outcome.data or "",
                              reasons=form.reasons.data or "", policy=policy,
                              stage_action=form.stage_action.data or None,
                              expected_stage=int(expected) if expected.isdigit() else None,
                              without_answer=bool(form.without_answer.data))
-        except incidents.IncidentError as exc:
+        except IncidentError as exc:
             _attach(form, exc)
         else:
             return _done(incident, "Decision recorded. The learner has been told the "
@@ -350,14 +362,14 @@ def decide(placement_id: int, incident_id: int) -> ResponseReturnValue:
 def follow_up(placement_id: int, incident_id: int) -> ResponseReturnValue:
     incident = _incident(incident_id)
     form = FollowUpForm(prefix="followup")
-    form.set_choices(incidents.FOLLOW_UP_RESULTS.get(incident.stage or 0, {}))
+    form.set_choices(decisions.FOLLOW_UP_RESULTS.get(incident.stage or 0, {}))
     if form.validate_on_submit():
         assert form.done_on.data is not None
         try:
-            incidents.record_follow_up(incident, g.launch.person,
+            decisions.record_follow_up(incident, g.launch.person,
                                        result=form.result.data or "",
                                        notes=form.notes.data or "", done_on=form.done_on.data)
-        except incidents.IncidentError as exc:
+        except IncidentError as exc:
             _attach(form, exc)
         else:
             return _done(incident, "Follow-up recorded; the incident is closed.")
@@ -372,8 +384,8 @@ def withdraw_decision(placement_id: int, incident_id: int) -> ResponseReturnValu
     form = WithdrawForm(prefix="withdraw")
     if form.validate_on_submit():
         try:
-            incidents.withdraw_decision(incident, g.launch.person, form.reason.data or "")
-        except incidents.IncidentError as exc:
+            decisions.withdraw_decision(incident, g.launch.person, form.reason.data or "")
+        except IncidentError as exc:
             _attach(form, exc)
         else:
             return _done(incident, "Decision withdrawn. The incident is open to decide "
@@ -392,9 +404,9 @@ def add_note(placement_id: int, incident_id: int) -> ResponseReturnValue:
     if form.validate_on_submit():
         corrects = form.corrects.data or ""
         try:
-            incidents.add_note(incident, g.launch.person, form.text.data or "",
-                               corrects=int(corrects) if corrects.isdigit() else None)
-        except incidents.IncidentError as exc:
+            records.add_note(incident, g.launch.person, form.text.data or "",
+                             corrects=int(corrects) if corrects.isdigit() else None)
+        except IncidentError as exc:
             _attach(form, exc)
         else:
             return _done(incident, "Note added.")

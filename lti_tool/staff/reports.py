@@ -7,8 +7,8 @@ import sqlalchemy as sa
 from flask import Response, g, render_template
 
 from lti_tool.audit import service as audit
+from lti_tool.cases.access import can_see_everything
 from lti_tool.extensions import db
-from lti_tool.incidents import service as incidents
 from lti_tool.people.access import require
 from lti_tool.people.models import Course
 from lti_tool.people.roles import STAFF
@@ -41,7 +41,7 @@ def report(placement_id: int, person_id: int, fmt: str) -> Response:
 @require(STAFF)
 def analytics_page(placement_id: int) -> str:
     viewer = g.launch.person
-    everything = incidents.can_see_everything(viewer)
+    everything = can_see_everything(viewer)
     if everything:
         courses = list(db.session.scalars(
             sa.select(Course).where(Course.platform_id == g.launch.platform_id)))

@@ -23,20 +23,20 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
-from lti_tool.declarations import authentication, awareness, statements
-from lti_tool.declarations import service as declarations
-from lti_tool.declarations.forms import SettingsForm
-from lti_tool.declarations.models import Declaration, PlacementSettings
-from lti_tool.declarations.overview import placement_overview
-from lti_tool.extensions import db
-from lti_tool.incidents import service as incidents
-from lti_tool.incidents.dashboard import (
+from lti_tool.cases.access import learner_in_course
+from lti_tool.cases.dashboard import (
     DECLARATION_FILTERS,
     INCIDENT_FILTERS,
     SORTS,
     DashboardQuery,
     course_dashboard,
 )
+from lti_tool.declarations import authentication, awareness, statements
+from lti_tool.declarations import service as declarations
+from lti_tool.declarations.forms import SettingsForm
+from lti_tool.declarations.models import Declaration, PlacementSettings
+from lti_tool.declarations.overview import placement_overview
+from lti_tool.extensions import db
 from lti_tool.lti import deep_linking, http, sesskey
 from lti_tool.lti.exceptions import AccessDenied, ServiceError
 from lti_tool.lti.keystore import key_store
@@ -166,7 +166,7 @@ def review(placement_id: int, sub: str) -> ResponseReturnValue:
         Person.platform_id == g.launch.platform_id, Person.sub == sub))
     course = _course()
     if learner is not None and (g.launch.for_user == sub
-                                or incidents.learner_in_course(learner, course)):
+                                or learner_in_course(learner, course)):
         return redirect(url_for("staff.learner", placement_id=placement_id,
                                 person_id=learner.id), code=303)
     if learner is None and (g.launch.for_user == sub or db.session.scalar(

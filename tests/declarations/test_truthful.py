@@ -22,6 +22,7 @@ from lti_tool.declarations.models import (
 from lti_tool.extensions import db
 from lti_tool.outbox.handlers import SCORE
 from lti_tool.outbox.models import OutboxMessage
+from tests.cases.test_answers import _body
 from tests.conftest import SmtpSink, row_counts
 from tests.declarations.test_declarations import (
     GOOD,
@@ -31,7 +32,6 @@ from tests.declarations.test_declarations import (
     deep_link,
     wait_for,
 )
-from tests.incidents.test_answers import _body
 from tests.support.browser import FormBrowser, launch
 from tests.support.pages import post_form, text
 

@@ -16,8 +16,8 @@ from lti_tool.notifications.addresses import usable_address
 from lti_tool.outbox import service as outbox
 from lti_tool.outbox.handlers import EMAIL
 from lti_tool.outbox.models import DELIVERED, FAILED, OutboxMessage
+from tests.cases.flows import CHECKER, Courses, declare_as, panel, place_both, record
 from tests.conftest import SmtpSink
-from tests.incidents.flows import CHECKER, Courses, declare_as, panel, place_both, record
 from tests.support.browser import FormBrowser, launch
 from tests.support.pages import text, wait_for
 

@@ -1,3 +1,3 @@
 """The report tests use the incident tests' courses: the declaration activity in both."""
 
-from tests.incidents.conftest import courses, declared, incident_settings  # noqa: F401
+from tests.cases.conftest import courses, declared, incident_settings  # noqa: F401

@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from lti_tool.cases.ledger import LearnerSummary, summaries
 from lti_tool.declarations.overview import OverviewRow, placement_overview
-from lti_tool.incidents.service import LearnerSummary, summaries
 from lti_tool.people.models import Course, Placement
 from lti_tool.policy.service import Policy
 

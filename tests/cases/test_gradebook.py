@@ -14,7 +14,7 @@ from flask import Flask
 from lti_tool.extensions import db
 from lti_tool.outbox.handlers import SCORE
 from lti_tool.outbox.models import DELIVERED, OutboxMessage
-from tests.incidents.flows import (
+from tests.cases.flows import (
     Courses,
     decide,
     incident_url,
@@ -130,7 +130,7 @@ def test_redeclaring_keeps_the_status(app: Flask, declared: Courses, moodle: Any
     url = incident_url(record(browser, panel(browser, moodle, "marker1", declared.cipd.id,
                                              "learner1")))
     decide(browser, url, without_answer="y")
-    from tests.incidents.flows import declare_as
+    from tests.cases.flows import declare_as
 
     declare_as(moodle, declared.cipd.id)
     (item,) = moodle.activity_items(declared.cipd.id)

@@ -14,14 +14,23 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
+from lti_tool.cases.access import (
+    ACTIONS as CASE_ACTIONS,
+)
+from lti_tool.cases.access import (
+    APPEAL_REVIEW,
+    DECIDE,
+    NOTE,
+    check_may_act,
+    conflict_of_interest,
+)
+from lti_tool.cases.errors import ConflictOfInterest
+from lti_tool.cases.models import AuthenticityCheck, Incident, IncidentEvent
 from lti_tool.demo.model import EDITING_TEACHER
 from lti_tool.demo.platform import LaunchRefused
 from lti_tool.extensions import db
-from lti_tool.incidents import service
-from lti_tool.incidents.models import AuthenticityCheck, Incident, IncidentEvent
 from lti_tool.people.models import Course, CourseRole, Person
-from tests.conftest import row_counts
-from tests.incidents.flows import (
+from tests.cases.flows import (
     PDF,
     Courses,
     decide,
@@ -31,6 +40,7 @@ from tests.incidents.flows import (
     person_id,
     record,
 )
+from tests.conftest import row_counts
 from tests.support.browser import FormBrowser, launch
 from tests.support.pages import platform_id, post_form, text
 
@@ -252,14 +262,14 @@ def test_appeal_reviewers_are_new_to_the_case(app: Flask, declared: Courses, moo
         people = {sub: db.session.get(Person, person_id(app, sub)) for sub in ("2", "3", "8")}
         learner, marker2_person, admin_person = people["3"], people["8"], people["2"]
         assert learner is not None and marker2_person is not None and admin_person
-        for action in service.ACTIONS:
-            assert service.conflict_of_interest(learner, incident, action)
-            assert service.conflict_of_interest(admin_person, incident, action) is None
-        assert service.conflict_of_interest(marker2_person, incident, service.DECIDE) is None
-        assert "cannot review its appeal" in (service.conflict_of_interest(
-            marker2_person, incident, service.APPEAL_REVIEW) or "")
-        with pytest.raises(service.ConflictOfInterest):
-            service.check_may_act(learner, incident, service.NOTE)
+        for action in CASE_ACTIONS:
+            assert conflict_of_interest(learner, incident, action)
+            assert conflict_of_interest(admin_person, incident, action) is None
+        assert conflict_of_interest(marker2_person, incident, DECIDE) is None
+        assert "cannot review its appeal" in (conflict_of_interest(
+            marker2_person, incident, APPEAL_REVIEW) or "")
+        with pytest.raises(ConflictOfInterest):
+            check_may_act(learner, incident, NOTE)
 
 
 def test_review_answers_only_for_people_of_the_course(app: Flask, declared: Courses,

@@ -10,13 +10,12 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 
+from lti_tool.cases.dashboard import DashboardQuery, course_dashboard
+from lti_tool.cases.models import IncidentEvent
 from lti_tool.extensions import db
-from lti_tool.incidents.dashboard import DashboardQuery, course_dashboard
-from lti_tool.incidents.models import IncidentEvent
 from lti_tool.people.models import Course, Placement
 from lti_tool.policy import service as policies
-from tests.conftest import row_counts
-from tests.incidents.flows import (
+from tests.cases.flows import (
     PDF,
     Courses,
     decide,
@@ -25,6 +24,7 @@ from tests.incidents.flows import (
     panel,
     record,
 )
+from tests.conftest import row_counts
 from tests.support.browser import FormBrowser, launch
 from tests.support.pages import post_form
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.incidents.flows import Courses, declare_as, place_both
+from tests.cases.flows import Courses, declare_as, place_both
 
 # Above the tool's 256 KiB request limit (so the upload pages must raise it) and small
 # enough to keep the tests fast.

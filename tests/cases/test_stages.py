@@ -10,9 +10,9 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from lti_tool.extensions import db
-from lti_tool.incidents import service
-from lti_tool.incidents.models import (
+from lti_tool.cases import decisions
+from lti_tool.cases.errors import IncidentConflict
+from lti_tool.cases.models import (
     ACTION_PROFESSIONAL_DISCUSSION,
     CLOSED,
     FOLLOW_UP,
@@ -22,9 +22,11 @@ from lti_tool.incidents.models import (
     LearnerStanding,
     StageLedgerEntry,
 )
+from lti_tool.cases.raising import raise_incident
+from lti_tool.extensions import db
 from lti_tool.people.models import Person, Placement
 from lti_tool.policy import service as policies
-from tests.incidents.flows import Courses, decide, incident_url, incidents, panel, record
+from tests.cases.flows import Courses, decide, incident_url, incidents, panel, record
 from tests.support.browser import FormBrowser, launch
 from tests.support.pages import post_form
 
@@ -114,7 +116,7 @@ def _raise_many(app: Flask, n: int) -> list[int]:
         for k in range(n):
             placement = placements[k % 2]
             marker = markers["5" if placement.course.context_id == "2" else "8"]
-            ids.append(service.raise_incident(
+            ids.append(raise_incident(
                 placement=placement, learner=learner, raised_by=marker,
                 source=SOURCE_OBSERVATION, observations=f"Concern {k}", policy=policy).id)
         db.session.commit()
@@ -134,9 +136,9 @@ def _decide_in_threads(app: Flask, incident_ids: list[int]) -> list[Any]:
                 marker = db.session.get(Person, incident.raised_by_id)
                 assert marker is not None
                 barrier.wait(timeout=10)
-                decided = service.decide(incident, marker, outcome="upheld", policy=policy,
-                                         reasons="Upheld", without_answer=True,
-                                         stage_action=ACTION_PROFESSIONAL_DISCUSSION)
+                decided = decisions.decide(incident, marker, outcome="upheld", policy=policy,
+                                           reasons="Upheld", without_answer=True,
+                                           stage_action=ACTION_PROFESSIONAL_DISCUSSION)
                 db.session.commit()
                 results[index] = decided.stage
             except Exception as exc:  # noqa: BLE001 - reported to the test
@@ -173,7 +175,7 @@ def test_the_same_incident_decided_twice_at_once(app: Flask, declared: Courses,
     results = _decide_in_threads(app, [incident_id, incident_id])
     assert sorted(r for r in results if isinstance(r, int)) == [1]
     (conflict,) = [r for r in results if not isinstance(r, int)]
-    assert isinstance(conflict, service.IncidentConflict), conflict
+    assert isinstance(conflict, IncidentConflict), conflict
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(StageLedgerEntry)) == 1
         decided = db.session.scalar(sa.select(sa.func.count()).select_from(IncidentEvent)

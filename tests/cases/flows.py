@@ -12,8 +12,8 @@ import requests
 import sqlalchemy as sa
 from flask import Flask
 
+from lti_tool.cases.models import Incident
 from lti_tool.extensions import db
-from lti_tool.incidents.models import Incident
 from lti_tool.people.models import Person
 from tests.declarations.test_declarations import GOOD, declare, deep_link, wait_for
 from tests.support.browser import FormBrowser, launch

@@ -13,8 +13,7 @@ import requests
 import sqlalchemy as sa
 from flask import Flask
 
-from lti_tool.extensions import db
-from lti_tool.incidents.models import (
+from lti_tool.cases.models import (
     AWAITING_ANSWER,
     EVIDENCE_DETECTION,
     EVIDENCE_FILE,
@@ -22,9 +21,9 @@ from lti_tool.incidents.models import (
     EvidenceItem,
     IncidentEvent,
 )
-from tests.conftest import row_counts
-from tests.incidents.conftest import UPLOAD_LIMIT
-from tests.incidents.flows import (
+from lti_tool.extensions import db
+from tests.cases.conftest import UPLOAD_LIMIT
+from tests.cases.flows import (
     CHECKER,
     PDF,
     Courses,
@@ -33,6 +32,7 @@ from tests.incidents.flows import (
     panel,
     record,
 )
+from tests.conftest import row_counts
 from tests.support.browser import FormBrowser, launch
 from tests.support.pages import csrf, post_form
 

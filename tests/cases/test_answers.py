@@ -12,13 +12,13 @@ import requests
 import sqlalchemy as sa
 from flask import Flask
 
+from lti_tool.cases.answers import answer
+from lti_tool.cases.models import ANSWERED, AnswerLink, Incident, IncidentEvent
+from lti_tool.cases.raising import send_due_reminders
 from lti_tool.dbtypes import utcnow
 from lti_tool.extensions import db
-from lti_tool.incidents import service
-from lti_tool.incidents.models import ANSWERED, AnswerLink, Incident, IncidentEvent
 from lti_tool.outbox.models import OutboxMessage
-from tests.conftest import SmtpSink, row_counts
-from tests.incidents.flows import (
+from tests.cases.flows import (
     Courses,
     incident_url,
     incidents,
@@ -27,6 +27,7 @@ from tests.incidents.flows import (
     record,
     wait_for,
 )
+from tests.conftest import SmtpSink, row_counts
 from tests.support.browser import FormBrowser, launch
 from tests.support.pages import post_form
 
@@ -150,12 +151,12 @@ def test_reminder_is_sent_once_to_those_who_have_not_answered(
     with app.app_context():
         learner = db.session.get(Incident, second.id)
         assert learner is not None
-        service.answer(learner, learner.learner, "Answered.", via="moodle")
+        answer(learner, learner.learner, "Answered.", via="moodle")
         hours = app.config["INCIDENT_REMINDER_HOURS"]
         db.session.execute(sa.update(Incident).values(
             raised_at=utcnow() - timedelta(hours=hours, minutes=1)))
         db.session.commit()
-        assert service.send_due_reminders(utcnow() - timedelta(hours=1)) == 0  # not yet due
+        assert send_due_reminders(utcnow() - timedelta(hours=1)) == 0  # not yet due
         db.session.rollback()
     before = len(smtp.messages)
     result = runner.invoke(args=["worker", "--once"])
@@ -168,7 +169,7 @@ def test_reminder_is_sent_once_to_those_who_have_not_answered(
     again = runner.invoke(args=["worker", "--once"])
     assert "reminder" not in again.output
     with app.app_context():
-        assert service.send_due_reminders() == 0
+        assert send_due_reminders() == 0
         kinds = list(db.session.scalars(sa.select(IncidentEvent.kind).where(
             IncidentEvent.incident_id == first.id)))
         assert kinds.count("reminder_sent") == 1

@@ -16,8 +16,8 @@ from requests.cookies import get_cookie_header
 
 from lti_tool.extensions import db
 from lti_tool.outbox.models import OutboxMessage
+from tests.cases.flows import CHECKER, Courses, incidents, not_receipts, panel, wait_for
 from tests.conftest import SmtpSink, row_counts
-from tests.incidents.flows import CHECKER, Courses, incidents, not_receipts, panel, wait_for
 from tests.support.browser import FormBrowser, RequestContext
 from tests.support.pages import form, post_form
 

@@ -1,5 +1,5 @@
 """Forms for incidents (CSRF-protected). The rules live in
-:mod:`lti_tool.incidents.service`; these only parse and check what is required."""
+the step modules of :mod:`lti_tool.cases`; these only parse and check what is required."""
 
 from __future__ import annotations
 
@@ -17,15 +17,15 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from lti_tool.declarations.forms import MultiCheckboxField
-from lti_tool.incidents.models import (
+from lti_tool.cases.checks import CHECK_OUTCOMES
+from lti_tool.cases.models import (
     ACTION_NEW_ASSIGNMENT,
     ACTION_PROFESSIONAL_DISCUSSION,
     NOT_UPHELD,
     SOURCE_OBSERVATION,
     UPHELD,
 )
-from lti_tool.incidents.service import CHECK_OUTCOMES
+from lti_tool.declarations.forms import MultiCheckboxField
 
 FILE_HINT = "PDF, Word (.docx), text, PNG or JPEG, up to {limit}."
 

@@ -1,0 +1,158 @@
+"""The learner's answer: single-use emailed links, answering in Moodle or by link, and the
+learner's own list of cases."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from lti_tool.cases.errors import IncidentConflict, IncidentError, LinkRefused
+from lti_tool.cases.events import append_event, lock_incident
+from lti_tool.cases.letters import assignment_name
+from lti_tool.cases.models import (
+    ANSWERED,
+    AWAITING_ANSWER,
+    EV_ANSWERED,
+    UNDECIDED_STATES,
+    AnswerLink,
+    Incident,
+    IncidentAnswer,
+)
+from lti_tool.dbtypes import utcnow
+from lti_tool.extensions import db
+from lti_tool.gradesync.service import repost_declaration_grades
+from lti_tool.people.models import Person
+
+_LINK_SALT = "aiu-incident-answer"
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_LINK_SALT)
+
+
+def _hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def answer_url(token: str) -> str:
+    return f"{current_app.config['BASE_URL']}/learner/answer/{token}"
+
+
+def new_link(incident: Incident, at: datetime) -> tuple[str, AnswerLink]:
+    raw = secrets.token_urlsafe(32)
+    link = AnswerLink(incident_id=incident.id, person_id=incident.learner_id,
+                      token_hash=_hash(raw), created_at=at,
+                      expires_at=at + timedelta(
+                          hours=float(current_app.config["INCIDENT_ANSWER_LINK_HOURS"])))
+    db.session.add(link)
+    db.session.flush()
+    return _serializer().dumps(raw), link
+
+
+def waiting_on_learner(person: Person) -> list[tuple[Incident, str]]:
+    """The learner's undecided incidents (questions to answer, answers being reviewed), with
+    the assignment each concerns, oldest first, for their own page."""
+    found = db.session.scalars(
+        sa.select(Incident).where(Incident.learner_id == person.id,
+                                  Incident.state.in_(UNDECIDED_STATES))
+        .options(selectinload(Incident.placement), selectinload(Incident.course))
+        .order_by(Incident.raised_at, Incident.id))
+    return [(incident, assignment_name(incident.placement)) for incident in found]
+
+
+def learner_cases(person: Person) -> list[Incident]:
+    """Every incident of the learner, newest first (for their own pages)."""
+    return list(db.session.scalars(
+        sa.select(Incident).where(Incident.learner_id == person.id)
+        .options(selectinload(Incident.placement), selectinload(Incident.course))
+        .order_by(Incident.raised_at.desc(), Incident.id.desc())))
+
+
+def incidents_of(learner: Person) -> list[Incident]:
+    """All the learner's incidents on the platform, newest first."""
+    return learner_cases(learner)
+
+
+def link_for_token(token: str) -> AnswerLink:
+    """The answer link a token names, if it can still be used; else :class:`LinkRefused`."""
+    hours = float(current_app.config["INCIDENT_ANSWER_LINK_HOURS"])
+    try:
+        raw = _serializer().loads(token, max_age=int(hours * 3600))
+    except SignatureExpired as exc:
+        raise _expired() from exc
+    except BadSignature as exc:
+        raise LinkRefused("answer_link_invalid", "This link is not valid. Open the AI use "
+                          "activity in Moodle to answer.", status=404) from exc
+    link = db.session.scalar(sa.select(AnswerLink).where(AnswerLink.token_hash == _hash(raw)))
+    if link is None:
+        raise LinkRefused("answer_link_invalid", "This link is not valid. Open the AI use "
+                          "activity in Moodle to answer.", status=404)
+    if link.used_at is not None:
+        raise LinkRefused("answer_link_used", "This link has already been used: your answer "
+                          "was received. Each link works once.", status=410)
+    if link.expires_at < utcnow():
+        raise _expired()
+    return link
+
+
+def _expired() -> LinkRefused:
+    return LinkRefused("answer_link_expired", "This link has expired. Open the AI use "
+                       "activity in Moodle to answer, or ask your tutor.", status=410)
+
+
+def answer(incident: Incident, learner: Person, text: str, *, via: str,
+           at: datetime | None = None) -> IncidentAnswer:
+    """Save the learner's answer; every answer link of the incident stops working.
+
+    Raises :class:`IncidentConflict` if the question was already answered or closed.
+    """
+    text = text.strip()
+    if not text:
+        raise IncidentError("answer", "Write your answer.")
+    if len(text) > 10000:
+        raise IncidentError("answer", "Your answer must be 10,000 characters or fewer.")
+    if incident.learner_id != learner.id:
+        raise LinkRefused("not_your_question", "This question was sent to someone else.",
+                          status=403)
+    lock_incident(incident)
+    if incident.state != AWAITING_ANSWER:
+        raise IncidentConflict("already_answered", "This question has already been answered "
+                               "or closed.")
+    at = at or utcnow()
+    reply = IncidentAnswer(incident_id=incident.id, person_id=learner.id, text=text, via=via,
+                           answered_at=at)
+    try:
+        with db.session.begin_nested():
+            db.session.add(reply)
+    except IntegrityError as exc:
+        raise IncidentConflict("already_answered", "This question has already been "
+                               "answered.") from exc
+    db.session.execute(sa.update(AnswerLink).where(AnswerLink.incident_id == incident.id,
+                                                   AnswerLink.used_at.is_(None))
+                       .values(used_at=at).execution_options(synchronize_session=False))
+    incident.state = ANSWERED
+    incident.answered_at = at
+    append_event(incident, EV_ANSWERED, learner, {"answer_id": reply.id, "via": via,
+                                                  "answer": text}, at)
+    raiser = incident.raised_by
+    if raiser.email:
+        from lti_tool.notifications.service import send_email
+
+        assignment = assignment_name(incident.placement)
+        send_email(raiser.email, f"{learner.display_name} has answered your question about "
+                   f"{assignment}", "incident_answered", marker=raiser, learner=learner,
+                   assignment=assignment, course=incident.course, incident=incident)
+    repost_declaration_grades(learner, [incident.placement], at=at)
+    return reply
+
+
+def answer_of(incident: Incident) -> IncidentAnswer | None:
+    return db.session.scalar(sa.select(IncidentAnswer).where(
+        IncidentAnswer.incident_id == incident.id))

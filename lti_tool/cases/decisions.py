@@ -1,0 +1,191 @@
+"""Deciding a case (upheld takes the learner's next stage across the platform, under their
+lock), withdrawing a decision made in error, and the follow-up of Stages 2 and 3."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from lti_tool.cases.access import DECIDE, FOLLOW_UP_ACTION, WITHDRAW, check_may_act
+from lti_tool.cases.errors import IncidentConflict, IncidentError, StageChanged
+from lti_tool.cases.events import append_event, lock_incident
+from lti_tool.cases.ledger import action_for, lock_learner
+from lti_tool.cases.letters import tell_learner_decision
+from lti_tool.cases.models import (
+    ANSWERED,
+    AWAITING_ANSWER,
+    CLOSED,
+    EV_DECIDED,
+    EV_DECISION_WITHDRAWN,
+    EV_FOLLOW_UP_RECORDED,
+    FOLLOW_UP,
+    NOT_UPHELD,
+    UNDECIDED_STATES,
+    UPHELD,
+    Incident,
+    StageLedgerEntry,
+)
+from lti_tool.cases.standing import MAX_STAGE
+from lti_tool.dbtypes import utcnow
+from lti_tool.extensions import db
+from lti_tool.gradesync.service import repost_declaration_grades
+from lti_tool.people.models import Person
+from lti_tool.policy.service import Policy
+
+FOLLOW_UP_RESULTS = {
+    2: {
+        "satisfactory": "Completed: the learner showed the work is their own",
+        "unsatisfactory": "Completed: concerns remain",
+        "not_completed": "Not completed: the learner did not take part",
+    },
+    3: {"reported": "Reported to the awarding body"},
+}
+
+
+def decide(incident: Incident, decider: Person, *, outcome: str, reasons: str,
+           policy: Policy, stage_action: str | None = None, expected_stage: int | None = None,
+           without_answer: bool = False, at: datetime | None = None) -> Incident:
+    """The marker's decision. *Not upheld* closes the incident (it does not count).
+    *Upheld* gives it the learner's next stage across the platform, under the learner's
+    lock, and records the policy's action: Stage 1 closes it (work marked, learner
+    advised); Stage 2 (``stage_action``: professional discussion or new assignment) and
+    Stage 3 (report to the awarding body; removal and disciplinary flags) wait for a
+    follow-up. With ``expected_stage`` (the stage the marker was shown) a different stage
+    raises :class:`StageChanged`; a concurrent decision never yields the same stage twice
+    (the ledger's unique index backs the lock).
+    """
+    check_may_act(decider, incident, DECIDE)
+    if outcome not in (UPHELD, NOT_UPHELD):
+        raise IncidentError("outcome", "Choose whether the incident is upheld.")
+    reasons = reasons.strip()
+    if not reasons:
+        raise IncidentError("reasons", "Give the reasons for your decision.")
+    at = at or utcnow()
+    learner_standing = lock_learner(incident.learner_id, incident.platform_id)
+    lock_incident(incident)
+    if incident.state not in UNDECIDED_STATES:
+        raise IncidentConflict("already_decided", "This incident has already been decided.")
+    if incident.state == AWAITING_ANSWER and not without_answer:
+        raise IncidentError("without_answer", "The learner has not answered yet. Tick the box "
+                            "to decide without their answer, or wait for it.")
+    data: dict[str, Any] = {"outcome": outcome, "reasons": reasons,
+                            "without_answer": incident.state == AWAITING_ANSWER}
+    if outcome == NOT_UPHELD:
+        incident.state = CLOSED
+        incident.closed_at = at
+    else:
+        upheld_so_far = int(db.session.scalar(
+            sa.select(sa.func.count()).select_from(StageLedgerEntry).where(
+                StageLedgerEntry.platform_id == incident.platform_id,
+                StageLedgerEntry.learner_id == incident.learner_id,
+                StageLedgerEntry.revoked_at.is_(None))) or 0)
+        ordinal = upheld_so_far + 1
+        stage = min(ordinal, MAX_STAGE)
+        if expected_stage is not None and expected_stage != stage:
+            raise StageChanged(stage)
+        action = action_for(stage, stage_action)
+        entry = StageLedgerEntry(
+            platform_id=incident.platform_id, learner_id=incident.learner_id,
+            incident_id=incident.id, ordinal=ordinal, stage=stage, action=action,
+            removal_flag=stage == MAX_STAGE, disciplinary_flag=stage == MAX_STAGE,
+            assigned_at=at, assigned_by_id=decider.id)
+        try:
+            with db.session.begin_nested():
+                db.session.add(entry)
+        except IntegrityError as exc:  # the lock makes this unreachable; the index decides
+            raise StageChanged(stage) from exc
+        learner_standing.upheld = ordinal
+        learner_standing.stage = stage
+        learner_standing.updated_at = at
+        incident.stage = stage
+        incident.stage_action = action
+        incident.state = CLOSED if stage == 1 else FOLLOW_UP
+        incident.closed_at = at if stage == 1 else None
+        data.update({"stage": stage, "ordinal": ordinal, "action": action,
+                     "removal_flag": entry.removal_flag,
+                     "disciplinary_flag": entry.disciplinary_flag,
+                     "repeated": ordinal > MAX_STAGE})
+        if stage == MAX_STAGE:
+            from lti_tool.declarations.service import effective_settings
+
+            data["awarding_body"] = effective_settings(incident.placement).qualification
+    incident.outcome = outcome
+    incident.decided_at = at
+    incident.decided_by_id = decider.id
+    append_event(incident, EV_DECIDED, decider, data, at)
+    tell_learner_decision(incident, policy, data)
+    learner = incident.learner
+    repost_declaration_grades(learner, None if outcome == UPHELD else [incident.placement], at=at)
+    return incident
+
+
+def withdraw_decision(incident: Incident, actor: Person, reason: str,
+                      at: datetime | None = None) -> Incident:
+    """Correct a decision made in error: the incident is open again (to decide anew) and,
+    if it was upheld, its stage no longer counts. Only the learner's latest upheld incident
+    can lose its stage (a later one depends on it). The earlier decision stays in the
+    events."""
+    check_may_act(actor, incident, WITHDRAW)
+    reason = reason.strip()
+    if not reason:
+        raise IncidentError("reason", "Give the reason for withdrawing the decision.")
+    at = at or utcnow()
+    learner_standing = lock_learner(incident.learner_id, incident.platform_id)
+    lock_incident(incident)
+    if incident.state in UNDECIDED_STATES:
+        raise IncidentConflict("not_decided", "This incident has no decision to withdraw.")
+    data: dict[str, Any] = {"reason": reason, "outcome": incident.outcome,
+                            "stage": incident.stage}
+    if incident.outcome == UPHELD:
+        entry = db.session.scalar(sa.select(StageLedgerEntry).where(
+            StageLedgerEntry.incident_id == incident.id, StageLedgerEntry.revoked_at.is_(None)))
+        top = db.session.scalar(sa.select(sa.func.max(StageLedgerEntry.ordinal)).where(
+            StageLedgerEntry.learner_id == incident.learner_id,
+            StageLedgerEntry.revoked_at.is_(None)))
+        if entry is not None:
+            if entry.ordinal != top:
+                raise IncidentError("reason", "A later upheld incident for this learner "
+                                    "builds on this stage: withdraw that decision first.")
+            entry.revoked_at = at
+            entry.revoked_by_id = actor.id
+            learner_standing.upheld = entry.ordinal - 1
+            learner_standing.stage = min(entry.ordinal - 1, MAX_STAGE)
+            learner_standing.updated_at = at
+            data["ordinal"] = entry.ordinal
+    incident.state = ANSWERED if incident.answered_at else AWAITING_ANSWER
+    incident.outcome = None
+    incident.stage = None
+    incident.stage_action = None
+    incident.decided_at = None
+    incident.decided_by_id = None
+    incident.closed_at = None
+    append_event(incident, EV_DECISION_WITHDRAWN, actor, data, at)
+    repost_declaration_grades(incident.learner, None if data["outcome"] == UPHELD else
+                              [incident.placement], at=at)
+    return incident
+
+
+def record_follow_up(incident: Incident, actor: Person, *, result: str, notes: str,
+                     done_on: date, at: datetime | None = None) -> Incident:
+    """Record the result of Stage 2's professional discussion or new assignment, or that a
+    Stage 3 incident was reported to the awarding body; the incident closes."""
+    check_may_act(actor, incident, FOLLOW_UP_ACTION)
+    lock_incident(incident)
+    if incident.state != FOLLOW_UP or incident.stage is None:
+        raise IncidentConflict("no_follow_up", "This incident has no follow-up to record.")
+    if result not in FOLLOW_UP_RESULTS[incident.stage]:
+        raise IncidentError("result", "Choose the result.")
+    if not notes.strip():
+        raise IncidentError("notes", "Enter notes on the result.")
+    if done_on > utcnow().date():
+        raise IncidentError("done_on", "The date cannot be in the future.")
+    at = at or utcnow()
+    incident.state = CLOSED
+    incident.closed_at = at
+    append_event(incident, EV_FOLLOW_UP_RECORDED, actor, {
+        "result": result, "notes": notes.strip(), "done_on": done_on.isoformat(),
+        "action": incident.stage_action, "stage": incident.stage}, at)
+    return incident
