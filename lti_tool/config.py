@@ -84,9 +84,13 @@ class DefaultConfig:
     ALS_CONTACT_PHONE = ""
     ALS_CONTACT_URL = ""
 
-    # The centre named in the Stage-3 report pack for the awarding body.
+    # The centre named in the report to the awarding body (the JCQ M1 form's header): its
+    # name, its number with the awarding body, and who the awarding body should contact.
     CENTRE_NAME = "Leep Talent"
     CENTRE_NUMBER = ""
+    CENTRE_CONTACT_NAME = ""
+    CENTRE_CONTACT_EMAIL = ""
+    CENTRE_CONTACT_PHONE = ""
 
     # Email (SMTP).
     MAIL_SERVER = "localhost"

@@ -1,6 +1,7 @@
 """The tool's navigation links, shown on every page after a launch: the activity, the
 learner's requests, the course's requests for staff, the ALS review queue for ALS members
-(any role, any course) and tool administration for tool administrators."""
+(any role, any course), the cases to report to the awarding body for the ALS team and the
+quality lead, and tool administration for tool administrators."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from lti_tool.extensions import db
 from lti_tool.people.access import current_launch
 from lti_tool.people.models import Person
 from lti_tool.people.roles import ADMIN, LEARNER, STAFF, at_least
+from lti_tool.roles.models import ALS, QUALITY_LEAD
 
 
 @dataclass(frozen=True)
@@ -46,9 +48,12 @@ def tool_nav() -> list[NavItem]:
         items.append(NavItem("AI tool requests in this course",
                              url_for("course_requests.course", course_id=launch.course_id)))
     person = db.session.get(Person, launch.person_id)
-    if person is not None and roles.is_als(person):
+    held = roles.held(person) if person is not None else set()
+    if ALS in held:
         items.append(NavItem("Review queue", url_for("als.queue")))
-    if launch.role == ADMIN or (person is not None and roles.is_tool_admin(person)):
+    if held & {ALS, QUALITY_LEAD}:
+        items.append(NavItem("Cases to report", url_for("reporting.queue")))
+    if launch.role == ADMIN or (person is not None and roles.is_tool_admin(person, held)):
         items.append(NavItem("Tool administration", url_for("admin.index")))
     return items
 

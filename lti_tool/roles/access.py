@@ -13,20 +13,25 @@ from lti_tool.lti.exceptions import AccessDenied
 from lti_tool.people.access import confirmed_role, course_role_of, launch_or_end
 from lti_tool.people.roles import ADMIN
 from lti_tool.roles import service as roles
-from lti_tool.roles.models import ALS, TOOL_ADMIN
+from lti_tool.roles.models import ALS, QUALITY_LEAD, TOOL_ADMIN
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+REPORTERS = "reporters"  # the ALS team, quality leads and tool administrators
 _REFUSALS = {
     ALS: ("not_als", "This page is for the ALS team. If you are in the team, ask a tool "
           "administrator to add you."),
     TOOL_ADMIN: ("not_tool_admin", "This page is for the tool's administrators."),
+    REPORTERS: ("not_reporter", "This page is for the people who report cases to the "
+                "awarding body (the ALS team and the quality lead). Ask a tool administrator "
+                "if you should be one of them."),
 }
 
 
 def require_tool_role(role: str) -> Callable[[F], F]:
-    """The view needs a launch whose person holds ``role`` (ALS or tool admin) on the
-    launch's platform; puts the launch in ``g.launch`` and the person in ``g.person``."""
+    """The view needs a launch whose person holds ``role`` (ALS, tool admin, or
+    :data:`REPORTERS`: ALS, quality lead or tool admin) on the launch's platform; puts the
+    launch in ``g.launch`` and the person in ``g.person``."""
 
     def decorator(view: F) -> F:
         @wraps(view)
@@ -35,6 +40,9 @@ def require_tool_role(role: str) -> Callable[[F], F]:
             person = launch.person
             if role == ALS:
                 allowed = roles.is_als(person)
+            elif role == REPORTERS:
+                held = roles.held(person)
+                allowed = bool(held & {ALS, QUALITY_LEAD}) or roles.is_tool_admin(person, held)
             else:
                 allowed = (confirmed_role(launch, course_role_of(launch)) == ADMIN
                            or roles.is_tool_admin(person))
@@ -52,3 +60,4 @@ def require_tool_role(role: str) -> Callable[[F], F]:
 
 require_als = require_tool_role(ALS)
 require_tool_admin = require_tool_role(TOOL_ADMIN)
+require_reporter = require_tool_role(REPORTERS)

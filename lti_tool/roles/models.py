@@ -22,8 +22,12 @@ from lti_tool.platforms.models import Platform
 
 ALS = "als"
 TOOL_ADMIN = "admin"
-ROLE_LABELS = {ALS: "ALS team member", TOOL_ADMIN: "Tool administrator"}
-ROLE_PHRASES = {ALS: "an ALS team member", TOOL_ADMIN: "a tool administrator"}
+# Reports cases to the awarding body with the ALS team (sees every case, like them).
+QUALITY_LEAD = "quality_lead"
+ROLE_LABELS = {ALS: "ALS team member", TOOL_ADMIN: "Tool administrator",
+               QUALITY_LEAD: "Quality lead"}
+ROLE_PHRASES = {ALS: "an ALS team member", TOOL_ADMIN: "a tool administrator",
+                QUALITY_LEAD: "the quality lead"}
 
 _ACTIVE_PERSON = "revoked_at IS NULL AND person_id IS NOT NULL"
 _WAITING_SUB = "revoked_at IS NULL AND person_id IS NULL AND sub IS NOT NULL"

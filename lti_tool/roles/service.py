@@ -18,7 +18,14 @@ from lti_tool.extensions import db
 from lti_tool.notifications.addresses import usable_address
 from lti_tool.people.models import Person
 from lti_tool.people.roles import confirmation_cutoff
-from lti_tool.roles.models import ALS, ROLE_LABELS, TOOL_ADMIN, RoleGrant, RoleRevocation
+from lti_tool.roles.models import (
+    ALS,
+    QUALITY_LEAD,
+    ROLE_LABELS,
+    TOOL_ADMIN,
+    RoleGrant,
+    RoleRevocation,
+)
 
 
 class RoleError(Exception):
@@ -260,16 +267,26 @@ def holds(person: Person, role: str) -> bool:
     return found is not None
 
 
+def held(person: Person) -> set[str]:
+    """Every tool role the person holds on their platform (one query)."""
+    return set(db.session.scalars(
+        sa.select(RoleGrant.role).where(RoleGrant.revoked_at.is_(None),
+                                        RoleGrant.person_id == person.id,
+                                        RoleGrant.platform_id == person.platform_id)))
+
+
 def is_als(person: Person) -> bool:
     """Whether the person is an ALS team member on their platform."""
     return holds(person, ALS)
 
 
-def is_tool_admin(person: Person) -> bool:
+def is_tool_admin(person: Person, held_roles: set[str] | None = None) -> bool:
     """Moodle site administrators (as their last launch said, while Moodle's word still
-    counts: ``COURSE_ROLE_MAX_AGE_HOURS``) and people granted the role."""
+    counts: ``COURSE_ROLE_MAX_AGE_HOURS``) and people granted the role (pass
+    ``held_roles`` from :func:`held` to save the query)."""
     return (bool(person.is_platform_admin) and person.last_launch_at >= confirmation_cutoff()
-            ) or holds(person, TOOL_ADMIN)
+            ) or (TOOL_ADMIN in held_roles if held_roles is not None
+                  else holds(person, TOOL_ADMIN))
 
 
 def list_grants(platform_id: int | None = None, *, include_revoked: bool = False,
@@ -291,15 +308,36 @@ def get_grant(grant_id: int, platform_id: int) -> RoleGrant | None:
                                                         RoleGrant.platform_id == platform_id))
 
 
-def als_members(platform_id: int) -> list[Person]:
-    """People who hold the ALS role on the platform (resolved grants only)."""
+def holders(platform_id: int, *role_names: str) -> list[Person]:
+    """People who hold any of ``role_names`` on the platform (resolved grants only)."""
     return list(db.session.scalars(
         sa.select(Person).join(RoleGrant, RoleGrant.person_id == Person.id)
         .where(RoleGrant.revoked_at.is_(None), RoleGrant.platform_id == platform_id,
-               RoleGrant.role == ALS)
+               RoleGrant.role.in_(role_names))
         .distinct().order_by(Person.id)))
+
+
+def als_members(platform_id: int) -> list[Person]:
+    """People who hold the ALS role on the platform (resolved grants only)."""
+    return holders(platform_id, ALS)
+
+
+def is_quality_lead(person: Person) -> bool:
+    return holds(person, QUALITY_LEAD)
+
+
+def is_reporter(person: Person) -> bool:
+    """Whether the person reports cases to the awarding body: the ALS team and the quality
+    lead (tool administrators may too, but are not emailed)."""
+    return is_als(person) or is_quality_lead(person)
+
+
+def reporters(platform_id: int) -> list[Person]:
+    """The people emailed when a case must be reported: ALS members and quality leads."""
+    return holders(platform_id, ALS, QUALITY_LEAD)
 
 
 __all__ = ["ALS", "TOOL_ADMIN", "RoleError", "grant", "revoke", "revoke_grant",
            "resolve_grants", "confirm_grant", "email_matches", "valid_email", "holds",
-           "is_als", "is_tool_admin", "list_grants", "get_grant", "als_members"]
+           "is_als", "is_tool_admin", "list_grants", "get_grant", "als_members", "holders",
+           "is_quality_lead", "is_reporter", "reporters", "held", "QUALITY_LEAD"]
