@@ -11,15 +11,17 @@ from wtforms import IntegerField, StringField
 from wtforms.validators import DataRequired, Length
 
 from lti_tool.audit import service as audit
+from lti_tool.cases.clocks import overdue_cases
 from lti_tool.extensions import db
 from lti_tool.formfields import RadioGroup
 from lti_tool.lti.keystore import key_store
 from lti_tool.outbox import service as outbox
 from lti_tool.outbox.models import FAILED, OutboxMessage
 from lti_tool.platforms import service as platforms
+from lti_tool.policy import service as policies
 from lti_tool.roles import service as roles
 from lti_tool.roles.access import require_tool_admin
-from lti_tool.roles.models import ALS, ROLE_LABELS, TOOL_ADMIN
+from lti_tool.roles.models import ALS, QUALITY_LEAD, ROLE_LABELS, TOOL_ADMIN
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -28,6 +30,8 @@ def _page(new_url: str | None = None, **extra: object) -> str:
     return render_template("admin/index.html", platforms=platforms.list_platforms(),
                            keys=key_store().keys(), person=g.launch.person,
                            failed=outbox.failed_messages(g.launch.platform_id),
+                           overdue=overdue_cases(policies.current_or_bundled(),
+                                                 platform_id=g.launch.platform_id),
                            new_url=new_url, **extra)
 
 
@@ -62,6 +66,7 @@ def retry(message_id: int) -> ResponseReturnValue:
 
 class GrantForm(FlaskForm):
     role = RadioGroup("Role", options=[(ALS, ROLE_LABELS[ALS]),
+                                       (QUALITY_LEAD, ROLE_LABELS[QUALITY_LEAD]),
                                        (TOOL_ADMIN, ROLE_LABELS[TOOL_ADMIN])],
                       message="Choose the role to give.")
     who = StringField("Moodle user ID or email address", validators=[

@@ -8,7 +8,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from lti_tool.cases.clocks import overdue_cases
 from lti_tool.extensions import db
+from lti_tool.policy import service as policies
 from lti_tool.requests import service
 from lti_tool.requests.forms import DecisionForm
 from lti_tool.requests.models import (
@@ -55,7 +57,9 @@ def queue() -> str:
                           person_id=learner_id)
     return render_template("als/queue.html", person=g.person, items=items, status=status,
                            course_id=course_id, learner_id=learner_id, courses=courses,
-                           learners=learners, status_filters=STATUS_FILTERS)
+                           learners=learners, status_filters=STATUS_FILTERS,
+                           overdue=overdue_cases(policies.current_or_bundled(),
+                                                 platform_id=g.launch.platform_id))
 
 
 def _platform_request(request_id: int) -> AiToolRequest:

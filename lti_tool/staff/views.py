@@ -24,6 +24,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 
 from lti_tool.cases.access import learner_in_course
+from lti_tool.cases.clocks import overdue_cases
 from lti_tool.cases.dashboard import (
     DECLARATION_FILTERS,
     INCIDENT_FILTERS,
@@ -98,8 +99,11 @@ def placement(placement_id: int) -> ResponseReturnValue:
         roster_error = _refresh_roster(course)
     query = DashboardQuery.from_args(request.args)
     every, rows = course_dashboard(course, g.placement, policy, query)
+    overdue = {o.incident.learner_id for o in overdue_cases(policy, course_ids=[course.id],
+                                                             related=False)}
     return render_template("staff/placement.html", placement=g.placement, course=course,
                            person=g.launch.person, policy=policy, settings=settings, rows=rows,
+                           overdue=overdue,
                            total=len(every), declared=sum(1 for r in every if r.status.declared),
                            query=query, sorts=SORTS, declaration_filters=DECLARATION_FILTERS,
                            incident_filters=INCIDENT_FILTERS,
