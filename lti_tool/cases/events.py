@@ -18,6 +18,10 @@ from lti_tool.dbtypes import utcnow
 from lti_tool.extensions import db
 from lti_tool.people.models import Person
 
+# What people wrote stays in the case's events, out of the audit trail.
+_PRIVATE = ("text", "answer", "notes", "reasons", "observations", "reason", "about",
+            "preparation", "subject_knowledge", "production")
+
 
 def _actor(person: Person | None) -> str:
     return f"person:{person.id}" if person is not None else "system"
@@ -36,8 +40,7 @@ def append_event(incident: Incident, kind: str, actor: Person | None, data: dict
     db.session.flush()
     audit.record(_actor(actor), f"incident.{kind}", "incident", incident.id,
                  {"seq": event.seq, "learner_id": incident.learner_id,
-                  **{k: v for k, v in data.items() if k not in ("text", "answer", "notes",
-                                                                "reasons", "observations")}})
+                  **{k: v for k, v in data.items() if k not in _PRIVATE}})
     return event
 
 

@@ -10,6 +10,7 @@ from flask import Blueprint, abort, g, render_template
 from flask.typing import ResponseReturnValue
 
 from lti_tool.cases.answers import waiting_on_learner
+from lti_tool.cases.check_plans import learner_checks
 from lti_tool.declarations import authentication, awareness, statements
 from lti_tool.declarations import service as declarations
 from lti_tool.declarations.models import CARD_VIEWED, FULL_POLICY_OPENED, Declaration
@@ -39,7 +40,8 @@ def placement(placement_id: int) -> str:
                                person, g.placement.id),
                            authenticated=authentication.authentication_of(history[0])
                            if history else None,
-                           questions=waiting_on_learner(person))
+                           questions=waiting_on_learner(person),
+                           checks=learner_checks(person))
 
 
 @bp.get("/placements/<int:placement_id>/policy")
