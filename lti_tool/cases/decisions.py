@@ -28,6 +28,7 @@ from lti_tool.cases.models import (
     Incident,
     StageLedgerEntry,
 )
+from lti_tool.cases.reporting import reportable, tell_reporters
 from lti_tool.cases.standing import MAX_STAGE
 from lti_tool.dbtypes import utcnow
 from lti_tool.extensions import db
@@ -117,6 +118,8 @@ def decide(incident: Incident, decider: Person, *, outcome: str, reasons: str,
     incident.decided_by_id = decider.id
     append_event(incident, EV_DECIDED, decider, data, at)
     tell_learner_decision(incident, policy, data)
+    if reportable(incident, policy):
+        tell_reporters(incident, policy, at)
     learner = incident.learner
     repost_declaration_grades(learner, None if outcome == UPHELD else [incident.placement], at=at)
     return incident
