@@ -145,11 +145,12 @@ def register_security(app: Flask) -> None:
 
 
 def register_template_context(app: Flask) -> None:
-    from lti_tool import navigation
+    from lti_tool import navigation, screens
     from lti_tool.declarations.service import latest_by_placement
     from lti_tool.submissions.guard import new_key
 
     navigation.init_app(app)
+    screens.init_app(app)
     app.add_template_global(new_key, "new_submission_key")
     app.add_template_global(latest_by_placement, "learner_declarations")
 

@@ -21,7 +21,9 @@ from lti_tool.platforms import service as platforms
 from lti_tool.policy import service as policies
 from lti_tool.roles import service as roles
 from lti_tool.roles.access import require_tool_admin
-from lti_tool.roles.models import ALS, QUALITY_LEAD, ROLE_LABELS, TOOL_ADMIN
+from lti_tool.roles.models import ALS, QUALITY_LEAD, ROLE_LABELS, TOOL_ADMIN, RoleGrant
+from lti_tool.submissions import confirmation
+from lti_tool.submissions.guard import once
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -85,12 +87,14 @@ class ConfirmForm(FlaskForm):
 def _roles_page(form: GrantForm | None = None) -> str:
     platform_id = g.launch.platform_id
     grants = roles.list_grants(platform_id)
+    history = [r for r in roles.list_grants(platform_id, include_revoked=True)
+               if not r.active]
     return render_template(
         "admin/roles.html", person=g.launch.person, form=form or GrantForm(formdata=None),
         revoke_form=RevokeForm(formdata=None),
-        grants=grants, matches=roles.email_matches(grants),
-        history=[r for r in roles.list_grants(platform_id, include_revoked=True)
-                 if not r.active])
+        grants=grants, matches=roles.email_matches(grants), history=history,
+        undoable=[r for r in history if roles.undoable(r)],
+        undo_minutes=int(roles.UNDO_WINDOW.total_seconds() // 60))
 
 
 @bp.get("/roles")
@@ -126,20 +130,68 @@ def grant_role() -> BaseResponse | tuple[str, int]:
     return _roles_page(form), 400
 
 
+def _revoke_consequences(row: RoleGrant) -> list[str]:
+    """What revoking ``row`` does, said before it is done."""
+    lines = [f"{row.holder_name} will no longer be {row.role_phrase} on this Moodle site."]
+    if row.role == ALS:
+        others = [p for p in roles.als_members(row.platform_id) if p.id != row.person_id]
+        lines.append("They can no longer open the review queue or decide requests.")
+        if not others:
+            lines.append("No one else is in the ALS team: learners' requests will wait until "
+                         "you give someone the role.")
+    else:
+        lines.append("They can no longer open Tool administration (unless they are a Moodle "
+                     "site administrator).")
+    minutes = int(roles.UNDO_WINDOW.total_seconds() // 60)
+    lines.append(f"You can undo this for {minutes} minutes from this page.")
+    return lines
+
+
 @bp.post("/roles/<int:grant_id>/revoke")
 @require_tool_admin
-def revoke_role(grant_id: int) -> BaseResponse:
+@once
+def revoke_role(grant_id: int) -> ResponseReturnValue:
     if not RevokeForm().validate_on_submit():
         abort(400)
     row = roles.get_grant(grant_id, g.launch.platform_id)
     if row is None:
         abort(404)
+    if not row.active:
+        flash("That role was already revoked.", "info")
+        return redirect(url_for("admin.roles_page"), code=303)
+    if not confirmation.confirmed():
+        return confirmation.ask(
+            title=f"Stop {row.holder_name} being {row.role_phrase}?",
+            consequences=_revoke_consequences(row),
+            confirm_label=f"Revoke the role from {row.holder_name}",
+            cancel_url=url_for("admin.roles_page"), danger=True)
     try:
         roles.revoke_grant(row, actor=f"person:{g.launch.person_id}")
     except roles.RoleError as exc:
-        flash(str(exc))
+        flash(str(exc), "info")
     else:
-        flash(f"{row.holder_name} is no longer {row.role_phrase}.")
+        minutes = int(roles.UNDO_WINDOW.total_seconds() // 60)
+        flash(f"{row.holder_name} is no longer {row.role_phrase}. You can undo this for "
+              f"{minutes} minutes (Undo, below).", "success")
+    return redirect(url_for("admin.roles_page"), code=303)
+
+
+@bp.post("/roles/<int:grant_id>/undo")
+@require_tool_admin
+@once
+def undo_revoke(grant_id: int) -> ResponseReturnValue:
+    """Give back a role revoked a moment ago (a new grant with the same scope)."""
+    if not RevokeForm().validate_on_submit():
+        abort(400)
+    row = roles.get_grant(grant_id, g.launch.platform_id)
+    if row is None or row.active:
+        abort(404)
+    try:
+        again = roles.undo_revocation(row, actor=f"person:{g.launch.person_id}")
+    except roles.RoleError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"Undone: {again.holder_name} is {again.role_phrase} again.", "success")
     return redirect(url_for("admin.roles_page"), code=303)
 
 

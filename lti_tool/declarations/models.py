@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from lti_tool.dbtypes import ImmutableRecord as ImmutableRecord  # for callers
 from lti_tool.dbtypes import UTCDateTime, never_updated, utcnow
@@ -59,6 +59,10 @@ class PlacementBinding(db.Model):  # type: ignore[name-defined,misc]
     bound_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
     settings: Mapped[PlacementSettings] = relationship()
+    # Placement.binding: the placement's display name is the tool's own title (people
+    # cannot import this module, so the relationship is declared from this side).
+    placement: Mapped[Placement] = relationship(
+        backref=backref("binding", uselist=False, viewonly=True), viewonly=True)
 
     def __repr__(self) -> str:
         return f"<PlacementBinding {self.placement_id} -> {self.settings_id}>"

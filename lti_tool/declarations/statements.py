@@ -146,3 +146,15 @@ def cited_authorisations(declaration: Declaration) -> list[str]:
         .join(RequestDecision, RequestDecision.request_id == AiToolRequest.id)
         .where(RequestDecision.id.in_(ids), AiToolRequest.person_id == declaration.person_id))
     return [f"{tool}: {conditions}" for tool, conditions in rows]
+
+
+def use_labels(declaration: Declaration) -> list[str]:
+    """The permitted uses a declaration names, in the words of the policy version it was made
+    under (never the stored keys)."""
+    keys = json.loads(declaration.permitted_uses)
+    try:
+        uses = json.loads(declaration.policy_version.content).get("permitted_uses", [])
+        words = {str(u["key"]): str(u["text"]) for u in uses}
+    except (ValueError, TypeError, KeyError, AttributeError):
+        words = {}
+    return [words.get(key, "A use no longer listed in the policy") for key in keys]

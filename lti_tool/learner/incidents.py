@@ -70,7 +70,14 @@ def answer_question(incident_id: int) -> ResponseReturnValue:
 @bp.route("/answer/<token>", methods=["GET", "POST"])
 @once
 def answer_by_link(token: str) -> ResponseReturnValue:
-    link = link_for_token(token)
+    try:
+        link = link_for_token(token)
+    except LinkRefused as exc:
+        if exc.reason != "answer_link_used":
+            raise
+        # Not an error for the learner: their answer arrived (each link works once).
+        return render_template("incidents/link_used.html", person=None,
+                               reference=exc.reason), 410
     launch = current_launch()
     if launch is not None and launch.person_id != link.person_id:
         # This browser is signed in to the tool as someone else: not this learner's link.
@@ -80,8 +87,8 @@ def answer_by_link(token: str) -> ResponseReturnValue:
     learner = db.session.get(Person, link.person_id)
     assert incident is not None and learner is not None
     if incident.state != AWAITING_ANSWER:
-        raise LinkRefused("answer_link_closed", "This question has already been "
-                          "answered or closed.", status=410)
+        return render_template("incidents/link_used.html", person=None, closed=True,
+                               reference="answer_link_closed"), 410
     form = AnswerForm()
     if form.validate_on_submit():
         try:

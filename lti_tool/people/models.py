@@ -88,6 +88,12 @@ class Placement(db.Model):  # type: ignore[name-defined,misc]
 
     @property
     def display_name(self) -> str:
+        """The activity's title: the one set in the tool (its settings) when there is one,
+        else Moodle's resource link title (Moodle's placeholder, such as "Sample Tool
+        Activity", only when the tool has none)."""
+        binding = getattr(self, "binding", None)
+        if binding is not None and binding.settings.title:
+            return str(binding.settings.title)
         return self.title or f"Activity {self.resource_link_id}"
 
     def __repr__(self) -> str:

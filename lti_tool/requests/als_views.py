@@ -6,7 +6,7 @@ launched with."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
-from werkzeug.wrappers import Response as BaseResponse
+from flask.typing import ResponseReturnValue
 
 from lti_tool.cases.clocks import overdue_cases
 from lti_tool.extensions import db
@@ -22,6 +22,7 @@ from lti_tool.requests.models import (
     AiToolRequest,
 )
 from lti_tool.roles.access import require_als
+from lti_tool.submissions import confirmation
 from lti_tool.submissions.guard import once
 
 bp = Blueprint("als", __name__, url_prefix="/als")
@@ -92,7 +93,7 @@ def request_page(request_id: int) -> str:
 @bp.post("/requests/<int:request_id>/decision")
 @require_als
 @once
-def decide(request_id: int) -> BaseResponse | tuple[str, int]:
+def decide(request_id: int) -> ResponseReturnValue:
     req = _platform_request(request_id)
     # Any outcome passes the form: whether the request's state allows it is the service's
     # call, made against the version the member saw (a stale page gets a 409, not a 400).
@@ -100,12 +101,17 @@ def decide(request_id: int) -> BaseResponse | tuple[str, int]:
     form.offer(OUTCOMES)
     if not form.validate_on_submit():
         return _request_page(req, form), 400
-    try:
-        decision = service.decide(
+    def record() -> str:
+        return service.decide(
             req, g.person, version=form.version_number(), outcome=form.outcome.data or "",
             conditions=form.conditions.data or "", scope=form.scope.data,
             expires_on=form.expiry, reason=form.reason.data or "",
-            question=form.question.data or "")
+            question=form.question.data or "").outcome
+
+    try:
+        if not confirmation.confirmed():
+            return _confirm_decision(req, confirmation.rehearse(record))
+        outcome = record()
     except service.RequestChanged:
         db.session.expire_all()
         return _request_page(_platform_request(request_id), notice=(
@@ -116,5 +122,38 @@ def decide(request_id: int) -> BaseResponse | tuple[str, int]:
         return _request_page(req, form, notice=str(exc)), 400
     told = "by email and in the tool" if req.person.email else (
         "in the tool (Moodle shared no email address for them)")
-    flash(f"Decision recorded: {DONE[decision.outcome]}. The learner is told {told}.")
+    flash(f"Decision recorded: {DONE[outcome]}. The learner is told {told}.", "success")
     return redirect(url_for("als.request_page", request_id=req.id), code=303)
+
+
+def _confirm_decision(req: AiToolRequest,
+                      rehearsal: confirmation.Rehearsal[str]) -> ResponseReturnValue:
+    """The confirmation page of an ALS decision: what it does, and the learner's email."""
+    learner, tool = req.person.display_name, req.tool_name
+    told = (f"{learner} is emailed (below) and sees it in the tool." if rehearsal.emails
+            else f"{learner} sees it in the tool (Moodle shared no email address for them).")
+    outcome = rehearsal.value
+    if outcome == APPROVED:
+        title = f"Approve {tool} for {learner}?"
+        lines = [f"{learner} may use {tool} as you set out (scope, conditions and end date).",
+                 "It is written into their declarations; their course staff see the tool, "
+                 "conditions and dates, never their reasons.", told]
+        label, danger = "Approve the request", False
+    elif outcome == DECLINED:
+        title = f"Decline {learner}'s request for {tool}?"
+        lines = [f"{learner} may not use {tool}; they are told your reason.", told,
+                 "They can make a new request later."]
+        label, danger = "Decline the request", True
+    elif outcome == REVOKED:
+        title = f"Revoke {learner}'s authorisation for {tool}?"
+        lines = [f"The authorisation ends now: {learner} may no longer use {tool}.", told,
+                 "Declarations already made keep their record of it."]
+        label, danger = "Revoke the authorisation", True
+    else:
+        title = f"Ask {learner} for more information?"
+        lines = ["The request waits for their answer to your question.", told]
+        label, danger = "Send the question", False
+    email = rehearsal.emails[0] if rehearsal.emails else None
+    return confirmation.ask(title=title, consequences=lines, confirm_label=label,
+                            danger=danger, preview=email,
+                            cancel_url=url_for("als.request_page", request_id=req.id))

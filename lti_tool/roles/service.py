@@ -6,7 +6,7 @@ Every grant and revocation is audited; nothing is ever deleted. Functions flush,
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -198,6 +198,42 @@ def revoke(platform_id: int, role: str, *, actor: str, sub: str | None = None,
     if not ended:
         raise RoleError("That role was already revoked.")
     return sorted(ended.values(), key=lambda r: r.id)
+
+
+# How long after a revocation it can be undone from the roles page.
+UNDO_WINDOW = timedelta(minutes=15)
+
+
+def undoable(row: RoleGrant, at: datetime | None = None) -> bool:
+    """Whether ``row``'s revocation can still be undone: revoked less than
+    :data:`UNDO_WINDOW` ago, and the holder has not been given the role again since."""
+    if row.revoked_at is None or row.revoked_at < (at or utcnow()) - UNDO_WINDOW:
+        return False
+    return _existing(row.platform_id, row.role, row.person, row.sub, row.email) is None
+
+
+def undo_revocation(row: RoleGrant, *, actor: str) -> RoleGrant:
+    """Give back the role a revocation just ended: a new grant with the same scope (platform,
+    role and holder), audited as an undo of that revocation. Raises :class:`RoleError` when
+    the window has passed or the holder has the role again."""
+    if not undoable(row):
+        raise RoleError("That revocation can no longer be undone: give the role again "
+                        "instead.")
+    now = utcnow()
+    again = RoleGrant(platform_id=row.platform_id, role=row.role, sub=row.sub,
+                      email=row.email, person_id=row.person_id, granted_by=actor,
+                      granted_at=now, resolved_at=now if row.person_id else None)
+    try:
+        with db.session.begin_nested():
+            db.session.add(again)
+    except IntegrityError as exc:  # given again at the same moment by another request
+        raise RoleError("They have that role again already.") from exc
+    audit.record(actor, "role.revocation_undone", "role_grant", again.id,
+                 {"platform_id": row.platform_id, "role": row.role,
+                  "person_id": row.person_id, "sub": row.sub, "email": row.email,
+                  "undoes_grant_id": row.id,
+                  "revocation_id": row.revocation.id if row.revocation else None})
+    return again
 
 
 def _tie(row: RoleGrant, person: Person, actor: str, action: str) -> RoleGrant:

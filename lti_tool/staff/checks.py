@@ -3,7 +3,7 @@ check's plan and record are on the case's page, :mod:`lti_tool.staff.incidents`)
 
 from __future__ import annotations
 
-from flask import g
+from flask import g, url_for
 from flask.typing import ResponseReturnValue
 
 from lti_tool.cases import check_plans
@@ -15,6 +15,7 @@ from lti_tool.people.access import part_of, require
 from lti_tool.people.roles import STAFF
 from lti_tool.staff.incidents import _attach, _done, _incident, _page
 from lti_tool.staff.views import bp
+from lti_tool.submissions import confirmation
 from lti_tool.submissions.guard import once
 
 _CHECK = "/placements/<int:placement_id>/incidents/<int:incident_id>/checks/<int:check_id>"
@@ -48,6 +49,20 @@ def cancel_check(placement_id: int, incident_id: int, check_id: int) -> Response
     check = part_of(incident, db.session.get(AuthenticityCheck, check_id))
     form = CancelForm(prefix=f"cancel{check.id}")
     if form.validate_on_submit():
+        if not confirmation.confirmed():
+            learner = incident.learner.display_name
+            return confirmation.ask(
+                title=f"Cancel the {check.method}?",
+                consequences=[
+                    f"{learner} is emailed that it is cancelled, with your reason: "
+                    f"\u201c{(form.reason.data or '').strip()}\u201d",
+                    "The cancellation and its reason stay in the case's history; it cannot be "
+                    "undone (plan a new check instead).",
+                ],
+                confirm_label=f"Cancel the {check.method} and tell {learner}",
+                cancel_url=url_for("staff.incident", placement_id=placement_id,
+                                   incident_id=incident.id),
+                cancel_label=f"Keep the {check.method}", danger=True)
         try:
             check_plans.cancel(check, g.launch.person, form.reason.data or "")
         except IncidentError as exc:

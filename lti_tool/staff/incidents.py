@@ -5,6 +5,7 @@ decision and the follow-up, and evidence downloads."""
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 from flask import (
@@ -55,6 +56,7 @@ from lti_tool.cases.models import (
     FOLLOW_UP,
     SOURCE_CHECKER,
     UNDECIDED_STATES,
+    UPHELD,
     AuthenticityCheck,
     EvidenceItem,
     Incident,
@@ -66,6 +68,7 @@ from lti_tool.people.models import Person
 from lti_tool.people.roles import STAFF
 from lti_tool.policy import service as policies
 from lti_tool.staff.views import bp
+from lti_tool.submissions import confirmation
 from lti_tool.submissions.guard import once
 
 UPLOAD_ENDPOINTS = {"staff.new_incident", "staff.add_evidence"}
@@ -78,8 +81,11 @@ def _allow_uploads(endpoint: str | None, values: dict[str, Any] | None) -> None:
     # Runs before the CSRF check reads the body: only the evidence upload pages accept more
     # than MAX_CONTENT_LENGTH (the launch endpoint and every other page keep it).
     if endpoint in UPLOAD_ENDPOINTS:
-        request.max_content_length = (int(current_app.config["INCIDENT_MAX_UPLOAD_BYTES"])
-                                      + _FORM_ALLOWANCE)
+        limit = int(current_app.config["INCIDENT_MAX_UPLOAD_BYTES"])
+        # The confirmation page sends the file again in a form field, base64 encoded.
+        carried = limit * 4 // 3 + 4 + _FORM_ALLOWANCE
+        request.max_content_length = carried + _FORM_ALLOWANCE
+        request.max_form_memory_size = carried
 
 
 def _file_hint() -> str:
@@ -163,21 +169,29 @@ def new_incident(placement_id: int, person_id: int) -> ResponseReturnValue:
     form = IncidentForm()
     form.set_choices(access.checkers(), methods)
     if form.validate_on_submit():
-        filename, content = _upload(form.evidence_file.data)
+        filename, content = confirmation.uploaded_file(form.evidence_file.name)
         items = []
         if (form.evidence_text.data or "").strip() or filename:
             items.append(evidence.EvidenceInput(
                 label=form.evidence_label.data or "", text=form.evidence_text.data or "",
                 filename=filename, content=content))
         source = form.source.data or ""
-        try:
-            incident = raising.raise_incident(
+
+        def record() -> Incident:
+            return raising.raise_incident(
                 placement=g.placement, learner=learner, raised_by=g.launch.person,
                 source=SOURCE_CHECKER if source in access.checkers() else source,
                 checker=source if source in access.checkers() else None,
                 checker_result=form.checker_result.data or "",
                 observations=form.observations.data or "", evidence=items,
                 planned_checks=list(form.planned_checks.data or []), policy=policy)
+
+        try:
+            if not confirmation.confirmed():
+                rehearsal = confirmation.rehearse(lambda: bool(
+                    letters.learner_email(record())))
+                return _confirm_incident(learner, rehearsal)
+            incident = record()
         except IncidentError as exc:
             _attach(form, exc)
         else:
@@ -194,6 +208,40 @@ def new_incident(placement_id: int, person_id: int) -> ResponseReturnValue:
                            settings=declarations.effective_settings(g.placement),
                            standing=standing.standing(learner), file_hint=_file_hint(),
                            checkers=access.checkers()), (400 if errors else 200)
+
+
+_ANSWER_LINK = re.compile(r"\S+/answer/[\w-]+")
+
+
+def _confirm_incident(learner: Person,
+                      rehearsal: confirmation.Rehearsal[bool]) -> ResponseReturnValue:
+    """The confirmation page of a new incident: what recording it does, and the email the
+    learner will get (its answer link, theirs alone, is not shown)."""
+    current = standing.standing(learner)
+    emailed = rehearsal.value and bool(rehearsal.emails)
+    lines = [
+        f"{learner.display_name} is emailed now and asked how this could have occurred "
+        "(the email is below)." if emailed else
+        f"Moodle has no usable email address for {learner.display_name}: they see the "
+        "question when they next open the activity.",
+        "Nothing is decided yet: you decide after reading their answer and the authenticity "
+        "checks.",
+        f"If you uphold it, {learner.display_name} reaches Stage {current.next_stage}"
+        f"{' again' if current.next_is_repeat else ''} across all their courses.",
+        "The incident and its evidence are kept; a record cannot be deleted.",
+    ]
+    preview = None
+    if emailed:
+        email = rehearsal.emails[0]
+        preview = confirmation.Preview(email.to, email.subject, _ANSWER_LINK.sub(
+            f"[a link that works once, for {learner.display_name} only]", email.body))
+    return confirmation.ask(
+        title=f"Record this incident for {learner.display_name}?", consequences=lines,
+        confirm_label="Record the incident and ask the learner" if emailed else
+        "Record the incident",
+        cancel_url=url_for("staff.learner", placement_id=g.placement.id,
+                           person_id=learner.id),
+        cancel_label=f"Cancel and go back to {learner.display_name}", preview=preview)
 
 
 # --- the incident page -------------------------------------------------------------------------
@@ -362,18 +410,51 @@ def decide(placement_id: int, incident_id: int) -> ResponseReturnValue:
     form.set_choices(standing.standing(incident.learner).next_stage)
     if form.validate_on_submit():
         expected = form.expected_stage.data or ""
-        try:
+
+        def record() -> int | None:
             decisions.decide(incident, g.launch.person, outcome=form.outcome.data or "",
                              reasons=form.reasons.data or "", policy=policy,
                              stage_action=form.stage_action.data or None,
                              expected_stage=int(expected) if expected.isdigit() else None,
                              without_answer=bool(form.without_answer.data))
+            return incident.stage
+
+        try:
+            if not confirmation.confirmed():
+                stage = confirmation.rehearse(record).value
+                return _confirm_decision(incident, form.outcome.data or "", stage, policy)
+            record()
         except IncidentError as exc:
             _attach(form, exc)
         else:
             return _done(incident, "Decision recorded. The learner has been told the "
                          "outcome.")
     return _page(incident, status=400, decision=form)
+
+
+def _confirm_decision(incident: Incident, outcome: str, stage: int | None,
+                      policy: policies.Policy) -> ResponseReturnValue:
+    learner = incident.learner.display_name
+    emailed = bool(letters.learner_email(incident))
+    told = (f"{learner} is emailed the outcome and your reasons." if emailed else
+            f"{learner} sees the outcome and your reasons when they next open the activity "
+            "(Moodle has no usable email address for them).")
+    if outcome == UPHELD and stage:
+        title = f"Uphold this incident: {learner} reaches Stage {stage}?"
+        lines = [f"{learner} reaches Stage {stage} across all their courses. The policy "
+                 f"says: “{ledger.stage_meaning(policy, stage)}”", told,
+                 "The stage shows on their panel and in the activity's gradebook feedback.",
+                 "A decision can later be withdrawn (with a reason), never deleted."]
+        label = f"Uphold: Stage {stage}"
+    else:
+        title = "Close this incident as not upheld?"
+        lines = ["The incident is closed. It does not count towards a stage.", told,
+                 "A decision can later be withdrawn (with a reason), never deleted."]
+        label = "Close as not upheld"
+    return confirmation.ask(
+        title=title, consequences=lines, confirm_label=label, danger=outcome == UPHELD,
+        cancel_url=url_for("staff.incident", placement_id=g.placement.id,
+                           incident_id=incident.id))
 
 
 @bp.post("/placements/<int:placement_id>/incidents/<int:incident_id>/follow-up")

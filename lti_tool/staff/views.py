@@ -53,6 +53,10 @@ from lti_tool.submissions.guard import once
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
+# A learner's declaration status, as the dashboard's tags and the CSV export say it.
+STATUS_LABELS = {"current": "Declared", "outdated": "Needs to declare again",
+                 "none": "Not declared"}
+
 
 @bp.app_template_global("declaration_record")
 def declaration_record(declaration: Declaration) -> dict[str, object]:
@@ -64,6 +68,12 @@ def declaration_record(declaration: Declaration) -> dict[str, object]:
             "comprehension": json.loads(declaration.comprehension)
             if declaration.comprehension else None,
             "authentication": authentication.authentication_of(declaration)}
+
+
+@bp.app_template_global("use_labels")
+def use_labels(declaration: Declaration) -> list[str]:
+    """The declaration's permitted uses in the policy's own words."""
+    return statements.use_labels(declaration)
 
 
 @bp.app_template_global("made_aware")
@@ -144,11 +154,12 @@ def export_csv(placement_id: int) -> Response:
     for row in rows:
         latest = row.status.latest
         writer.writerow([
-            safe_cell(row.sub), safe_cell(row.name), safe_cell(row.email), row.status.state,
+            safe_cell(row.sub), safe_cell(row.name), safe_cell(row.email),
+            STATUS_LABELS.get(row.status.state, "Not declared"),
             latest.created_at.strftime("%Y-%m-%d %H:%M:%S") if latest else "",
             latest.policy_version.label if latest else "",
-            ("yes" if latest.uses_ai else "no") if latest else "",
-            "; ".join(json.loads(latest.permitted_uses)) if latest else "",
+            ("Yes" if latest.uses_ai else "No") if latest else "",
+            safe_cell("; ".join(statements.use_labels(latest))) if latest else "",
             safe_cell("; ".join(json.loads(latest.ai_tools))) if latest else "",
             safe_cell(latest.signature) if latest else "",
             len(row.history) if latest else 0, max(len(row.history) - 1, 0),

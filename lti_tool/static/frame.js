@@ -1,18 +1,34 @@
 // Inside Moodle's iframe, ask Moodle to fit the frame to the page (lti.frameResize), taller
-// or shorter: the height of the content itself (the document's scrollHeight never drops
-// below the frame's current height, so the frame could only grow).
+// or shorter. The height measured is the content's own (the .page wrapper around everything
+// base.html renders): the document's scrollHeight never drops below the frame's current
+// height, so a frame sized from it could only grow (by the platform's margin on every page).
 (function () {
   if (window.parent === window) { return; }
   var last = 0;
+  var pending = false;
+  function contentHeight() {
+    var page = document.getElementById("page") || document.body;
+    var box = page.getBoundingClientRect();
+    return Math.ceil(box.top + window.scrollY + box.height);
+  }
   function send() {
-    var height = Math.ceil(document.documentElement.getBoundingClientRect().height);
+    pending = false;
+    var height = contentHeight();
     if (height > 0 && height !== last) {
       last = height;
       window.parent.postMessage({ subject: "lti.frameResize", height: height }, "*");
     }
   }
+  function soon() {
+    if (!pending) { pending = true; window.requestAnimationFrame(send); }
+  }
   window.addEventListener("load", send);
-  if (window.ResizeObserver) { new ResizeObserver(send).observe(document.body); }
+  // The wrapper changes size when the content does (not when the frame does).
+  if (window.ResizeObserver) {
+    new ResizeObserver(soon).observe(document.getElementById("page") || document.body);
+  } else {
+    window.addEventListener("resize", soon);
+  }
   // <details> opening and closing changes the height without resizing the window.
-  document.addEventListener("toggle", send, true);
+  document.addEventListener("toggle", soon, true);
 })();

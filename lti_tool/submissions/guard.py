@@ -20,7 +20,7 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
-from flask import Response, make_response, redirect, request
+from flask import Response, g, make_response, redirect, request
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -81,6 +81,13 @@ def once(view: F) -> F:
 
 
 def _keep(claim: FormSubmission, response: Response) -> None:
+    if g.pop("submission_unclaimed", False):
+        # A confirmation page (lti_tool/submissions/confirmation.py): nothing was done, so
+        # nothing is written and the key stays free.
+        if sa.inspect(claim).persistent:
+            db.session.delete(claim)
+            db.session.flush()
+        return
     if sa.inspect(claim).transient:
         # The view rolled its transaction back and then succeeded: claim again.
         db.session.add(claim)

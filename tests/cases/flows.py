@@ -17,7 +17,7 @@ from lti_tool.extensions import db
 from lti_tool.people.models import Person
 from tests.declarations.test_declarations import GOOD, declare, deep_link, wait_for
 from tests.support.browser import FormBrowser, launch
-from tests.support.pages import FieldValue, post_form
+from tests.support.pages import FieldValue, confirm_if_asked, post_form
 
 REVIEW = "LtiSubmissionReviewRequest"
 CHECKER = "Turnitin AI writing detection"
@@ -63,15 +63,18 @@ def record(browser: FormBrowser, panel_page: requests.Response, *,
            source: str = CHECKER, result: str = "82% likely AI-generated",
            observations: str = "The style changes abruptly in section 2.",
            extra: dict[str, FieldValue] | None = None,
-           files: dict[str, tuple[str, bytes, str]] | None = None) -> requests.Response:
-    """Fill in "Record an incident" from the learner's panel."""
+           files: dict[str, tuple[str, bytes, str]] | None = None,
+           confirm: bool = True) -> requests.Response:
+    """Fill in "Record an incident" from the learner's panel and (unless ``confirm`` is
+    False) confirm it on the confirmation page."""
     form = browser.open(panel_page.url + "/incidents/new")
     assert form.status_code == 200, form.text
     fields: dict[str, FieldValue] = {"source": source, "checker_result": result,
                                      "observations": observations}
     fields.update(extra or {})
-    return post_form(browser, form, {k: v for k, v in fields.items() if v != ""},
-                     files=files)
+    asked = post_form(browser, form, {k: v for k, v in fields.items() if v != ""},
+                      files=files)
+    return confirm_if_asked(browser, asked) if confirm else asked
 
 
 def incident_url(page: requests.Response) -> str:
@@ -82,13 +85,16 @@ def incident_url(page: requests.Response) -> str:
 
 def decide(browser: FormBrowser, incident_page_url: str, outcome: str = "upheld",
            reasons: str = "The answer did not explain the AI-generated sections.",
-           **extra: FieldValue) -> requests.Response:
+           confirm: bool = True, **extra: FieldValue) -> requests.Response:
+    """Decide the incident from its page, confirming the decision unless ``confirm`` is
+    False."""
     page = browser.open(incident_page_url)
     assert page.status_code == 200, page.text
     fields: dict[str, FieldValue] = {"decision-outcome": outcome, "decision-reasons": reasons,
                                      "decision-expected_stage": _expected(page.text)}
     fields.update({f"decision-{k}": v for k, v in extra.items()})
-    return post_form(browser, page, fields, action=incident_page_url + "/decision")
+    asked = post_form(browser, page, fields, action=incident_page_url + "/decision")
+    return confirm_if_asked(browser, asked) if confirm else asked
 
 
 def _expected(html: str) -> str:

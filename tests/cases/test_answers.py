@@ -30,6 +30,7 @@ from tests.cases.flows import (
 from tests.conftest import SmtpSink, row_counts
 from tests.support.browser import FormBrowser, launch
 from tests.support.pages import post_form
+from tests.support.pages import text as page_text
 
 LINK = re.compile(r"http://localhost:\d+/learner/answer/[\w.\-]+")
 
@@ -73,7 +74,9 @@ def test_email_and_answer_loop(app: Flask, declared: Courses, moodle: Any, smtp:
         # Single use: the same link is refused afterwards, and nothing is written.
         before = row_counts(app)
         again = mail_client.open(link)
-        assert again.status_code == 410 and "already been used" in again.text
+        assert again.status_code == 410 and "Your answer has already arrived" in again.text
+        shown = page_text(again).split("Reference for support")[0]
+        assert "Error 410" not in again.text and "answer_link_used" not in shown
         assert row_counts(app) == before
     (incident,) = incidents(app)
     assert incident.state == ANSWERED

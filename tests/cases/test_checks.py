@@ -26,7 +26,7 @@ from tests.cases.flows import (
 )
 from tests.conftest import SmtpSink, row_counts
 from tests.support.browser import FormBrowser, launch
-from tests.support.pages import post_form
+from tests.support.pages import confirm, post_form
 
 PD = "professional discussion"
 
@@ -138,9 +138,13 @@ def test_moving_and_cancelling_need_a_reason_and_email_the_learner(
     assert events[2][1]["from"]["planned_time"] == "10:00"
     assert "Moved" in moved.text or "moved" in moved.text
 
-    cancelled = post_form(browser, browser.open(url), {
+    asked = post_form(browser, browser.open(url), {
         f"cancel{check.id}-reason": "The triangulation of evidence settled the question."},
         action=f"{url}/checks/{check.id}/cancel")
+    assert "Cancel the professional discussion?" in asked.text
+    assert "settled the question" in asked.text
+    assert _checks(app)[0].cancelled_at is None  # nothing written before confirming
+    cancelled = confirm(browser, asked)
     assert cancelled.status_code == 200, cancelled.text
     (check,) = _checks(app)
     assert check.cancelled_at is not None

@@ -19,7 +19,7 @@ from lti_tool.outbox.models import OutboxMessage
 from tests.cases.flows import CHECKER, Courses, incidents, not_receipts, panel, wait_for
 from tests.conftest import SmtpSink, row_counts
 from tests.support.browser import FormBrowser, RequestContext
-from tests.support.pages import form, post_form
+from tests.support.pages import confirm, confirmation_fields, form, post_form
 
 PARALLEL = 12
 
@@ -41,6 +41,11 @@ def test_twelve_parallel_posts_make_one_incident_and_one_email(
     assert fields.get("submission_key"), "the form carries a one-time key"
     fields.update({"source": CHECKER, "checker_result": "82% likely AI-generated",
                    "observations": "The style changes abruptly in section 2."})
+    # The form asks for a confirmation first; the twelve posts are of the confirmation page.
+    asked = browser.request("POST", action, data=fields, initiator=new.url)
+    assert asked.status_code == 200 and len(incidents(app)) == 0
+    action, pairs = confirmation_fields(asked)
+    assert dict(pairs)["submission_key"] == fields["submission_key"]
     # The Cookie header the browser itself would send with this post.
     browser.policy.context = RequestContext(browser.top_level, new.url, "POST")
     cookies = get_cookie_header(browser.session.cookies, requests.Request("POST", action)
@@ -53,7 +58,7 @@ def test_twelve_parallel_posts_make_one_incident_and_one_email(
     def send() -> None:
         with requests.Session() as client:
             start.wait(10)
-            answers.append(client.post(action, data=fields, timeout=60, headers={
+            answers.append(client.post(action, data=pairs, timeout=60, headers={
                 "Cookie": cookies, "Origin": origin, "Referer": new.url},
                 allow_redirects=False))
 
@@ -79,10 +84,13 @@ def test_a_resent_form_gives_the_first_answer_and_a_keyless_post_is_refused(
     page = panel(browser, moodle, "marker1", declared.cipd.id, "learner1")
     new = browser.open(page.url + "/incidents/new")
     values = {"source": CHECKER, "checker_result": "82%", "observations": "Abrupt change."}
-    first = post_form(browser, new, values)
+    asked = post_form(browser, new, values)
+    first = confirm(browser, asked)
     assert first.status_code == 200 and "Incident recorded" in first.text
     before = row_counts(app)
     again = post_form(browser, new, values)  # the browser's "resend" of the same page
+    assert again.status_code == 200 and again.url == first.url
+    again = confirm(browser, asked)  # and of the confirmation page
     assert again.status_code == 200 and again.url == first.url
     assert row_counts(app) == {**before, "web_session": row_counts(app)["web_session"]}
     action, fields = form(new, "")  # the page posts to itself
@@ -98,7 +106,7 @@ def test_a_form_with_errors_keeps_its_key_for_the_corrected_send(
     new = browser.open(page.url + "/incidents/new")
     bad = post_form(browser, new, {"source": CHECKER})
     assert bad.status_code == 400 and len(incidents(app)) == 0
-    good = post_form(browser, new, {"source": CHECKER, "checker_result": "82%",
-                                    "observations": "Abrupt change."})
+    good = confirm(browser, post_form(browser, new, {"source": CHECKER, "checker_result": "82%",
+                                                     "observations": "Abrupt change."}))
     assert good.status_code == 200 and "Incident recorded" in good.text
     assert len(incidents(app)) == 1

@@ -28,7 +28,7 @@ from lti_tool.people.models import Person, Placement
 from lti_tool.policy import service as policies
 from tests.cases.flows import Courses, decide, incident_url, incidents, panel, record
 from tests.support.browser import FormBrowser, launch
-from tests.support.pages import post_form
+from tests.support.pages import confirm_if_asked, post_form
 
 
 def _uphold(moodle: Any, marker: str, activity_id: int, **extra: str) -> Any:
@@ -216,10 +216,10 @@ def test_two_markers_submitting_at_the_same_stage(app: Flask, declared: Courses,
         answers: dict[str, Any] = {}
 
         def submit(name: str, browser: FormBrowser, page: Any, url: str) -> None:
-            answers[name] = post_form(browser, page, {
+            answers[name] = confirm_if_asked(browser, post_form(browser, page, {
                 "decision-outcome": "upheld", "decision-reasons": "Upheld.",
                 "decision-expected_stage": "1", "decision-without_answer": "y"},
-                action=url + "/decision")
+                action=url + "/decision"))
 
         threads = [threading.Thread(target=submit, args=("one", one, page_one, url_one)),
                    threading.Thread(target=submit, args=("two", two, page_two, url_two))]

@@ -15,7 +15,7 @@ from lti_tool.roles import service as roles
 from lti_tool.roles.models import ALS
 from tests.conftest import free_port
 from tests.support.browser import FormBrowser
-from tests.support.pages import fill, platform_id
+from tests.support.pages import confirm_if_asked, fill, platform_id
 
 A_REQUEST = {
     "tool_name": "Microsoft Copilot",
@@ -84,6 +84,8 @@ def als_page(browser: FormBrowser, app: Flask, rid: int) -> requests.Response:
 
 def decide(browser: FormBrowser, app: Flask, rid: int, values: dict[str, str], *,
            page: requests.Response | None = None, follow: bool = True) -> requests.Response:
-    """An ALS member records a decision from the request page (``page`` if already open)."""
+    """An ALS member records a decision from the request page (``page`` if already open)
+    and confirms it (with ``follow=False``: the answer to the first post, unconfirmed)."""
     page = page or als_page(browser, app, rid)
-    return fill(browser, page, f"/als/requests/{rid}/decision", values, follow=follow)
+    asked = fill(browser, page, f"/als/requests/{rid}/decision", values, follow=follow)
+    return confirm_if_asked(browser, asked) if follow else asked

@@ -27,7 +27,7 @@ from tests.requests.conftest import (
     request_id,
 )
 from tests.support.browser import FormBrowser, launch
-from tests.support.pages import fill, text, wait_for
+from tests.support.pages import confirmation_fields, fill, text, wait_for
 
 
 def _body(mail: Any, subtype: str) -> str:
@@ -271,8 +271,11 @@ def test_two_als_members_deciding_at_once_cannot_both_succeed(
         statuses: list[int] = []
 
         def post(who: FormBrowser, page: Any, values: dict[str, str]) -> None:
+            asked = fill(who, page, f"/als/requests/{rid}/decision", values)
+            action, fields = confirmation_fields(asked)  # both confirm at the same moment
             start.wait()
-            answer = fill(who, page, f"/als/requests/{rid}/decision", values, follow=False)
+            answer = who.request("POST", action, data=fields,  # type: ignore[arg-type]
+                                 initiator=asked.url)
             statuses.append(answer.status_code)
 
         threads = [threading.Thread(target=post, args=(b, p, v))

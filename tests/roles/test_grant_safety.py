@@ -18,7 +18,7 @@ from lti_tool.people.models import Person
 from lti_tool.roles.models import RoleGrant, RoleRevocation
 from tests.conftest import row_counts
 from tests.support.browser import FormBrowser, launch
-from tests.support.pages import fill, text
+from tests.support.pages import confirm, fill, text
 
 NEWCOMER = "als.newcomer@example.test"
 
@@ -153,8 +153,9 @@ def test_parallel_grants_make_one_grant_and_revoking_ends_the_role(
         with app.app_context():
             als_grant = db.session.scalar(sa.select(RoleGrant.id).where(
                 RoleGrant.sub == "6", RoleGrant.revoked_at.is_(None)))
-        answers = _in_parallel(2, lambda i: fill(admins[i], pages[i],
-                                                 f"/admin/roles/{als_grant}/revoke", {}))
+        asked = [fill(admins[i], pages[i], f"/admin/roles/{als_grant}/revoke", {})
+                 for i in range(2)]
+        answers = _in_parallel(2, lambda i: confirm(admins[i], asked[i]))
         assert [a.status_code for a in answers] == [200, 200], answers
         said = [re.sub(r".*(Alex Support is no longer|That role was already)", r"\1",
                        text(a))[:60] for a in answers]

@@ -152,3 +152,31 @@ def wait_until_serving(url: str, what: str, *, timeout: float = 60.0,
         time.sleep(0.2)
     tail = log.read_text("utf-8", errors="replace")[-3000:] if log and log.exists() else ""
     raise AssertionError(f"{what} did not answer {url} within {timeout:.0f} s ({last})\n{tail}")
+
+
+_CONFIRM_FORM = re.compile(r'<section class="confirm-panel".*?<form method="post" action="([^"]*)"'
+                           r'(.*?)</form>', re.S)
+_HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
+
+
+def confirmation_fields(page: requests.Response) -> tuple[str, list[tuple[str, str]]]:
+    """(absolute action URL, fields in order, repeated names kept) of the page's confirmation
+    form (``confirm_panel`` of ``macros/ui.html``); fails if the page asks for none."""
+    match = _CONFIRM_FORM.search(page.text)
+    assert match, f"no confirmation form on {page.url} (status {page.status_code})"
+    action = urljoin(page.url, unescape(match.group(1)))
+    return action, [(name, unescape(value)) for name, value in _HIDDEN.findall(match.group(2))]
+
+
+def confirm(browser: FormBrowser, page: requests.Response) -> requests.Response:
+    """Press the confirm button of a confirmation page, following what happens afterwards."""
+    action, fields = confirmation_fields(page)
+    answer = browser.request("POST", action, data=fields,  # type: ignore[arg-type]
+                             initiator=page.url)
+    return browser.follow_all(answer)
+
+
+def confirm_if_asked(browser: FormBrowser, page: requests.Response) -> requests.Response:
+    """``page`` confirmed when it is a confirmation page, else ``page`` itself (a form shown
+    again with its errors, a refusal)."""
+    return confirm(browser, page) if 'class="confirm-panel"' in page.text else page
