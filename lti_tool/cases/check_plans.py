@@ -112,15 +112,22 @@ def schedule_check(incident: Incident, check: AuthenticityCheck, actor: Person,
     tell_learner(incident, check, EV_CHECK_SCHEDULED)
 
 
+def _written(field: str, text: str, missing: str, too_long: str, limit: int = 5000) -> str:
+    """``text`` stripped, or :class:`IncidentError` when it is empty or too long."""
+    text = text.strip()
+    if not text:
+        raise IncidentError(field, missing)
+    if len(text) > limit:
+        raise IncidentError(field, too_long)
+    return text
+
+
 def _open_check(check: AuthenticityCheck, actor: Person, reason: str) -> tuple[Incident, str]:
     incident = db.session.get(Incident, check.incident_id)
     assert incident is not None
     check_may_act(actor, incident, PLAN_CHECK)
-    reason = reason.strip()
-    if not reason:
-        raise IncidentError("reason", "Give the reason for the change: the learner is told.")
-    if len(reason) > 5000:
-        raise IncidentError("reason", "The reason must be 5,000 characters or fewer.")
+    reason = _written("reason", reason, "Give the reason for the change: the learner is told.",
+                      "The reason must be 5,000 characters or fewer.")
     lock_incident(incident)
     db.session.refresh(check)
     if check.done:
@@ -192,11 +199,8 @@ def comment(check: AuthenticityCheck, learner: Person, text: str,
     assert incident is not None
     if incident.learner_id != learner.id:
         raise LinkRefused("not_your_check", "This check is about someone else.", status=403)
-    text = text.strip()
-    if not text:
-        raise IncidentError("comment", "Write your comment.")
-    if len(text) > 5000:
-        raise IncidentError("comment", "Your comment must be 5,000 characters or fewer.")
+    text = _written("comment", text, "Write your comment.",
+                    "Your comment must be 5,000 characters or fewer.")
     lock_incident(incident)
     db.session.refresh(check)
     if not check.done:

@@ -20,12 +20,12 @@ from lti_tool.roles import service as roles
 from lti_tool.roles.models import ALS, QUALITY_LEAD
 from tests.cases.flows import (
     Courses,
-    decide,
     incident_url,
     not_receipts,
     panel,
     person_id,
     record,
+    uphold,
     wait_for,
 )
 from tests.conftest import SmtpSink
@@ -98,14 +98,6 @@ def test_overdue_cases_are_flagged_where_staff_look(app: Flask, declared: Course
         assert "Overdue cases" in page.text and "Lena Learner" in page.text
 
 
-def _uphold(moodle: Any, marker: str, activity_id: int, **extra: str) -> str:
-    with FormBrowser() as browser:
-        url = incident_url(record(browser, panel(browser, moodle, marker, activity_id,
-                                                 "learner1")))
-        assert decide(browser, url, without_answer="y", **extra).status_code == 200
-        return url
-
-
 def test_reaching_the_reportable_stage_tells_the_reporters(
         app: Flask, declared: Courses, moodle: Any, smtp: SmtpSink) -> None:
     with FormBrowser() as als1:  # has opened the tool, so the grant takes hold at once
@@ -114,8 +106,8 @@ def test_reaching_the_reportable_stage_tells_the_reporters(
         roles.grant(platform_id(app), ALS, actor="test", sub="6")  # als1
         roles.grant(platform_id(app), QUALITY_LEAD, actor="test", sub="8")  # marker2
         db.session.commit()
-    _uphold(moodle, "marker1", declared.cipd.id)
-    second = _uphold(moodle, "marker2", declared.cmi.id,
+    uphold(moodle, "marker1", declared.cipd.id)
+    second = uphold(moodle, "marker2", declared.cmi.id,
                      stage_action=ACTION_PROFESSIONAL_DISCUSSION)
     with FormBrowser() as marker2:
         launch(marker2, moodle, "marker2", declared.cmi.id)
@@ -123,7 +115,7 @@ def test_reaching_the_reportable_stage_tells_the_reporters(
                   {"followup-result": "satisfactory", "followup-done_on": "2026-06-10",
                    "followup-notes": "Explained every section."}, action=second + "/follow-up")
     assert not [m for m in not_receipts(smtp) if "awarding body" in m["Subject"]]
-    _uphold(moodle, "marker1", declared.cipd.id)
+    uphold(moodle, "marker1", declared.cipd.id)
 
     def told() -> list[Any]:
         return [m for m in not_receipts(smtp)

@@ -18,31 +18,19 @@ from pypdf import PdfReader
 
 from lti_tool.cases.models import ACTION_PROFESSIONAL_DISCUSSION, EvidenceItem
 from lti_tool.extensions import db
-from tests.cases.flows import PDF, Courses, decide, incident_url, panel, person_id, record
+from tests.cases.flows import PDF, Courses, panel, person_id, uphold
 from tests.support.browser import FormBrowser, launch
 from tests.support.pages import post_form
 
 DRAFT = b"%PDF-1.4\n% the learner's draft, week 3\n%%EOF\n"
 
 
-def _uphold(moodle: Any, marker: str, activity_id: int, *,
-            files: dict[str, tuple[str, bytes, str]] | None = None, **extra: str) -> str:
-    with FormBrowser() as browser:
-        page = record(browser, panel(browser, moodle, marker, activity_id, "learner1"),
-                      extra={"evidence_label": "Earlier draft"} if files else None,
-                      files=files)
-        url = incident_url(page)
-        done = decide(browser, url, without_answer="y", **extra)
-        assert done.status_code == 200, done.text
-        return url
-
-
 def reach_stage_3(moodle: Any, courses: Courses) -> str:
     """learner1: Stage 1 in the CIPD course, Stage 2 in the CMI course, Stage 3 in the CIPD
     course (each with an evidence file)."""
-    _uphold(moodle, "marker1", courses.cipd.id,
+    uphold(moodle, "marker1", courses.cipd.id,
             files={"evidence_file": ("draft-week3.pdf", DRAFT, "application/pdf")})
-    second = _uphold(moodle, "marker2", courses.cmi.id,
+    second = uphold(moodle, "marker2", courses.cmi.id,
                      files={"evidence_file": ("notes.pdf", PDF, "application/pdf")},
                      stage_action=ACTION_PROFESSIONAL_DISCUSSION)
     with FormBrowser() as marker2:
@@ -50,7 +38,7 @@ def reach_stage_3(moodle: Any, courses: Courses) -> str:
         post_form(marker2, marker2.open(second),
                   {"followup-result": "satisfactory", "followup-done_on": "2026-06-10",
                    "followup-notes": "Explained every section."}, action=second + "/follow-up")
-    return _uphold(moodle, "marker1", courses.cipd.id)
+    return uphold(moodle, "marker1", courses.cipd.id)
 
 
 def _pdf_text(content: bytes) -> tuple[str, int]:
@@ -138,9 +126,9 @@ def test_the_report_goes_to_the_awarding_body_of_the_reportable_case(
         app: Flask, declared: Courses, moodle: Any) -> None:
     """Stage 3 arises in the CMI course: the report names CMI even though earlier cases were
     in the CIPD course."""
-    _uphold(moodle, "marker1", declared.cipd.id)
-    _uphold(moodle, "marker1", declared.cipd.id, stage_action=ACTION_PROFESSIONAL_DISCUSSION)
-    _uphold(moodle, "marker2", declared.cmi.id)
+    uphold(moodle, "marker1", declared.cipd.id)
+    uphold(moodle, "marker1", declared.cipd.id, stage_action=ACTION_PROFESSIONAL_DISCUSSION)
+    uphold(moodle, "marker2", declared.cmi.id)
     learner = person_id(app, "3")
     with FormBrowser() as admin:
         page = panel(admin, moodle, "admin", declared.cmi.id, "learner1")
