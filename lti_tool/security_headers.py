@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 from lti_tool.extensions import db
 
 # Pages reached from a launch, shown inside Moodle's iframe (errors on them included).
-FRAMED_BLUEPRINTS = {"admin", "als", "course_requests", "learner", "requests", "staff"}
+FRAMED_BLUEPRINTS = {"admin", "als", "course_requests", "learner", "reporting", "requests",
+                     "staff"}
 FRAMED_ENDPOINTS = {"lti.login", "lti.launch"}
 # Opened from an email, outside Moodle: never framed.
 TOP_LEVEL_ENDPOINTS = {"learner.answer_by_link"}
