@@ -1,6 +1,6 @@
 """Forms for the checks a learner takes part in (CSRF-protected): planning with a date, time,
 place or link, what it is about and how to prepare; moving or cancelling with a reason; the
-record (with a professional discussion's two parts); the learner's comment. The rules live
+record (in two parts where the policy data asks); the learner's comment. The rules live
 in :mod:`lti_tool.cases.check_plans` and :mod:`lti_tool.cases.checks`."""
 
 from __future__ import annotations
@@ -79,11 +79,11 @@ class RecordForm(FlaskForm):
                          validators=[InputRequired("Choose the outcome of the check.")])
     subject_knowledge = TextAreaField(
         "Subject knowledge", validators=[Optional(), Length(max=10000)],
-        description="For a professional discussion: what the learner showed they know about "
+        description="For a two-part record: what the learner showed they know about "
                     "the subject of the work.")
     production = TextAreaField(
         "How the learner produced the work", validators=[Optional(), Length(max=10000)],
-        description="For a professional discussion: how they researched, planned, drafted "
+        description="For a two-part record: how they researched, planned, drafted "
                     "and wrote it (drafts, notes, version history they showed).")
     notes = TextAreaField("Notes", validators=[DataRequired("Enter notes on the check."),
                                                Length(max=10000)])

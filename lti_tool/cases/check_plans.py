@@ -40,9 +40,8 @@ if TYPE_CHECKING:  # records imports checks, which imports this module
 
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
-# The check whose record has two parts (the ombudsman's point: not only what the learner
-# knows, but how they produced the work).
-PROFESSIONAL_DISCUSSION = "professional discussion"
+# The two parts of the record of a check the policy data names (``two_part_checks``; the
+# ombudsman's point: not only what the learner knows, but how they produced the work).
 RECORD_PARTS = {"subject_knowledge": "Subject knowledge",
                 "production": "How the learner produced the work"}
 
@@ -186,7 +185,7 @@ def tell_learner(incident: Incident, check: AuthenticityCheck, change: str,
 
 
 def record_parts(check: AuthenticityCheck) -> list[tuple[str, str]]:
-    """The parts of the check's record, labelled (a professional discussion's two parts)."""
+    """The parts of the check's record, labelled (the two parts, where it has them)."""
     return [(label, getattr(check, name)) for name, label in RECORD_PARTS.items()
             if getattr(check, name, "")]
 

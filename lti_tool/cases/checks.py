@@ -9,7 +9,6 @@ import sqlalchemy as sa
 
 from lti_tool.cases.access import PLAN_CHECK, RECORD_CHECK, check_may_act
 from lti_tool.cases.check_plans import (
-    PROFESSIONAL_DISCUSSION,
     Schedule,
     clean_schedule,
     schedule_check,
@@ -88,11 +87,13 @@ def plan_check(incident: Incident, actor: Person, policy: Policy, *, method: str
 
 def record_check(check: AuthenticityCheck, actor: Person, *, done_on: date,
                  conducted_by: str, outcome: str, notes: str, subject_knowledge: str = "",
-                 production: str = "", at: datetime | None = None) -> AuthenticityCheck:
-    """Record that a planned check was done: when, by whom, the outcome and notes; for a
-    professional discussion both parts of the record, the learner's subject knowledge and
-    how they produced the work. Done once; a later correction is a note on the incident.
-    The learner is emailed that the record can be read (and commented on)."""
+                 production: str = "", two_part: bool = False,
+                 at: datetime | None = None) -> AuthenticityCheck:
+    """Record that a planned check was done: when, by whom, the outcome and notes; with
+    ``two_part`` (a check the policy data's ``case_process.two_part_checks`` names) both
+    parts of the record, the learner's subject knowledge and how they produced the work.
+    Done once; a later correction is a note on the incident. The learner is emailed that
+    the record can be read (and commented on)."""
     incident = db.session.get(Incident, check.incident_id)
     assert incident is not None
     check_may_act(actor, incident, RECORD_CHECK)
@@ -102,7 +103,7 @@ def record_check(check: AuthenticityCheck, actor: Person, *, done_on: date,
         raise IncidentError("conducted_by", "Enter who carried out the check.")
     if not notes.strip():
         raise IncidentError("notes", "Enter notes on the check.")
-    if check.method == PROFESSIONAL_DISCUSSION:
+    if two_part:
         if not subject_knowledge.strip():
             raise IncidentError("subject_knowledge", "Record what the learner showed about "
                                 "their subject knowledge.")

@@ -1,7 +1,7 @@
-"""How long each step of a case took against the policy data's targets (``clock_targets``,
-working days): the learner told, their answer, the decision, the report to the awarding body
-and the appeal's decision. Overdue cases are flagged on the course dashboard, the ALS and
-appeals queues and the administration page.
+"""How long each step of a case took against the policy data's targets
+(``case_process.step_targets_days``, working days): the learner told, their answer, the
+decision, the report to the awarding body and the appeal's decision. Overdue cases are
+flagged on the course dashboard, the ALS and appeals queues and the administration page.
 
 A clock reads the case's projection (and its events, when given, for the detail page), so a
 list of cases is checked without replaying their histories.
@@ -34,7 +34,7 @@ STEP_LABELS = {
     "learner_notified": "The learner told of the case",
     "answer_due": "The learner's answer",
     "decision": "The decision",
-    "report_to_awarding_body": "The report to the awarding body",
+    "report": "The report to the awarding body",
     "appeal_decided": "The appeal's decision",
 }
 
@@ -120,6 +120,19 @@ def _first(events: Sequence[object] | None, kind: str, **match: object) -> datet
     return None
 
 
+def reportable(incident: Incident, policy: Policy) -> bool:
+    """Whether the case, upheld, reached the stage at which the awarding body of its course
+    is told (the policy's ``awarding_bodies[].reporting``)."""
+    if incident.outcome != UPHELD or incident.stage is None:
+        return False
+    body = None
+    if incident.placement is not None:
+        from lti_tool.declarations.service import effective_settings
+
+        body = effective_settings(incident.placement).qualification
+    return policy.rules.reported(body, incident.stage)
+
+
 def case_clocks(incident: Incident, policy: Policy, *, now: datetime | None = None,
                 events: Sequence[object] | None = None) -> list[Clock]:
     """The clocks of the steps the case has reached, in order. ``events`` (the case's
@@ -141,12 +154,11 @@ def case_clocks(incident: Incident, policy: Policy, *, now: datetime | None = No
         decision_from = decided
     if incident.answered_at is not None or decided is not None or now > answer.due_at:
         clocks.append(_clock("decision", targets, decision_from, decided, now))
-    if (incident.outcome == UPHELD and (incident.stage or 0) >= policy.reportable_stage
-            and incident.decided_at is not None):
+    if reportable(incident, policy) and incident.decided_at is not None:
         reported = (_first(events, EV_FOLLOW_UP_RECORDED, result="reported")
                     if events is not None else
                     incident.closed_at if incident.state == CLOSED else None)
-        clocks.append(_clock("report_to_awarding_body", targets, incident.decided_at,
+        clocks.append(_clock("report", targets, incident.decided_at,
                              reported, now))
     clocks += _appeal_clocks(incident, targets, now, events)
     return clocks

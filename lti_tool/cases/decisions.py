@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from lti_tool.cases.access import DECIDE, FOLLOW_UP_ACTION, WITHDRAW, check_may_act
+from lti_tool.cases.clocks import reportable
 from lti_tool.cases.errors import IncidentConflict, IncidentError, StageChanged
 from lti_tool.cases.events import append_event, lock_incident
 from lti_tool.cases.ledger import action_for, lock_learner, stage_meaning
@@ -30,7 +31,7 @@ from lti_tool.cases.models import (
     Incident,
     StageLedgerEntry,
 )
-from lti_tool.cases.reporting import reportable, tell_reporters
+from lti_tool.cases.reporting import tell_reporters
 from lti_tool.cases.safeguards import Finding, check_finding, decision_context, sources
 from lti_tool.cases.standing import MAX_STAGE, standing
 from lti_tool.dbtypes import utcnow

@@ -1,8 +1,8 @@
-"""Reporting to the awarding body: when a learner reaches the stage the policy data says is
-reported (``reportable_stage``), the people who report (ALS members and quality leads, from
-the tool's roles) are emailed and the case waits in their queue until the report is recorded
-(the Stage-3 follow-up). A marker who may not produce the report (it holds other courses'
-cases) sends it to them instead.
+"""Reporting to the awarding body: when a case reaches the stage at which its course's
+awarding body is told (``awarding_bodies[].reporting`` in the policy data), the people who
+report (ALS members and quality leads, from the tool's roles) are emailed and the case waits
+in their queue until the report is recorded (the reporting follow-up). A marker who may not
+produce the report (it holds other courses' cases) sends it to them instead.
 
 Each is an event on the case (``reporters_told``, ``report_requested``), never a change to
 an earlier one.
@@ -16,7 +16,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from lti_tool.cases.clocks import Clock, case_clocks
+from lti_tool.cases.clocks import Clock, case_clocks, reportable
 from lti_tool.cases.events import append_event, lock_incident
 from lti_tool.cases.letters import assignment_name
 from lti_tool.cases.models import (
@@ -55,16 +55,12 @@ def _email_reporters(incident: Incident, *, requested_by: Person | None,
     return sent
 
 
-def reportable(incident: Incident, policy: Policy) -> bool:
-    return incident.outcome == UPHELD and (incident.stage or 0) >= policy.reportable_stage
-
-
 def tell_reporters(incident: Incident, policy: Policy, at: datetime | None = None) -> int:
     """Called when a decision gives the case the reportable stage (the incident is locked):
     email the reporters and record that they were told. Returns how many were emailed."""
     at = at or utcnow()
     due = next((c for c in case_clocks(incident, policy, now=at)
-                if c.step == "report_to_awarding_body"), None)
+                if c.step == "report"), None)
     sent = _email_reporters(incident, requested_by=None, due=due)
     append_event(incident, EV_REPORTERS_TOLD, None, {"emailed": sent}, at)
     return sent
@@ -89,7 +85,7 @@ def request_report(learner: Person, requester: Person, policy: Policy,
     lock_incident(incident)
     at = at or utcnow()
     due = next((c for c in case_clocks(incident, policy, now=at)
-                if c.step == "report_to_awarding_body"), None)
+                if c.step == "report"), None)
     sent = _email_reporters(incident, requested_by=requester, due=due)
     append_event(incident, EV_REPORT_REQUESTED, requester, {"emailed": sent}, at)
     return incident, sent
@@ -114,10 +110,11 @@ def queue(platform_id: int, policy: Policy, now: datetime | None = None) -> list
     cases = list(db.session.scalars(
         sa.select(Incident).where(Incident.platform_id == platform_id,
                                   Incident.state == FOLLOW_UP, Incident.outcome == UPHELD,
-                                  Incident.stage >= policy.reportable_stage)
+                                  Incident.stage >= policy.rules.first_reported_stage)
         .options(selectinload(Incident.learner), selectinload(Incident.course),
                  selectinload(Incident.placement))
         .order_by(Incident.decided_at, Incident.id)))
+    cases = [c for c in cases if reportable(c, policy)]
     asked: dict[int, list[tuple[str, datetime]]] = {}
     if cases:
         for event in db.session.scalars(
@@ -130,7 +127,7 @@ def queue(platform_id: int, policy: Policy, now: datetime | None = None) -> list
             asked.setdefault(event.incident_id, []).append((name, event.at))
     return [QueueItem(c, assignment_name(c.placement),
                       next((k for k in case_clocks(c, policy, now=now)
-                            if k.step == "report_to_awarding_body"), None),
+                            if k.step == "report"), None),
                       asked.get(c.id, [])) for c in cases]
 
 

@@ -63,6 +63,7 @@ class CaseProcess:
     appeal_days: int = 14
     poor_academic_practice: str = "first_case"
     awarding_body_appeals: tuple[tuple[str, str], ...] = ()
+    two_part_checks: tuple[str, ...] = ()  # checks whose record has two parts
 
     def next_route(self, awarding_body: str | None) -> str:
         """The awarding body's appeals procedure, in the policy's words."""
@@ -129,7 +130,8 @@ class Policy:
             poor_academic_practice=str(raw.get("poor_academic_practice",
                                                defaults.poor_academic_practice)),
             awarding_body_appeals=tuple(sorted(
-                (str(k), str(v)) for k, v in (raw.get("awarding_body_appeals") or {}).items())))
+                (str(k), str(v)) for k, v in (raw.get("awarding_body_appeals") or {}).items())),
+            two_part_checks=tuple(str(c) for c in raw.get("two_part_checks") or ()))
 
     @property
     def clock_targets(self) -> dict[str, int]:

@@ -28,19 +28,18 @@ from lti_tool.cases.access import (
     staff_course_ids,
 )
 from lti_tool.cases.answers import learner_cases
+from lti_tool.cases.clocks import reportable
 from lti_tool.cases.errors import ConflictOfInterest
-from lti_tool.cases.models import UPHELD, Incident
+from lti_tool.cases.models import Incident
 from lti_tool.cases.standing import standing
 from lti_tool.dbtypes import utcnow
 from lti_tool.declarations.service import effective_settings
 from lti_tool.lti.exceptions import AccessDenied
 from lti_tool.people.models import Person
-from lti_tool.policy.service import current_or_bundled
+from lti_tool.policy.service import Policy, current_or_bundled
 from lti_tool.reports import attachment, filename_part, safe_cell
 from lti_tool.reports.m1_facts import CaseSection, EvidenceEntry, Fact, case_sections, file_bytes
 
-AWARDING_BODIES = {"CIPD": "CIPD (Chartered Institute of Personnel and Development)",
-                   "CMI": "CMI (Chartered Management Institute)"}
 SECTION_TITLES = {
     "A": "A. Nature of the incident",
     "B": "B. How the learner was made aware of the rules",
@@ -75,9 +74,9 @@ class M1Report:
 
 def _check_access(learner: Person, viewer: Person, cases: list[Incident]) -> None:
     if viewer.id == learner.id:
-        raise ConflictOfInterest("conflict_of_interest", "This report is about "
-                                           "you, so you cannot produce it. Ask the ALS team "
-                                           "or a tool administrator.")
+        raise ConflictOfInterest("conflict_of_interest", "This report is about you, so you "
+                                 "cannot produce it. Ask the ALS team or a tool "
+                                 "administrator.")
     for case in cases:
         check_may_act(viewer, case, REPORT)
     staff_courses = staff_course_ids(viewer)
@@ -88,11 +87,10 @@ def _check_access(learner: Person, viewer: Person, cases: list[Incident]) -> Non
                                    "(the ALS team or the quality lead) produces it.")
 
 
-def reportable_case(cases: list[Incident], reportable_stage: int) -> Incident | None:
-    """The case where the learner reached the stage that is reported (the latest upheld one
-    at that stage or above), else None."""
-    found = [i for i in cases if i.outcome == UPHELD and (i.stage or 0)
-             >= reportable_stage]
+def reportable_case(cases: list[Incident], policy: Policy) -> Incident | None:
+    """The case where the learner reached the stage its awarding body is told of (the
+    latest such upheld case), else None."""
+    found = [i for i in cases if reportable(i, policy)]
     return max(found, key=lambda i: (i.decided_at or i.raised_at, i.id)) if found else None
 
 
@@ -106,12 +104,14 @@ def build(learner: Person, viewer: Person) -> M1Report:
     cases = sorted(learner_cases(learner), key=lambda i: (i.raised_at, i.id))
     _check_access(learner, viewer, cases)
     policy = current_or_bundled()
-    reportable = reportable_case(cases, policy.reportable_stage)
+    reportable = reportable_case(cases, policy)
     sections = case_sections(learner, cases, reportable)
     chosen = next((s for s in sections if s.reportable), None) or (
         sections[-1] if sections else None)
     qualification = (effective_settings(chosen.incident.placement).qualification
                      if chosen else None) or "Not recorded"
+    body = policy.rules.awarding_body(qualification)
+    awarding_body = body.name if body is not None else "Not recorded"
     cfg = current_app.config
     contact = ", ".join(v for v in (cfg.get("CENTRE_CONTACT_NAME"),
                                     cfg.get("CENTRE_CONTACT_EMAIL"),
@@ -126,7 +126,7 @@ def build(learner: Person, viewer: Person) -> M1Report:
         Fact("Email", learner.email or "Not shared by Moodle"),
         Fact("Qualification", qualification),
         Fact("Unit (assignment)", chosen.assignment if chosen else "Not recorded"),
-        Fact("Awarding body", AWARDING_BODIES.get(qualification, "Not recorded")),
+        Fact("Awarding body", awarding_body),
         Fact("Stage under the policy", f"Stage {current.stage} ({current.upheld} upheld "
              f"case{'s' if current.upheld != 1 else ''} across all courses)"
              if current.stage else "None"),
@@ -137,7 +137,7 @@ def build(learner: Person, viewer: Person) -> M1Report:
     return M1Report(
         centre=centre, learner_facts=learner_facts, learner=learner,
         qualification=qualification, unit=chosen.assignment if chosen else "",
-        awarding_body=AWARDING_BODIES.get(qualification, "Not recorded"),
+        awarding_body=awarding_body,
         stage=current.stage, upheld=current.upheld, generated_at=utcnow(),
         generated_by=viewer.display_name, cases=sections,
         reportable=next((s for s in sections if s.reportable), None))

@@ -19,7 +19,6 @@ from lti_tool.cases.models import (
     EV_NOTE_ADDED,
     EVIDENCE_DETECTION,
     EVIDENCE_FILE,
-    NOT_UPHELD,
     SOURCE_CHECKER,
     UPHELD,
     AuthenticityCheck,
@@ -27,6 +26,7 @@ from lti_tool.cases.models import (
     Incident,
 )
 from lti_tool.cases.records import TimelineEntry, describe, timeline
+from lti_tool.cases.safeguards import FINDING_LABELS, sources
 from lti_tool.declarations import authentication, awareness
 from lti_tool.declarations.models import AWARENESS_KINDS
 from lti_tool.extensions import db
@@ -70,7 +70,7 @@ class CaseSection:
     """One case, in the M1 form's four parts."""
 
     incident: Incident
-    title: str  # "Case 12: Unit 1 assignment (CIPD L5 People Practice)"
+    title: str  # "Case 12: Unit 1 assignment (L5 People Practice)"
     course: str
     assignment: str
     outcome: str
@@ -94,8 +94,8 @@ def file_bytes(evidence_id: int) -> bytes | None:
 def outcome_label(incident: Incident) -> str:
     if incident.outcome == UPHELD:
         return f"Upheld, Stage {incident.stage}"
-    if incident.outcome == NOT_UPHELD:
-        return "Not upheld"
+    if incident.outcome in FINDING_LABELS:
+        return FINDING_LABELS[incident.outcome]
     return "Not decided yet"
 
 
@@ -124,7 +124,7 @@ def _section(learner: Person, incident: Incident, reportable: bool) -> CaseSecti
         Fact("The marker's observations", incident.observations),
         Fact("Outcome", section.outcome),
     ]
-    relied = _relied_on(entries)
+    relied = _relied_on(incident, entries)
     for n, item in enumerate(evidence_of(incident), start=1):
         reference = f"E{n}"
         section.evidence.append(EvidenceEntry(
@@ -169,12 +169,17 @@ def _section(learner: Person, incident: Incident, reportable: bool) -> CaseSecti
     return section
 
 
-def _relied_on(entries: list[TimelineEntry]) -> set[int] | None:
-    """The evidence the latest decision says it relied on (None when it did not say)."""
+def _relied_on(incident: Incident, entries: list[TimelineEntry]) -> set[int] | None:
+    """The evidence items the latest decision says it relied on (None when it did not say).
+    The decision names what it relied on by the words the decider chose from
+    (:func:`lti_tool.cases.safeguards.sources`)."""
     for entry in reversed(entries):
         if entry.kind == EV_DECIDED:
-            ids = entry.data.get("evidence_ids", entry.data.get("relied_on"))
-            return {int(i) for i in ids} if isinstance(ids, list) else None
+            named = entry.data.get("relied_on")
+            if not isinstance(named, list):
+                return None
+            return {int(s.key.split(":")[1]) for s in sources(incident)
+                    if s.key.startswith("evidence:") and s.label in named}
     return None
 
 
@@ -182,13 +187,19 @@ def _decision_text(data: dict[str, object]) -> str:
     if data.get("outcome") == UPHELD:
         action = ACTION_LABELS.get(str(data.get("action") or ""), "")
         text = f"Upheld: Stage {data.get('stage')}" + (f" ({action})" if action else "")
-    elif data.get("outcome") == NOT_UPHELD:
-        text = "Not upheld"
     else:
-        text = "Decided"
+        text = FINDING_LABELS.get(str(data.get("outcome") or ""), "Decided")
     if data.get("without_answer"):
         text += ", decided without the learner's answer"
-    return f"{text}. Reasons: {data.get('reasons', '')}"
+        if data.get("without_answer_reason"):
+            text += f" (why: {data['without_answer_reason']})"
+    text += f". Reasons: {data.get('reasons', '')}"
+    if data.get("account_reasons"):
+        text += f" The learner's account: {data['account_reasons']}"
+    relied = data.get("relied_on")
+    if isinstance(relied, list) and relied:
+        text += " Relied on: " + "; ".join(str(r) for r in relied) + "."
+    return text
 
 
 def _answers(incident: Incident) -> list[Fact]:
@@ -210,7 +221,7 @@ def _checks(incident: Incident, entries: list[TimelineEntry]) -> list[Fact]:
 
 def check_facts(check: AuthenticityCheck, entries: list[TimelineEntry]) -> list[Fact]:
     """A check in words: each change of plan (with its reason), the record and its notes
-    (for a professional discussion, both parts) and the learner's comments."""
+    (both parts, for a two-part record) and the learner's comments."""
     name = check.method.capitalize()
     facts = [Fact(name, describe(e), e.at, e.actor) for e in entries
              if e.kind != "check_recorded"]

@@ -141,6 +141,7 @@ def learner(placement_id: int, person_id: int) -> str:
         policy=policy, history=history, status=declarations.status(
             history[0] if history else None, policy),
         elsewhere=elsewhere, cases=cases, standing=current,
+        reported=any(clocks.reportable(i, policy) for i, _ in cases),
         next_meaning=ledger.stage_meaning(policy, current.next_stage),
         state_label=records.state_label)
 
@@ -272,6 +273,7 @@ def _page(incident: Incident, *, status: int = 200, **forms: Any) -> ResponseRet
         plan_form=plan, result_forms=result_forms, move_forms=move_forms,
         cancel_forms=cancel_forms, decision_form=decision,
         check_parts={c.id: check_plans.record_parts(c) for c in check_rows},
+        two_part_checks=policy.case_process.two_part_checks,
         check_comments={c.id: [e for e in check_events[c.id]
                                if e.kind == EV_CHECK_COMMENTED] for c in check_rows},
         clocks=clocks.case_clocks(incident, policy, events=entries),
@@ -394,7 +396,9 @@ def record_check(placement_id: int, incident_id: int, check_id: int) -> Response
                                 outcome=form.outcome.data or "",
                                 notes=form.notes.data or "",
                                 subject_knowledge=form.subject_knowledge.data or "",
-                                production=form.production.data or "")
+                                production=form.production.data or "",
+                                two_part=check.method in policies.current_or_bundled()
+                                .case_process.two_part_checks)
         except IncidentError as exc:
             _attach(form, exc)
         else:

@@ -53,7 +53,7 @@ def test_clock_states_against_the_targets(app: Flask) -> None:
         case.outcome, case.stage, case.state = "upheld", 3, "follow_up"
         clocks = case_clocks(case, policy, now=late_now)
         assert [c.state for c in clocks] == [MET, MET, LATE, RUNNING]
-        assert clocks[3].step == "report_to_awarding_body"
+        assert clocks[3].step == "report"
         case.answered_at = None  # decided without the learner's answer
         assert case_clocks(case, policy, now=late_now)[1].state == NOT_NEEDED
 
