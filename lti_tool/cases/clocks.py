@@ -18,11 +18,14 @@ from sqlalchemy.orm import selectinload
 
 from lti_tool.cases.models import (
     CLOSED,
+    EV_APPEAL_DECIDED,
+    EV_APPEALED,
     EV_DECIDED,
     EV_FOLLOW_UP_RECORDED,
     EV_LEARNER_ASKED,
     OPEN_STATES,
     UPHELD,
+    Appeal,
     Incident,
 )
 from lti_tool.dbtypes import utcnow
@@ -166,12 +169,22 @@ def case_clocks(incident: Incident, policy: Policy, *, now: datetime | None = No
 
 def _appeal_clocks(incident: Incident, targets: dict[str, int], now: datetime,
                    events: Sequence[object] | None) -> list[Clock]:
-    lodged = getattr(incident, "appealed_at", None) or _first(events, "appeal_lodged")
+    if events is not None:
+        lodged = _first(events, EV_APPEALED)
+        decided = _first(events, EV_APPEAL_DECIDED)
+    else:  # a list of cases: only decided ones can have an appeal
+        appeal = (db.session.scalar(sa.select(Appeal).where(Appeal.incident_id == incident.id))
+                  if incident.id is not None and incident.decided_at is not None else None)
+        lodged, decided = (appeal.submitted_at, appeal.reviewed_at) if appeal else (None, None)
     if lodged is None:
         return []
-    decided = getattr(incident, "appeal_decided_at", None) or _first(events,
-                                                                     "appeal_decided")
     return [_clock("appeal_decided", targets, lodged, decided, now)]
+
+
+def appeal_clock(appeal: Appeal, policy: Policy, now: datetime | None = None) -> Clock:
+    """The appeal's clock: from the learner's appeal to the reviewer's decision."""
+    return _clock("appeal_decided", policy.clock_targets, appeal.submitted_at,
+                  appeal.reviewed_at, now or utcnow())
 
 
 def is_overdue(incident: Incident, policy: Policy, now: datetime | None = None) -> bool:

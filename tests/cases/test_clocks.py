@@ -7,13 +7,28 @@ sends it to them. Through launches, with real SMTP."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask
 
-from lti_tool.cases.clocks import LATE, MET, NOT_NEEDED, OVERDUE, RUNNING, case_clocks
-from lti_tool.cases.models import ACTION_PROFESSIONAL_DISCUSSION, Incident, IncidentEvent
+from lti_tool.cases.clocks import (
+    LATE,
+    MET,
+    NOT_NEEDED,
+    OVERDUE,
+    RUNNING,
+    appeal_clock,
+    case_clocks,
+)
+from lti_tool.cases.models import (
+    ACTION_PROFESSIONAL_DISCUSSION,
+    EV_APPEALED,
+    Appeal,
+    Incident,
+    IncidentEvent,
+)
 from lti_tool.extensions import db
 from lti_tool.policy import service as policies
 from lti_tool.roles import service as roles
@@ -56,6 +71,21 @@ def test_clock_states_against_the_targets(app: Flask) -> None:
         assert clocks[3].step == "report"
         case.answered_at = None  # decided without the learner's answer
         assert case_clocks(case, policy, now=late_now)[1].state == NOT_NEEDED
+
+
+def test_an_appeal_runs_against_its_target(app: Flask) -> None:
+    with app.app_context():
+        policy = policies.current_or_bundled()
+        appeal = Appeal(submitted_at=MONDAY, reviewed_at=None)
+        clock = appeal_clock(appeal, policy, now=MONDAY + timedelta(days=20))
+        assert (clock.step, clock.target_days, clock.state) == ("appeal_decided", 10, OVERDUE)
+        appeal.reviewed_at = MONDAY + timedelta(days=2)
+        assert appeal_clock(appeal, policy, now=MONDAY + timedelta(days=20)).state == MET
+        case = Incident(raised_at=MONDAY, state="closed", outcome="upheld", stage=1,
+                        answered_at=MONDAY, decided_at=MONDAY + timedelta(days=1))
+        events = [SimpleNamespace(kind=EV_APPEALED, data={}, at=MONDAY + timedelta(days=2))]
+        last = case_clocks(case, policy, now=MONDAY + timedelta(days=3), events=events)[-1]
+        assert (last.step, last.state) == ("appeal_decided", RUNNING)
 
 
 def _age(app: Flask, days: int) -> None:
