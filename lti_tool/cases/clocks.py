@@ -104,8 +104,9 @@ class Clock:
 
 
 def _clock(step: str, targets: dict[str, int], started: datetime, done: datetime | None,
-           now: datetime, *, needed: bool = True, note: str = "") -> Clock:
-    due = add_working_days(started, targets[step])
+           now: datetime, *, needed: bool = True, note: str = "",
+           due: datetime | None = None) -> Clock:
+    due = due or add_working_days(started, targets[step])
     if not needed:
         state = NOT_NEEDED
     elif done is not None:
@@ -147,10 +148,12 @@ def case_clocks(incident: Incident, policy: Policy, *, now: datetime | None = No
     notified = _first(events, EV_LEARNER_ASKED) or incident.raised_at
     clocks.append(_clock("learner_notified", targets, incident.raised_at, notified, now))
     decided = _first(events, EV_DECIDED) or incident.decided_at
-    answer = _clock("answer_due", targets, notified, incident.answered_at, now)
+    # The learner's deadline as the case holds it (the question email named it).
+    deadline = incident.answer_due_at
+    answer = _clock("answer_due", targets, notified, incident.answered_at, now, due=deadline)
     if incident.answered_at is None and decided is not None:
         answer = _clock("answer_due", targets, notified, None, now, needed=False,
-                        note="Decided without the learner's answer")
+                        note="Decided without the learner's answer", due=deadline)
     clocks.append(answer)
     decision_from = incident.answered_at or answer.due_at
     if decided is not None and decided < decision_from:

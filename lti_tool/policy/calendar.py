@@ -1,6 +1,7 @@
-"""Working days, the unit of the policy data's time limits (``clock_targets``): Monday to
-Friday, counted in UTC. Bank holidays are not known to the tool, so a target that spans one
-is a day shorter than a person would count (the flag comes a day early, never late)."""
+"""Working days, the unit of the policy data's time limits (the response window and
+``case_process.step_targets_days``): Monday to Friday, counted in UTC. Bank holidays are not
+known to the tool, so a target that spans one is a day shorter than a person would count
+(the flag comes a day early, never late)."""
 
 from __future__ import annotations
 

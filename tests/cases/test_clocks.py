@@ -95,6 +95,8 @@ def _age(app: Flask, days: int) -> None:
             case.raised_at -= timedelta(days=days)
             if case.decided_at is not None:
                 case.decided_at -= timedelta(days=days)
+            if case.answer_due_at is not None:
+                case.answer_due_at -= timedelta(days=days)
         for event in db.session.scalars(sa.select(IncidentEvent)):
             event.at -= timedelta(days=days)
         db.session.commit()
