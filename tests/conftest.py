@@ -96,7 +96,12 @@ def app(database_uri: str, keys_dir: Path, tool_port: int, tmp_path: Path) -> It
         "HTTP_TIMEOUT": 30.0,
     })
     app.instance_path = str(tmp_path / "instance")
+    # The case flows change the database behind the browser (a deadline passing): they use
+    # this test's app, never an earlier test's. Imported here: flows imports this module.
+    from tests.cases import flows
+    flows.APP = app
     yield app
+    flows.APP = None
     with app.app_context():
         db.session.remove()
         with db.engine.begin() as conn:

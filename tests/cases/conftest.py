@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.cases import flows
 from tests.cases.flows import Courses, declare_as, place_both
 
 # Above the tool's 256 KiB request limit (so the upload pages must raise it) and small
@@ -19,7 +18,6 @@ UPLOAD_LIMIT = 400_000
 def incident_settings(app: Flask) -> None:
     app.config.update(INCIDENT_MAX_UPLOAD_BYTES=UPLOAD_LIMIT,
                       AI_CHECKERS=["Turnitin AI writing detection", "Copyleaks"])
-    flows.APP = app
 
 
 @pytest.fixture
