@@ -9,7 +9,7 @@ list of cases is checked without replaying their histories.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -127,8 +127,9 @@ def _first(events: Sequence[object] | None, kind: str, **match: object) -> datet
 def reportable(incident: Incident, policy: Policy) -> bool:
     """Whether the case, upheld, reached the stage at which the awarding body of its course
     is told (the policy's ``awarding_bodies[].reporting``)."""
-    if incident.outcome != UPHELD or incident.stage is None:
-        return False
+    if (incident.outcome != UPHELD or incident.stage is None
+            or incident.stage < policy.rules.first_reported_stage):
+        return False  # no awarding body is told at this stage (and no query to know it)
     body = None
     if incident.placement is not None:
         from lti_tool.declarations.service import effective_settings
@@ -138,7 +139,8 @@ def reportable(incident: Incident, policy: Policy) -> bool:
 
 
 def case_clocks(incident: Incident, policy: Policy, *, now: datetime | None = None,
-                events: Sequence[object] | None = None) -> list[Clock]:
+                events: Sequence[object] | None = None,
+                appeals: Mapping[int, Appeal] | None = None) -> list[Clock]:
     """The clocks of the steps the case has reached, in order. ``events`` (the case's
     timeline) makes the times exact; without them the case's projection is used (the
     learner is asked in the same transaction as the case is raised)."""
@@ -166,17 +168,19 @@ def case_clocks(incident: Incident, policy: Policy, *, now: datetime | None = No
                     incident.closed_at if incident.state == CLOSED else None)
         clocks.append(_clock("report", targets, incident.decided_at,
                              reported, now))
-    clocks += _appeal_clocks(incident, targets, now, events)
+    clocks += _appeal_clocks(incident, targets, now, events, appeals)
     return clocks
 
 
 def _appeal_clocks(incident: Incident, targets: dict[str, int], now: datetime,
-                   events: Sequence[object] | None) -> list[Clock]:
+                   events: Sequence[object] | None,
+                   appeals: Mapping[int, Appeal] | None) -> list[Clock]:
     if events is not None:
         lodged = _first(events, EV_APPEALED)
         decided = _first(events, EV_APPEAL_DECIDED)
-    else:  # a list of cases: only decided ones can have an appeal
-        appeal = (db.session.scalar(sa.select(Appeal).where(Appeal.incident_id == incident.id))
+    else:  # ``appeals``: a list's appeals, read at once; only decided cases have one
+        appeal = (appeals.get(incident.id) if appeals is not None else
+                  db.session.scalar(sa.select(Appeal).where(Appeal.incident_id == incident.id))
                   if incident.id is not None and incident.decided_at is not None else None)
         lodged, decided = (appeal.submitted_at, appeal.reviewed_at) if appeal else (None, None)
     if lodged is None:
@@ -209,8 +213,9 @@ def overdue_cases(policy: Policy, *, platform_id: int | None = None,
                   learner_ids: Iterable[int] | None = None, now: datetime | None = None,
                   limit: int = 500, related: bool = True) -> list[OverdueCase]:
     """Open cases (upheld ones still to report among them) with a step past its target,
-    oldest first: on a platform, in some courses or for some learners. One query, and one
-    each for their learners, courses and placements unless ``related`` is false."""
+    oldest first: on a platform, in some courses or for some learners. One query, one for
+    their appeals, and one each for their learners, courses and placements unless
+    ``related`` is false."""
     stmt = (sa.select(Incident).where(Incident.state.in_(OPEN_STATES))
             .order_by(Incident.raised_at, Incident.id).limit(limit))
     if related:
@@ -224,8 +229,12 @@ def overdue_cases(policy: Policy, *, platform_id: int | None = None,
         stmt = stmt.where(Incident.learner_id.in_(list(learner_ids)))
     now = now or utcnow()
     found = []
-    for incident in db.session.scalars(stmt):
-        clocks = case_clocks(incident, policy, now=now)
+    cases = list(db.session.scalars(stmt))
+    decided = [c.id for c in cases if c.decided_at is not None]
+    appeals = {a.incident_id: a for a in db.session.scalars(
+        sa.select(Appeal).where(Appeal.incident_id.in_(decided)))} if decided else {}
+    for incident in cases:
+        clocks = case_clocks(incident, policy, now=now, appeals=appeals)
         if any(c.overdue for c in clocks):
             found.append(OverdueCase(incident, clocks))
     return found

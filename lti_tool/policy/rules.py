@@ -165,7 +165,10 @@ class Rules:
 
     @property
     def first_reported_stage(self) -> int:
-        """The lowest stage any awarding body (or the last stage) is told of."""
+        """The lowest stage any awarding body (or the last stage) is told of (the first, for
+        a body told on suspicion)."""
+        if any(b.reports_on_suspicion for b in self.awarding_bodies):
+            return self.stages[0].number
         return min([b.reporting.stage for b in self.awarding_bodies
                     if b.reporting.stage is not None] + [self.last_stage])
 
