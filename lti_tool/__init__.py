@@ -134,6 +134,7 @@ def register_blueprints(app: Flask) -> None:
     from lti_tool.admin.views import bp as admin_bp
     from lti_tool.appeals.views import bp as appeals_bp
     from lti_tool.learner import cases as _learner_cases  # noqa: F401 - adds routes
+    from lti_tool.learner import checks as _learner_checks  # noqa: F401 - adds routes
     from lti_tool.learner import declaring as _learner_declaring  # noqa: F401 - adds routes
     from lti_tool.learner import incidents as _learner_incidents  # noqa: F401 - adds routes
     from lti_tool.learner.views import bp as learner_bp
@@ -141,16 +142,19 @@ def register_blueprints(app: Flask) -> None:
     from lti_tool.policy.views import bp as policy_editor_bp
     from lti_tool.privacy.views import bp as privacy_bp
     from lti_tool.public.views import bp as public_bp
+    from lti_tool.reporters.views import bp as reporting_bp
     from lti_tool.requests.als_views import bp as als_bp
     from lti_tool.requests.staff_views import bp as course_requests_bp
     from lti_tool.requests.views import bp as requests_bp
+    from lti_tool.staff import checks as _staff_checks  # noqa: F401 - adds routes
     from lti_tool.staff import incidents as _staff_incidents  # noqa: F401 - adds routes
     from lti_tool.staff import reports as _staff_reports  # noqa: F401 - adds routes
     from lti_tool.staff.views import bp as staff_bp
 
     for bp in (public_bp, lti_bp, learner_bp, staff_bp, admin_bp, privacy_bp):
         app.register_blueprint(bp)
-    for bp in (requests_bp, als_bp, course_requests_bp, appeals_bp, policy_editor_bp):
+    for bp in (requests_bp, als_bp, course_requests_bp, appeals_bp, policy_editor_bp,
+               reporting_bp):
         app.register_blueprint(bp)
 
 

@@ -19,7 +19,7 @@ from lti_tool.people.models import Person
 from lti_tool.platforms import service as platforms
 from lti_tool.platforms.models import Platform
 from lti_tool.roles import service as roles
-from lti_tool.roles.models import ALS, APPEAL_REVIEWER, POLICY_OWNER, TOOL_ADMIN
+from lti_tool.roles.models import ALS, APPEAL_REVIEWER, POLICY_OWNER, QUALITY_LEAD, TOOL_ADMIN
 
 T = TypeVar("T")
 
@@ -220,8 +220,8 @@ def policy_list() -> None:
     for v in found:
         click.echo(f"{v.label:<12} {v.status:<10} imported {v.imported_at:%Y-%m-%d} by "
                    f"{v.imported_by}  sha256 {v.content_hash[:12]}")
-roles_cli = AppGroup("roles", help="Roles the tool holds: ALS team members and tool "
-                                    "administrators, per platform.")
+roles_cli = AppGroup("roles", help="Roles the tool holds: ALS team members, quality leads "
+                                    "and tool administrators, per platform.")
 
 
 def _one_platform(ref: str) -> Platform:
@@ -304,6 +304,21 @@ def roles_revoke_appeal_reviewer(platform_ref: str, sub: str | None,
                                  email: str | None) -> None:
     """End someone's appeal reviewer role (the grant stays in the history)."""
     _revoke(APPEAL_REVIEWER, platform_ref, sub, email)
+
+
+@roles_cli.command("grant-quality-lead")
+@_who_options
+def roles_grant_quality_lead(platform_ref: str, sub: str | None, email: str | None) -> None:
+    """Make someone a quality lead: with the ALS team, they report cases to the awarding
+    body (emailed when a case must be reported; they see every case)."""
+    _grant(QUALITY_LEAD, platform_ref, sub, email)
+
+
+@roles_cli.command("revoke-quality-lead")
+@_who_options
+def roles_revoke_quality_lead(platform_ref: str, sub: str | None, email: str | None) -> None:
+    """End someone's quality lead role (the grant stays in the history)."""
+    _revoke(QUALITY_LEAD, platform_ref, sub, email)
 
 
 @roles_cli.command("grant-admin")

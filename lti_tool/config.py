@@ -100,9 +100,13 @@ class DefaultConfig:
     # its published version; when it has none, the most recently published policy.
     POLICY_DEFAULT_REFERENCE = "AIU"
 
-    # The centre named in the Stage-3 report pack for the awarding body.
+    # The centre named in the report to the awarding body (the JCQ M1 form's header): its
+    # name, its number with the awarding body, and who the awarding body should contact.
     CENTRE_NAME = "Leep Talent"
     CENTRE_NUMBER = ""
+    CENTRE_CONTACT_NAME = ""
+    CENTRE_CONTACT_EMAIL = ""
+    CENTRE_CONTACT_PHONE = ""
 
     # Email (SMTP).
     MAIL_SERVER = "localhost"

@@ -1,7 +1,7 @@
 """The tool's navigation links, shown on every page after a launch: the activity, the
-learner's requests and cases, the course's requests for staff, the ALS review queue and the
-appeals queue for those who hold the role (any role, any course) and tool administration for
-tool administrators."""
+learner's requests and cases, the course's requests for staff, the ALS review queue, the
+appeals queue and the cases to report to the awarding body for those who hold the role (any
+role, any course) and tool administration for tool administrators."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from lti_tool.extensions import db
 from lti_tool.people.access import current_launch
 from lti_tool.people.models import Person
 from lti_tool.people.roles import ADMIN, LEARNER, STAFF, at_least
-from lti_tool.roles.models import ALS, APPEAL_REVIEWER
+from lti_tool.roles.models import ALS, APPEAL_REVIEWER, QUALITY_LEAD
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,8 @@ def tool_nav() -> list[NavItem]:
                              waiting_count(launch.platform_id), "waiting for the ALS team"))
     if APPEAL_REVIEWER in held:
         items.append(NavItem("Appeals", url_for("appeals.queue")))
+    if held & {ALS, QUALITY_LEAD}:
+        items.append(NavItem("Cases to report", url_for("reporting.queue")))
     admin = launch.role == ADMIN or (person is not None and roles.is_tool_admin(person, held))
     if admin:
         items.append(NavItem("Tool administration", url_for("admin.index")))

@@ -22,8 +22,7 @@ from lti_tool.platforms import changes
 
 # Pages reached from a launch, shown inside Moodle's iframe (errors on them included).
 FRAMED_BLUEPRINTS = {"admin", "als", "appeals", "course_requests", "learner", "policy_editor",
-                     "privacy", "requests",
-                     "staff"}
+                     "privacy", "reporting", "requests", "staff"}
 FRAMED_ENDPOINTS = {"lti.login", "lti.launch"}
 # Opened from an email, outside Moodle: never framed.
 TOP_LEVEL_ENDPOINTS = {"learner.answer_by_link", "learner.cases_by_link"}

@@ -23,6 +23,7 @@ from wtforms import IntegerField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from lti_tool.audit import service as audit
+from lti_tool.cases.clocks import overdue_cases
 from lti_tool.extensions import db
 from lti_tool.formfields import RadioGroup
 from lti_tool.lti.keys import KeyStoreError
@@ -31,12 +32,14 @@ from lti_tool.outbox import service as outbox
 from lti_tool.outbox.models import FAILED, OutboxMessage
 from lti_tool.people.models import Person
 from lti_tool.platforms import service as platforms
+from lti_tool.policy import service as policies
 from lti_tool.roles import service as roles
 from lti_tool.roles.access import require_tool_admin
 from lti_tool.roles.models import (
     ALS,
     APPEAL_REVIEWER,
     POLICY_OWNER,
+    QUALITY_LEAD,
     ROLE_LABELS,
     TOOL_ADMIN,
     RoleGrant,
@@ -55,6 +58,8 @@ def _page(new_url: str | None = None, **extra: object) -> str:
                            failed=outbox.failed_messages(g.launch.platform_id),
                            retrying=outbox.retrying_messages(g.launch.platform_id),
                            queue=outbox.queue_figures(),
+                           overdue=overdue_cases(policies.current_or_bundled(),
+                                                 platform_id=g.launch.platform_id),
                            hint=outbox.hint, new_url=new_url, **extra)
 
 
@@ -161,6 +166,7 @@ def _audit_page(verified: audit.VerifyResult | None = None) -> str:
 class GrantForm(FlaskForm):
     role = RadioGroup("Role", options=[(ALS, ROLE_LABELS[ALS]),
                                        (APPEAL_REVIEWER, ROLE_LABELS[APPEAL_REVIEWER]),
+                                       (QUALITY_LEAD, ROLE_LABELS[QUALITY_LEAD]),
                                        (TOOL_ADMIN, ROLE_LABELS[TOOL_ADMIN]),
                                        (POLICY_OWNER, ROLE_LABELS[POLICY_OWNER])],
                       message="Choose the role to give.")

@@ -9,7 +9,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
 from lti_tool import uploads
-from lti_tool.cases import access, answers, appeals, evidence, letters, records
+from lti_tool.cases import access, answers, appeals, clocks, evidence, letters, records
 from lti_tool.cases.errors import IncidentConflict, IncidentError
 from lti_tool.cases.forms import AppealReviewForm
 from lti_tool.cases.models import (
@@ -33,8 +33,10 @@ bp = Blueprint("appeals", __name__, url_prefix="/appeals")
 @require_appeal_reviewer
 def queue() -> str:
     items = appeals.queue(g.launch.platform_id, pending_only=False)
+    policy = policies.current_or_bundled()
     return render_template("appeals/queue.html", person=g.person, items=items,
                            state_labels=appeals.STATE_LABELS,
+                           clocks={a.id: clocks.appeal_clock(a, policy) for a in items},
                            conflicted={a.id for a in items if access.conflict_of_interest(
                                g.person, a.incident, access.APPEAL_REVIEW)})
 

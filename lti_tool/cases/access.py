@@ -28,11 +28,13 @@ def checkers() -> list[str]:
 
 
 def can_see_everything(person: Person) -> bool:
-    """ALS members and tool administrators see full detail of every incident on the
-    platform."""
+    """ALS members, quality leads (who report cases to the awarding body) and tool
+    administrators see full detail of every incident on the platform."""
     from lti_tool.roles import service as roles
+    from lti_tool.roles.models import ALS, QUALITY_LEAD
 
-    return roles.is_tool_admin(person) or roles.is_als(person)
+    held = roles.held_roles(person)
+    return bool(held & {ALS, QUALITY_LEAD}) or roles.is_tool_admin(person, held)
 
 
 def staff_course_ids(person: Person) -> set[int]:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from lti_tool.cases.access import DECIDE, FOLLOW_UP_ACTION, WITHDRAW, check_may_act
+from lti_tool.cases.clocks import reportable
 from lti_tool.cases.errors import IncidentConflict, IncidentError, StageChanged
 from lti_tool.cases.events import append_event, lock_incident
 from lti_tool.cases.ledger import action_for, lock_learner, stage_meaning
@@ -30,6 +31,7 @@ from lti_tool.cases.models import (
     Incident,
     StageLedgerEntry,
 )
+from lti_tool.cases.reporting import tell_reporters
 from lti_tool.cases.safeguards import Finding, check_finding, decision_context, sources
 from lti_tool.cases.standing import MAX_STAGE, standing
 from lti_tool.dbtypes import utcnow
@@ -129,6 +131,8 @@ def decide(incident: Incident, decider: Person, *, outcome: str, reasons: str,
     data["appeal_until"] = incident.appeal_until
     append_event(incident, EV_DECIDED, decider, data, at)
     tell_learner_decision(incident, policy, data)
+    if reportable(incident, policy):
+        tell_reporters(incident, policy, at)
     learner = incident.learner
     repost_declaration_grades(learner, None if outcome == UPHELD else [incident.placement], at=at)
     return incident

@@ -18,9 +18,10 @@ from lti_tool.dbtypes import utcnow
 from lti_tool.extensions import db
 from lti_tool.people.models import Person
 
-# Free text stays in the case's own events, out of the audit trail.
+# Free text (what people wrote) stays in the case's own events, out of the audit trail.
 _PRIVATE = ("text", "answer", "notes", "reasons", "observations", "account_reasons",
-            "without_answer_reason", "withheld_reason")
+            "without_answer_reason", "withheld_reason", "reason", "about", "preparation",
+            "subject_knowledge", "production")
 
 
 def _actor(person: Person | None) -> str:

@@ -18,7 +18,6 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from lti_tool.cases.checks import CHECK_OUTCOMES
 from lti_tool.cases.evidence import size_label
 from lti_tool.cases.models import (
     ACTION_NEW_ASSIGNMENT,
@@ -94,30 +93,6 @@ class EvidenceForm(FlaskForm):
     withheld_reason = TextAreaField("Why the learner is not shown it",
                                     validators=[Optional(), Length(max=2000)],
                                     description="Staff see this reason.")
-
-
-class CheckPlanForm(FlaskForm):
-    method = RadioField("Which authenticity check?",
-                        validators=[InputRequired("Choose a check.")])
-    planned_for = DateField("Planned for (optional)", validators=[Optional()])
-    assessor = StringField("Who will carry it out? (optional)",
-                           validators=[Optional(), Length(max=200)])
-
-    def set_choices(self, checks: list[str]) -> None:
-        self.method.choices = [SelectChoice(c, c.capitalize()) for c in checks]
-
-
-class CheckResultForm(FlaskForm):
-    done_on = DateField("Date it was done",
-                        validators=[InputRequired("Enter the date the check was done.")])
-    conducted_by = StringField("Who carried it out",
-                               validators=[DataRequired("Enter who carried out the check."),
-                                           Length(max=200)])
-    outcome = RadioField("Outcome",
-                         choices=[SelectChoice(k, v) for k, v in CHECK_OUTCOMES.items()],
-                         validators=[InputRequired("Choose the outcome of the check.")])
-    notes = TextAreaField("Notes", validators=[DataRequired("Enter notes on the check."),
-                                               Length(max=10000)])
 
 
 class DecisionForm(FlaskForm):

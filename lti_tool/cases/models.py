@@ -95,6 +95,14 @@ EV_ANSWER_FILE_ADDED = "answer_file_added"
 EV_APPEALED = "appealed"
 EV_APPEAL_DECIDED = "appeal_decided"
 EV_STAGE_RECOMPUTED = "stage_recomputed"
+# Checks the learner takes part in (lti_tool/cases/check_plans.py): each change is an event.
+EV_CHECK_SCHEDULED = "check_scheduled"
+EV_CHECK_RESCHEDULED = "check_rescheduled"
+EV_CHECK_CANCELLED = "check_cancelled"
+EV_CHECK_COMMENTED = "check_commented"
+# Reporting to the awarding body (lti_tool/cases/reporting.py).
+EV_REPORTERS_TOLD = "reporters_told"
+EV_REPORT_REQUESTED = "report_requested"
 
 
 class Incident(db.Model):  # type: ignore[name-defined,misc]
@@ -224,7 +232,11 @@ class EvidenceFile(db.Model):  # type: ignore[name-defined,misc]
 
 class AuthenticityCheck(db.Model):  # type: ignore[name-defined,misc]
     """An authenticity check (professional discussion, questioning, observation,
-    triangulation of evidence): planned, then done with a date, who, notes and outcome."""
+    triangulation of evidence): planned, then done with a date, who, notes and outcome.
+
+    The plan (date, time, place, what it is about, how to prepare, cancellation) is a
+    projection of the check's events (planned, scheduled, rescheduled, cancelled), updated
+    with each of them; the events keep every earlier plan and the reason it changed."""
 
     __tablename__ = "incident_check"
 
@@ -236,11 +248,20 @@ class AuthenticityCheck(db.Model):  # type: ignore[name-defined,misc]
     planned_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
     planned_for: Mapped[date | None] = mapped_column(Date, nullable=True)
     assessor: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    planned_time: Mapped[str | None] = mapped_column(String(5), nullable=True)  # "HH:MM"
+    location: Mapped[str] = mapped_column(String(500), nullable=False, default="")
+    about: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    preparation: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Filled in once, when the check is done (an event records it; corrections are notes).
     done_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     conducted_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
     notes: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    # A professional discussion's record has two parts: what the learner knows, and how
+    # they produced the work.
+    subject_knowledge: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    production: Mapped[str] = mapped_column(Text, nullable=False, default="")
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), nullable=True)
     recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 

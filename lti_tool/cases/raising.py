@@ -44,6 +44,7 @@ from lti_tool.dbtypes import utcnow
 from lti_tool.extensions import db
 from lti_tool.gradesync.service import repost_declaration_grades
 from lti_tool.people.models import Course, Person, Placement
+from lti_tool.policy.calendar import add_working_days
 from lti_tool.policy.service import Policy
 
 
@@ -171,13 +172,7 @@ def raise_incident(*, policy: Policy, at: datetime | None = None,
 def answer_due(raised_at: datetime, policy: Policy) -> datetime:
     """The end of the learner's response window: ``response_working_days`` working days
     (Monday to Friday) after the case was raised, at the same time of day."""
-    days = policy.case_process.response_working_days
-    moment = raised_at
-    while days > 0:
-        moment += timedelta(days=1)
-        if moment.weekday() < 5:
-            days -= 1
-    return moment
+    return add_working_days(raised_at, policy.case_process.response_working_days)
 
 
 def question_context(*, learner: Person, placement: Placement, course: Course,

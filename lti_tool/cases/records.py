@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from lti_tool.cases.access import NOTE, check_may_act
+from lti_tool.cases.check_plans import describe_change
 from lti_tool.cases.checks import CHECK_OUTCOMES
 from lti_tool.cases.decisions import FOLLOW_UP_RESULTS
 from lti_tool.cases.errors import IncidentError
@@ -43,6 +44,7 @@ from lti_tool.cases.models import (
     Incident,
     IncidentEvent,
 )
+from lti_tool.cases.reporting import describe_event
 from lti_tool.extensions import db
 from lti_tool.people.models import Person
 
@@ -85,6 +87,9 @@ def describe(entry: TimelineEntry) -> str:
     """One step of an incident in plain English (for the incident page and the reports)."""
     d = entry.data
     kind = entry.kind
+    told = describe_change(kind, d) or describe_event(kind, d)
+    if told is not None:
+        return told
     if kind == EV_RAISED:
         source = (f"AI-checking system: {d.get('checker')}" if d.get("source") == SOURCE_CHECKER
                   else "marker's own observation")

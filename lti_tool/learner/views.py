@@ -9,6 +9,7 @@ import json
 from flask import Blueprint, abort, g, render_template
 from flask.typing import ResponseReturnValue
 
+from lti_tool.cases.check_plans import learner_checks
 from lti_tool.cases.learner_view import open_cases
 from lti_tool.declarations import authentication, awareness, statements
 from lti_tool.declarations import service as declarations
@@ -45,7 +46,7 @@ def placement(placement_id: int) -> str:
                            authorisations=statements.available_on_page(person, g.placement.id),
                            authenticated=authentication.authentication_of(history[0])
                            if history else None,
-                           open_cases=open_cases(person))
+                           open_cases=open_cases(person), checks=learner_checks(person))
 
 
 @bp.get("/placements/<int:placement_id>/policy")

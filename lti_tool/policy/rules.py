@@ -154,6 +154,24 @@ class Rules:
     def awarding_body_choices(self) -> list[tuple[str, str]]:
         return [(b.key, b.short_name) for b in self.awarding_bodies]
 
+    def reported(self, awarding_body: str | None, stage: int) -> bool:
+        """A case upheld at ``stage`` in a course of ``awarding_body`` is reported to it (a
+        body that reports on suspicion: always; one the policy does not name: at the last
+        stage)."""
+        body = self.awarding_body(awarding_body)
+        if body is None:
+            return stage >= self.last_stage
+        return body.reports_on_suspicion or body.reports_at(stage)
+
+    @property
+    def first_reported_stage(self) -> int:
+        """The lowest stage any awarding body (or the last stage) is told of (the first, for
+        a body told on suspicion)."""
+        if any(b.reports_on_suspicion for b in self.awarding_bodies):
+            return self.stages[0].number
+        return min([b.reporting.stage for b in self.awarding_bodies
+                    if b.reporting.stage is not None] + [self.last_stage])
+
     def contact(self, key: str) -> Contact | None:
         return next((c for c in self.contacts if c.key == key), None)
 

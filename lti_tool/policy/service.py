@@ -23,6 +23,16 @@ from lti_tool.policy.models import DRAFT, PUBLISHED, RETIRED, PolicyVersion
 
 BUNDLED = Path(__file__).resolve().parents[2] / "config" / "policy" / "aiu-1.0.json"
 
+# The steps of a case that have a target time, in working days (Monday to Friday): from
+# raising to the learner being told, from being told to their answer (the response window,
+# ``case_process.response_working_days``), from the answer (or its deadline) to the
+# decision, from the decision that reaches the awarding body's reporting stage to the
+# report, and from an appeal to its decision. All but the answer come from
+# ``case_process.step_targets_days``; these defaults fill a step a version does not name.
+CLOCK_STEPS = ("learner_notified", "answer_due", "decision", "report", "appeal_decided")
+DEFAULT_STEP_TARGETS = {"learner_notified": 1, "decision": 10, "report": 2,
+                        "appeal_decided": 10}
+
 
 # When poor academic practice (an educational outcome, counting towards no stage) may be
 # found: for a learner's first case (the default), for any case, or never.
@@ -53,6 +63,7 @@ class CaseProcess:
     appeal_days: int = 14
     poor_academic_practice: str = "first_case"
     awarding_body_appeals: tuple[tuple[str, str], ...] = ()
+    two_part_checks: tuple[str, ...] = ()  # checks whose record has two parts
 
     def next_route(self, awarding_body: str | None) -> str:
         """The awarding body's appeals procedure, in the policy's words."""
@@ -119,7 +130,15 @@ class Policy:
             poor_academic_practice=str(raw.get("poor_academic_practice",
                                                defaults.poor_academic_practice)),
             awarding_body_appeals=tuple(sorted(
-                (str(k), str(v)) for k, v in (raw.get("awarding_body_appeals") or {}).items())))
+                (str(k), str(v)) for k, v in (raw.get("awarding_body_appeals") or {}).items())),
+            two_part_checks=tuple(str(c) for c in raw.get("two_part_checks") or ()))
+
+    @property
+    def clock_targets(self) -> dict[str, int]:
+        """Working days allowed for each of :data:`CLOCK_STEPS`."""
+        given = {**DEFAULT_STEP_TARGETS, **self.rules.case_process.step_targets_days}
+        return {step: self.case_process.response_working_days if step == "answer_due"
+                else int(given[step]) for step in CLOCK_STEPS}
 
 
 RULE_SECTIONS = ("outcomes", "counting", "awarding_bodies", "case_process", "retention",

@@ -9,8 +9,10 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response as BaseResponse
 
+from lti_tool.cases.clocks import overdue_cases
 from lti_tool.extensions import db
 from lti_tool.notifications import service as notifications
+from lti_tool.policy import service as policies
 from lti_tool.requests import service
 from lti_tool.requests.forms import DecisionForm, NotificationForm
 from lti_tool.requests.models import (
@@ -70,7 +72,9 @@ def _queue_page(status: str = "open", course_id: int | None = None,
     return render_template("als/queue.html", person=g.person, items=items, status=status,
                            course_id=course_id, learner_id=learner_id, courses=courses,
                            learners=learners, status_filters=STATUS_FILTERS, totals=totals,
-                           notification_form=form)
+                           notification_form=form,
+                           overdue=overdue_cases(policies.current_or_bundled(),
+                                                 platform_id=g.launch.platform_id))
 
 
 @bp.post("/notifications")

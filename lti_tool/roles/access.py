@@ -13,10 +13,11 @@ from lti_tool.lti.exceptions import AccessDenied
 from lti_tool.people.access import confirmed_role, course_role_of, launch_or_end
 from lti_tool.people.roles import ADMIN
 from lti_tool.roles import service as roles
-from lti_tool.roles.models import ALS, APPEAL_REVIEWER, POLICY_OWNER, TOOL_ADMIN
+from lti_tool.roles.models import ALS, APPEAL_REVIEWER, POLICY_OWNER, QUALITY_LEAD, TOOL_ADMIN
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+REPORTERS = "reporters"  # the ALS team, quality leads and tool administrators
 _REFUSALS = {
     ALS: ("not_als", "This page is for the ALS team. If you are in the team, ask a tool "
           "administrator to add you."),
@@ -25,13 +26,17 @@ _REFUSALS = {
                       "review appeals, ask a tool administrator to add you."),
     POLICY_OWNER: ("not_policy_owner", "This page is for the tool's administrators and "
                    "policy owners. Ask a tool administrator to make you a policy owner."),
+    REPORTERS: ("not_reporter", "This page is for the people who report cases to the "
+                "awarding body (the ALS team and the quality lead). Ask a tool administrator "
+                "if you should be one of them."),
 }
 
 
 def require_tool_role(role: str) -> Callable[[F], F]:
-    """The view needs a launch whose person holds ``role`` (ALS, tool admin, or policy
-    owner, which tool admins hold too) on the launch's platform; puts the launch in
-    ``g.launch`` and the person in ``g.person``."""
+    """The view needs a launch whose person holds ``role`` (ALS, appeal reviewer, tool
+    admin, policy owner, which tool admins hold too, or :data:`REPORTERS`: ALS, quality lead
+    or tool admin) on the launch's platform; puts the launch in ``g.launch`` and the person
+    in ``g.person``."""
 
     def decorator(view: F) -> F:
         @wraps(view)
@@ -42,6 +47,9 @@ def require_tool_role(role: str) -> Callable[[F], F]:
                 allowed = roles.is_als(person)
             elif role == APPEAL_REVIEWER:
                 allowed = roles.is_appeal_reviewer(person)
+            elif role == REPORTERS:
+                held = roles.held_roles(person)
+                allowed = bool(held & {ALS, QUALITY_LEAD}) or roles.is_tool_admin(person, held)
             else:
                 allowed = (confirmed_role(launch, course_role_of(launch)) == ADMIN
                            or roles.is_tool_admin(person)
@@ -62,3 +70,4 @@ require_als = require_tool_role(ALS)
 require_tool_admin = require_tool_role(TOOL_ADMIN)
 require_appeal_reviewer = require_tool_role(APPEAL_REVIEWER)
 require_policy_owner = require_tool_role(POLICY_OWNER)
+require_reporter = require_tool_role(REPORTERS)

@@ -24,10 +24,14 @@ ALS = "als"
 TOOL_ADMIN = "admin"
 APPEAL_REVIEWER = "appeal_reviewer"  # reviews appeals against case decisions
 POLICY_OWNER = "policy_owner"  # edits, previews and publishes policy versions
+# Reports cases to the awarding body with the ALS team (sees every case, like them).
+QUALITY_LEAD = "quality_lead"
 ROLE_LABELS = {ALS: "ALS team member", TOOL_ADMIN: "Tool administrator",
-               APPEAL_REVIEWER: "Appeal reviewer", POLICY_OWNER: "Policy owner"}
+               APPEAL_REVIEWER: "Appeal reviewer", POLICY_OWNER: "Policy owner",
+               QUALITY_LEAD: "Quality lead"}
 ROLE_PHRASES = {ALS: "an ALS team member", TOOL_ADMIN: "a tool administrator",
-                APPEAL_REVIEWER: "an appeal reviewer", POLICY_OWNER: "a policy owner"}
+                APPEAL_REVIEWER: "an appeal reviewer", POLICY_OWNER: "a policy owner",
+                QUALITY_LEAD: "the quality lead"}
 
 _ACTIVE_PERSON = "revoked_at IS NULL AND person_id IS NOT NULL"
 _WAITING_SUB = "revoked_at IS NULL AND person_id IS NULL AND sub IS NOT NULL"

@@ -22,6 +22,7 @@ from lti_tool.people.roles import confirmation_cutoff
 from lti_tool.roles.models import (
     ALS,
     APPEAL_REVIEWER,
+    QUALITY_LEAD,
     ROLE_LABELS,
     TOOL_ADMIN,
     RoleGrant,
@@ -416,17 +417,37 @@ def get_grant(grant_id: int, platform_id: int) -> RoleGrant | None:
                                                         RoleGrant.platform_id == platform_id))
 
 
-def als_members(platform_id: int) -> list[Person]:
-    """People who hold the ALS role on the platform (resolved grants only)."""
+def holders(platform_id: int, *role_names: str) -> list[Person]:
+    """People who hold any of ``role_names`` on the platform (resolved grants only)."""
     return list(db.session.scalars(
         sa.select(Person).join(RoleGrant, RoleGrant.person_id == Person.id)
         .where(RoleGrant.revoked_at.is_(None), RoleGrant.platform_id == platform_id,
-               RoleGrant.role == ALS)
+               RoleGrant.role.in_(role_names))
         .distinct().order_by(Person.id)))
+
+
+def als_members(platform_id: int) -> list[Person]:
+    """People who hold the ALS role on the platform (resolved grants only)."""
+    return holders(platform_id, ALS)
+
+
+def is_quality_lead(person: Person) -> bool:
+    return holds(person, QUALITY_LEAD)
+
+
+def is_reporter(person: Person) -> bool:
+    """Whether the person reports cases to the awarding body: the ALS team and the quality
+    lead (tool administrators may too, but are not emailed)."""
+    return is_als(person) or is_quality_lead(person)
+
+
+def reporters(platform_id: int) -> list[Person]:
+    """The people emailed when a case must be reported: ALS members and quality leads."""
+    return holders(platform_id, ALS, QUALITY_LEAD)
 
 
 __all__ = ["ALS", "TOOL_ADMIN", "RoleError", "grant", "revoke", "revoke_grant",
            "resolve_grants", "confirm_grant", "email_matches", "valid_email", "holds",
            "is_als", "is_appeal_reviewer", "is_tool_admin", "held_roles", "list_grants",
-           "get_grant",
-           "als_members"]
+           "get_grant", "als_members", "holders", "is_quality_lead", "is_reporter",
+           "reporters", "QUALITY_LEAD"]

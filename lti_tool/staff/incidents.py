@@ -23,7 +23,9 @@ from lti_tool import uploads
 from lti_tool.cases import (
     access,
     answers,
+    check_plans,
     checks,
+    clocks,
     decisions,
     evidence,
     ledger,
@@ -33,10 +35,9 @@ from lti_tool.cases import (
     safeguards,
     standing,
 )
+from lti_tool.cases.check_forms import CancelForm, PlanForm, RecordForm, RescheduleForm
 from lti_tool.cases.errors import IncidentError
 from lti_tool.cases.forms import (
-    CheckPlanForm,
-    CheckResultForm,
     DecisionForm,
     EvidenceForm,
     FollowUpForm,
@@ -47,6 +48,7 @@ from lti_tool.cases.forms import (
 )
 from lti_tool.cases.models import (
     ANSWERED,
+    EV_CHECK_COMMENTED,
     EVIDENCE_FILE,
     FILE_FOR_ANSWER,
     FOLLOW_UP,
@@ -139,6 +141,7 @@ def learner(placement_id: int, person_id: int) -> str:
         policy=policy, history=history, status=declarations.status(
             history[0] if history else None, policy),
         elsewhere=elsewhere, cases=cases, standing=current,
+        reported=any(clocks.reportable(i, policy) for i, _ in cases),
         next_meaning=ledger.stage_meaning(policy, current.next_stage),
         state_label=records.state_label)
 
@@ -230,7 +233,7 @@ def _page(incident: Incident, *, status: int = 200, **forms: Any) -> ResponseRet
     policy = policies.current_or_bundled()
     methods = [str(c) for c in policy["authenticity_checks"]]
     current = standing.standing(incident.learner)
-    plan = forms.get("plan") or CheckPlanForm(prefix="plan", formdata=None)
+    plan = forms.get("plan") or PlanForm(prefix="plan", formdata=None)
     plan.set_choices(methods)
     decision = forms.get("decision") or DecisionForm(prefix="decision", formdata=None)
     _decision_choices(decision, incident, policy)
@@ -242,9 +245,18 @@ def _page(incident: Incident, *, status: int = 200, **forms: Any) -> ResponseRet
     entries = records.timeline(incident)
     note.corrects.choices = [SelectChoice(str(e.seq), f"Step {e.seq}") for e in entries]
     check_rows = checks.checks_of(incident)
+    still_to_do = [c for c in check_rows if not c.done and c.cancelled_at is None]
     result_forms = {c.id: (forms.get(f"check{c.id}") or
-                           CheckResultForm(prefix=f"check{c.id}", formdata=None))
-                    for c in check_rows if not c.done}
+                           RecordForm(prefix=f"check{c.id}", formdata=None))
+                    for c in still_to_do}
+    move_forms = {c.id: (forms.get(f"move{c.id}") or
+                         RescheduleForm(prefix=f"move{c.id}", formdata=None))
+                  for c in still_to_do}
+    cancel_forms = {c.id: (forms.get(f"cancel{c.id}") or
+                           CancelForm(prefix=f"cancel{c.id}", formdata=None))
+                    for c in still_to_do}
+    check_events = {c.id: [e for e in entries if e.data.get("check_id") == c.id]
+                    for c in check_rows}
     errors: dict[str, str] = {}
     for form in [*forms.values()]:
         errors.update(_errors(form))
@@ -258,7 +270,13 @@ def _page(incident: Incident, *, status: int = 200, **forms: Any) -> ResponseRet
         stage_meaning=(ledger.stage_meaning(policy, incident.stage)
                        if incident.stage else ""),
         evidence_form=forms.get("evidence") or EvidenceForm(prefix="evidence", formdata=None),
-        plan_form=plan, result_forms=result_forms, decision_form=decision,
+        plan_form=plan, result_forms=result_forms, move_forms=move_forms,
+        cancel_forms=cancel_forms, decision_form=decision,
+        check_parts={c.id: check_plans.record_parts(c) for c in check_rows},
+        two_part_checks=policy.case_process.two_part_checks,
+        check_comments={c.id: [e for e in check_events[c.id]
+                               if e.kind == EV_CHECK_COMMENTED] for c in check_rows},
+        clocks=clocks.case_clocks(incident, policy, events=entries),
         follow_up_form=follow_up,
         withdraw_form=forms.get("withdraw") or WithdrawForm(prefix="withdraw", formdata=None),
         note_form=note, errors=errors, state_label=records.state_label(incident),
@@ -346,18 +364,20 @@ def download_learner_file(placement_id: int, incident_id: int,
 def plan_check(placement_id: int, incident_id: int) -> ResponseReturnValue:
     incident = _incident(incident_id)
     policy = policies.current_or_bundled()
-    form = CheckPlanForm(prefix="plan")
+    form = PlanForm(prefix="plan")
     form.set_choices([str(c) for c in policy["authenticity_checks"]])
     if form.validate_on_submit():
         try:
             checks.plan_check(incident, g.launch.person, policy,
                               method=form.method.data or "",
-                              planned_for=form.planned_for.data,
-                              assessor=form.assessor.data or "")
+                              assessor=form.assessor.data or "",
+                              schedule=form.schedule())
         except IncidentError as exc:
             _attach(form, exc)
         else:
-            return _done(incident, "Authenticity check planned.")
+            return _done(incident, "Authenticity check planned." + (
+                " The learner has been emailed the details." if form.planned_for.data
+                else ""))
     return _page(incident, status=400, plan=form)
 
 
@@ -367,14 +387,18 @@ def plan_check(placement_id: int, incident_id: int) -> ResponseReturnValue:
 def record_check(placement_id: int, incident_id: int, check_id: int) -> ResponseReturnValue:
     incident = _incident(incident_id)
     check = part_of(incident, db.session.get(AuthenticityCheck, check_id))
-    form = CheckResultForm(prefix=f"check{check.id}")
+    form = RecordForm(prefix=f"check{check.id}")
     if form.validate_on_submit():
         assert form.done_on.data is not None
         try:
             checks.record_check(check, g.launch.person, done_on=form.done_on.data,
                                 conducted_by=form.conducted_by.data or "",
                                 outcome=form.outcome.data or "",
-                                notes=form.notes.data or "")
+                                notes=form.notes.data or "",
+                                subject_knowledge=form.subject_knowledge.data or "",
+                                production=form.production.data or "",
+                                two_part=check.method in policies.current_or_bundled()
+                                .case_process.two_part_checks)
         except IncidentError as exc:
             _attach(form, exc)
         else:

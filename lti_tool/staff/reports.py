@@ -1,5 +1,6 @@
-"""Staff reports: the Stage-3 pack for the awarding body and the analytics page (routes on
-the staff blueprint)."""
+"""Staff reports: the report to the awarding body (or, for staff who may not produce it, a
+way to send it to the reporting team) and the analytics page (routes on the staff
+blueprint)."""
 
 from __future__ import annotations
 
@@ -7,37 +8,61 @@ import csv
 import io
 
 import sqlalchemy as sa
-from flask import Response, abort, g, render_template, request
+from flask import Response, abort, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 
 from lti_tool.audit import service as audit
+from lti_tool.cases import reporting
 from lti_tool.cases.access import can_see_everything
 from lti_tool.extensions import db
 from lti_tool.people.access import require
 from lti_tool.people.models import Course
 from lti_tool.people.roles import STAFF
 from lti_tool.policy import service as policies
-from lti_tool.reports import analytics, attachment, filename_part, safe_cell, stage3
+from lti_tool.reports import analytics, attachment, m1, safe_cell
+from lti_tool.roles.service import reporters
 from lti_tool.staff.incidents import viewable_learner
 from lti_tool.staff.views import bp
+from lti_tool.submissions.guard import once
+
+_LEARNER = "/placements/<int:placement_id>/learners/<int:person_id>"
 
 
-def _pack(person_id: int, kind: str) -> stage3.ReportPack:
-    learner = viewable_learner(person_id)
-    pack = stage3.build_pack(learner, g.launch.person)
-    audit.record(f"person:{g.launch.person_id}", "report_pack.generated", "person",
-                 learner.id, {"format": kind, "incidents": len(pack.incidents),
-                              "stage": pack.stage})
-    return pack
-
-
-@bp.get("/placements/<int:placement_id>/learners/<int:person_id>/report.<any(pdf, csv):fmt>")
+@bp.get(_LEARNER + "/report.<any(pdf, csv, zip):fmt>")
 @require(STAFF)
-def report(placement_id: int, person_id: int, fmt: str) -> Response:
-    """The Stage-3 report pack as a PDF or a CSV download."""
-    pack = _pack(person_id, fmt)
-    body, mimetype = ((stage3.to_pdf(pack), "application/pdf") if fmt == "pdf"
-                      else (stage3.to_csv(pack), "text/csv"))
-    return attachment(body, mimetype, f"aiu-stage3-report-{filename_part(pack.learner.sub)}.{fmt}")
+def report(placement_id: int, person_id: int, fmt: str) -> ResponseReturnValue:
+    """The report to the awarding body as a PDF, a CSV or the evidence files (ZIP); for
+    staff who may not see every case in full, a page that sends it to the reporters."""
+    learner = viewable_learner(person_id)
+    try:
+        built = m1.build(learner, g.launch.person)
+    except m1.ReportNeedsReporters as exc:
+        return render_template(
+            "staff/report_needs_reporters.html", learner=learner, placement=g.placement,
+            person=g.launch.person, message=exc.message,
+            reporters=sum(1 for p in reporters(g.launch.platform_id)
+                          if p.email and p.id != learner.id)), 403
+    audit.record(f"person:{g.launch.person_id}", "report_pack.generated", "person",
+                 learner.id, {"format": fmt, "incidents": len(built.cases),
+                              "stage": built.stage})
+    return m1.download(built, fmt)
+
+
+@bp.post(_LEARNER + "/report/send")
+@require(STAFF)
+@once
+def send_report(placement_id: int, person_id: int) -> ResponseReturnValue:
+    learner = viewable_learner(person_id)
+    incident, sent = reporting.request_report(learner, g.launch.person,
+                                              policies.current_or_bundled())
+    if incident is None:
+        flash(f"{learner.display_name} has no upheld case to report.", "error")
+    else:
+        flash(f"The report for {learner.display_name} has been sent to the reporting team "
+              f"({sent} {'person' if sent == 1 else 'people'} emailed). They will produce it "
+              "and send it to the awarding body.", "success")
+    return redirect(url_for("staff.learner", placement_id=placement_id,
+                            person_id=learner.id), code=303)
 
 
 def _analytics_scope() -> tuple[bool, list[Course]]:

@@ -26,6 +26,7 @@ from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 
 from lti_tool.cases.access import learner_in_course
+from lti_tool.cases.clocks import overdue_cases
 from lti_tool.cases.dashboard import (
     DECLARATION_FILTERS,
     INCIDENT_FILTERS,
@@ -112,9 +113,11 @@ def placement(placement_id: int) -> ResponseReturnValue:
         roster_error = _refresh_roster(course)
     query = DashboardQuery.from_args(request.args)
     page = course_dashboard(course, g.placement, policy, query)
+    overdue = {o.incident.learner_id for o in overdue_cases(policy, course_ids=[course.id],
+                                                             related=False)}
     return render_template("staff/placement.html", placement=g.placement, course=course,
                            person=g.launch.person, policy=policy, settings=settings,
-                           page=page, rows=page.rows, total=page.total,
+                           page=page, rows=page.rows, total=page.total, overdue=overdue,
                            declared=page.declared, query=query, sorts=SORTS,
                            declaration_filters=DECLARATION_FILTERS,
                            incident_filters=INCIDENT_FILTERS, failed=_failed_syncs(),

@@ -139,6 +139,21 @@ def let_deadline_pass(incident_id: int) -> None:
         db.session.commit()
 
 
+def uphold(moodle: Any, marker: str, activity_id: int, learner: str = "learner1", *,
+           files: dict[str, tuple[str, bytes, str]] | None = None,
+           **extra: FieldValue) -> str:
+    """Record an incident (with ``files`` as its further evidence) for ``learner`` and
+    uphold it without their answer, in a browser of its own; returns the incident's URL."""
+    with FormBrowser() as browser:
+        page = record(browser, panel(browser, moodle, marker, activity_id, learner),
+                      extra={"evidence_label": "Earlier draft"} if files else None,
+                      files=files)
+        url = incident_url(page)
+        done = decide(browser, url, without_answer="y", **extra)
+        assert done.status_code == 200, done.text
+        return url
+
+
 def _expected(html: str) -> str:
     match = re.search(r'name="decision-expected_stage"[^>]*value="(\d)"', html) or re.search(
         r'value="(\d)"[^>]*name="decision-expected_stage"', html)

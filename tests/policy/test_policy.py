@@ -221,3 +221,32 @@ def test_content_imported_before_rules_follows_aiu_1_0(app: Flask) -> None:
             stage.pop(name, None)
     legacy = policies.Policy(0, "AIU", "1.0", data["title"], data)
     assert legacy.rules == policies.Policy(0, "AIU", "1.0", data["title"], _bundled()).rules
+
+
+def test_bundled_policy_sets_clock_targets(app: Flask) -> None:
+    with app.app_context():
+        policy = policies.current_or_bundled()
+        assert policy.clock_targets == {"learner_notified": 1, "answer_due": 10,
+                                        "decision": 10, "report": 2, "appeal_decided": 10}
+        rules = policy.rules
+        assert rules.reported("CIPD", 3) and not rules.reported("CIPD", 2)
+        assert rules.reported(None, rules.last_stage) and rules.first_reported_stage == 3
+        # A stored version from before the targets existed reads the defaults.
+        data = json.loads(json.dumps(policy.data))
+        data["case_process"].pop("step_targets_days")
+        older = policies.Policy(policy.id, "AIU", "0.9", "t", data)
+        assert older.clock_targets == policy.clock_targets
+
+
+@pytest.mark.parametrize("targets,message", [
+    ("ten", "case_process.step_targets_days: must be an object"),
+    ({"decision": 0}, "case_process.step_targets_days.decision"),
+    ({"decision": 400}, "case_process.step_targets_days.decision"),
+    ({"decision": "10"}, "case_process.step_targets_days.decision: must be a whole number"),
+    ({"lunch": 1}, "case_process.step_targets_days.lunch: is not a field"),
+])
+def test_bad_clock_targets_are_refused(app: Flask, runner: Any, tmp_path: Path, targets: Any,
+                                       message: str) -> None:
+    data = _edited(lambda d: d["case_process"].update(step_targets_days=targets))
+    result = runner.invoke(args=["policy", "import", _write(tmp_path, "bad.json", data)])
+    assert result.exit_code != 0 and message in result.output, result.output

@@ -56,7 +56,7 @@ def test_stage3_pack_pdf_and_csv(app: Flask, declared: Courses, moodle: Any) -> 
         assert "attachment" in pdf.headers["Content-Disposition"]
         text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
         for expected in ("Report to the awarding body", "Lena Learner", "CIPD",
-                         "Leep Talent", "Stage 3", "Timeline", "Incident raised",
+                         "Leep Talent", "Stage 3", "Every step of each case", "Incident raised",
                          "Decision: upheld, Stage 1", "Decision: upheld, Stage 2",
                          "Decision: upheld, Stage 3", "Maria Marker", "Mark Marshall",
                          "Follow-up recorded", "82% likely AI-generated"):
@@ -64,18 +64,18 @@ def test_stage3_pack_pdf_and_csv(app: Flask, declared: Courses, moodle: Any) -> 
         csv_page = admin.open(f"{base}/learners/{learner}/report.csv")
         assert csv_page.headers["Content-Type"].startswith("text/csv")
         lines = csv_page.text.splitlines()
-        assert lines[0].startswith("Learner,Moodle user id,Email,Qualification,Centre,Incident")
+        assert lines[0] == "Section,Case,Course,Assignment,Item,When,Who,Detail"
         assert sum("Decision: upheld" in line for line in lines) == 3
         assert codes_in_csv(csv_page.text) == set()  # words, never internal codes
         assert any("CMI5" in line or "CMI L5" in line for line in lines)
         # Issue 11: the M1 form's sections B (made aware) and C (declaration, authentication).
-        assert any("B: made aware of the rules" in line and "First saw the policy" in line
-                   for line in lines)
-        assert any("C: declaration and authentication" in line and "Declared before starting"
-                   in line for line in lines)
+        assert any("B. How the learner was made aware of the rules" in line
+                   and "First saw the policy" in line for line in lines)
+        assert any("C. Declarations and authentication" in line
+                   and "Declared before starting" in line for line in lines)
         assert any("Declaration of authentication: not made." in line for line in lines)
         assert "B. How the learner was made aware of the rules" in text
-        assert "C. Declaration and authentication" in text
+        assert "C. Declarations and authentication" in text
     # Recording the report itself, as the follow-up of the Stage 3 incident.
     with FormBrowser() as marker1:
         launch(marker1, moodle, "marker1", declared.cipd.id)

@@ -1,0 +1,268 @@
+"""The facts of each case for the report to the awarding body (:mod:`lti_tool.reports.m1`),
+read from the case's append-only events, evidence, checks and answers, in words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from lti_tool.cases.answers import answer_of
+from lti_tool.cases.check_plans import record_parts
+from lti_tool.cases.checks import CHECK_OUTCOMES, checks_of
+from lti_tool.cases.evidence import evidence_of
+from lti_tool.cases.ledger import ACTION_LABELS
+from lti_tool.cases.letters import assignment_name
+from lti_tool.cases.models import (
+    EV_DECIDED,
+    EV_DECISION_WITHDRAWN,
+    EV_FOLLOW_UP_RECORDED,
+    EV_NOTE_ADDED,
+    EVIDENCE_DETECTION,
+    EVIDENCE_FILE,
+    SOURCE_CHECKER,
+    UPHELD,
+    AuthenticityCheck,
+    EvidenceFile,
+    Incident,
+)
+from lti_tool.cases.records import TimelineEntry, describe, timeline
+from lti_tool.cases.safeguards import FINDING_LABELS, sources
+from lti_tool.declarations import authentication, awareness
+from lti_tool.declarations.models import AWARENESS_KINDS
+from lti_tool.extensions import db
+from lti_tool.people.models import Person
+from lti_tool.reports import filename_part
+from lti_tool.requests.service import active_authorisations
+
+EVIDENCE_KINDS = {EVIDENCE_DETECTION: "AI-checking system's result (one piece of evidence "
+                                      "needing human judgement, not a verdict)",
+                  EVIDENCE_FILE: "File"}
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One line of the report: a labelled fact, with when and by whom where it applies."""
+
+    label: str
+    text: str
+    when: datetime | None = None
+    who: str = ""
+
+
+@dataclass(frozen=True)
+class EvidenceEntry:
+    reference: str  # "E1", "E2"... within the case
+    label: str
+    kind: str  # in words
+    detail: str
+    added_by: str
+    added_at: datetime
+    evidence_id: int
+    filename: str | None = None
+    size: int | None = None
+    sha256: str | None = None
+    archive_path: str | None = None  # where the file is in the ZIP
+    relied_on: bool | None = None  # None: the decision did not say
+
+
+@dataclass
+class CaseSection:
+    """One case, in the M1 form's four parts."""
+
+    incident: Incident
+    title: str  # "Case 12: Unit 1 assignment (L5 People Practice)"
+    course: str
+    assignment: str
+    outcome: str
+    reportable: bool
+    found: list[Fact] = field(default_factory=list)  # A
+    evidence: list[EvidenceEntry] = field(default_factory=list)  # A
+    made_aware: list[Fact] = field(default_factory=list)  # B
+    declarations: list[Fact] = field(default_factory=list)  # C
+    answers_checks: list[Fact] = field(default_factory=list)  # D
+    decisions: list[Fact] = field(default_factory=list)  # D
+    appeals: list[Fact] = field(default_factory=list)  # D
+    steps: list[Fact] = field(default_factory=list)  # every step, for the record
+    reported: list[Fact] = field(default_factory=list)  # reports already recorded
+
+
+def file_bytes(evidence_id: int) -> bytes | None:
+    row = db.session.get(EvidenceFile, evidence_id)
+    return row.content if row else None
+
+
+def outcome_label(incident: Incident) -> str:
+    if incident.outcome == UPHELD:
+        return f"Upheld, Stage {incident.stage}"
+    if incident.outcome in FINDING_LABELS:
+        return FINDING_LABELS[incident.outcome]
+    return "Not decided yet"
+
+
+def case_sections(learner: Person, cases: list[Incident],
+                  reportable: Incident | None) -> list[CaseSection]:
+    return [_section(learner, incident, reportable is not None and incident.id == reportable.id)
+            for incident in cases]
+
+
+def _section(learner: Person, incident: Incident, reportable: bool) -> CaseSection:
+    assignment = assignment_name(incident.placement)
+    course = incident.course.display_name
+    entries = timeline(incident)
+    section = CaseSection(
+        incident=incident, title=f"Case {incident.id}: {assignment} ({course})"
+        + (", the case being reported" if reportable else ""), course=course,
+        assignment=assignment, outcome=outcome_label(incident), reportable=reportable)
+    source = (f"Found by an AI-checking system authorised by IT, {incident.checker}: "
+              f"{incident.checker_result} (one piece of evidence needing human judgement, not "
+              "a verdict)" if incident.source == SOURCE_CHECKER
+              else "Found by the marker's own observation of the work")
+    section.found = [
+        Fact("How it was found", source),
+        Fact("When and by whom", f"Raised by {incident.raised_by.display_name}",
+             incident.raised_at, incident.raised_by.display_name),
+        Fact("The marker's observations", incident.observations),
+        Fact("Outcome", section.outcome),
+    ]
+    relied = _relied_on(incident, entries)
+    for n, item in enumerate(evidence_of(incident), start=1):
+        reference = f"E{n}"
+        section.evidence.append(EvidenceEntry(
+            reference=reference, label=item.label,
+            kind=EVIDENCE_KINDS.get(item.kind, "Written evidence"), detail=item.text,
+            added_by=item.added_by.display_name, added_at=item.added_at,
+            evidence_id=item.id, filename=item.filename, size=item.size,
+            sha256=item.sha256,
+            archive_path=(f"case-{incident.id}/{reference}-{filename_part(item.filename, 80)}"
+                          if item.kind == EVIDENCE_FILE and item.filename else None),
+            relied_on=None if relied is None else item.id in relied))
+    section.made_aware = made_aware(learner, incident)
+    section.declarations = [*declaration_facts(learner, incident),
+                            *authorisations_in_force(learner, incident)]
+    section.answers_checks = [*_answers(incident), *_checks(incident, entries)]
+    for entry in entries:
+        who = entry.actor
+        if entry.kind == EV_DECIDED:
+            section.decisions.append(Fact("Decision", _decision_text(entry.data),
+                                          entry.at, who))
+        elif entry.kind == EV_DECISION_WITHDRAWN:
+            section.decisions.append(Fact("Decision withdrawn", f"Reason: "
+                                          f"{entry.data.get('reason', '')}", entry.at, who))
+        elif entry.kind == EV_FOLLOW_UP_RECORDED:
+            section.decisions.append(Fact("Follow-up", describe(entry),
+                                          entry.at, who))
+            if entry.data.get("result") == "reported":
+                section.reported.append(Fact(
+                    "Reported", f"Reported to the awarding body on "
+                    f"{entry.data.get('done_on')}, recorded by {who}: "
+                    f"{entry.data.get('notes', '')}", entry.at, who))
+        elif entry.kind == EV_NOTE_ADDED:
+            section.answers_checks.append(Fact(
+                f"Correction to step {entry.data['corrects']}" if entry.data.get("corrects")
+                else "Note", str(entry.data.get("text", "")), entry.at, who))
+        elif entry.kind.startswith("appeal"):
+            section.appeals.append(Fact("Appeal", describe(entry), entry.at, who))
+        section.steps.append(Fact(f"Step {entry.seq}", describe(entry), entry.at,
+                                  who))
+    if not section.appeals:
+        section.appeals.append(Fact("Appeal", "No appeal was made."))
+    return section
+
+
+def _relied_on(incident: Incident, entries: list[TimelineEntry]) -> set[int] | None:
+    """The evidence items the latest decision says it relied on (None when it did not say).
+    The decision names what it relied on by the words the decider chose from
+    (:func:`lti_tool.cases.safeguards.sources`)."""
+    for entry in reversed(entries):
+        if entry.kind == EV_DECIDED:
+            named = entry.data.get("relied_on")
+            if not isinstance(named, list):
+                return None
+            return {int(s.key.split(":")[1]) for s in sources(incident)
+                    if s.key.startswith("evidence:") and s.label in named}
+    return None
+
+
+def _decision_text(data: dict[str, object]) -> str:
+    if data.get("outcome") == UPHELD:
+        action = ACTION_LABELS.get(str(data.get("action") or ""), "")
+        text = f"Upheld: Stage {data.get('stage')}" + (f" ({action})" if action else "")
+    else:
+        text = FINDING_LABELS.get(str(data.get("outcome") or ""), "Decided")
+    if data.get("without_answer"):
+        text += ", decided without the learner's answer"
+        if data.get("without_answer_reason"):
+            text += f" (why: {data['without_answer_reason']})"
+    text += f". Reasons: {data.get('reasons', '')}"
+    if data.get("account_reasons"):
+        text += f" The learner's account: {data['account_reasons']}"
+    relied = data.get("relied_on")
+    if isinstance(relied, list) and relied:
+        text += " Relied on: " + "; ".join(str(r) for r in relied) + "."
+    return text
+
+
+def _answers(incident: Incident) -> list[Fact]:
+    reply = answer_of(incident)
+    if reply is None:
+        return [Fact("The learner's answer", "No answer was given.")]
+    return [Fact("The learner's answer to \u201chow could this have occurred?\u201d",
+                 reply.text, reply.answered_at, incident.learner.display_name)]
+
+
+def _checks(incident: Incident, entries: list[TimelineEntry]) -> list[Fact]:
+    facts: list[Fact] = []
+    for check in checks_of(incident):
+        facts += check_facts(check, [e for e in entries if e.data.get("check_id") == check.id])
+    if not facts:
+        facts.append(Fact("Authenticity checks", "None were planned."))
+    return facts
+
+
+def check_facts(check: AuthenticityCheck, entries: list[TimelineEntry]) -> list[Fact]:
+    """A check in words: each change of plan (with its reason), the record and its notes
+    (both parts, for a two-part record) and the learner's comments."""
+    name = check.method.capitalize()
+    facts = [Fact(name, describe(e), e.at, e.actor) for e in entries
+             if e.kind != "check_recorded"]
+    if check.done:
+        outcome = CHECK_OUTCOMES.get(check.outcome or "", "Not recorded")
+        facts.append(Fact(f"{name}: record", f"Done on {check.done_on:%d %B %Y} by "
+                          f"{check.conducted_by}. Outcome: {outcome}. Notes: {check.notes}",
+                          check.recorded_at, check.conducted_by or ""))
+        for label, text in record_parts(check):
+            facts.append(Fact(f"{name}: {label}", text, check.recorded_at))
+    return facts
+
+
+def made_aware(learner: Person, incident: Incident) -> list[Fact]:
+    """Section B: when the learner first saw the policy for the assignment and opened the
+    full policy, per policy version."""
+    events = awareness.events(learner.id, incident.placement_id)
+    if not events:
+        return [Fact("Made aware", "No record of the learner opening the policy for this "
+                     "assignment.")]
+    return [Fact(AWARENESS_KINDS.get(e.kind, "Made aware"), f"Policy {e.policy_version.label}",
+                 e.at, learner.display_name) for e in events]
+
+
+def declaration_facts(learner: Person, incident: Incident) -> list[Fact]:
+    """Section C: the declaration in force when the case was raised, what it confirmed, and
+    the declaration of authentication."""
+    return [Fact("Declaration", line) for line in authentication.case_lines(
+        learner.id, incident.placement_id, incident.raised_at)]
+
+
+def authorisations_in_force(learner: Person, incident: Incident) -> list[Fact]:
+    """Section C: the ALS authorisations that applied to the assignment when the case was
+    raised."""
+    found = active_authorisations(learner.id, placement_id=incident.placement_id,
+                                  at=incident.raised_at)
+    if not found:
+        return [Fact("Authorisations in force", "None for this assignment when the case was "
+                     "raised.")]
+    return [Fact("Authorisation in force",
+                 f"{a.tool_name}: {a.purpose.strip().rstrip('.')}; conditions: "
+                 f"{a.conditions.strip().rstrip('.') or 'none'}; applies to {a.applies_to}; "
+                 f"until {a.expires_on:%d %B %Y}", a.decided_at, "ALS team")
+            for a in found]
