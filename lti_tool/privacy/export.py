@@ -126,8 +126,14 @@ def collect(person: Person, *, requested_by: str) -> dict[str, Any]:
                           "added_at": _iso(e.added_at)}
                          for e in shown],
             "checks": [{"method": c.method, "planned_at": _iso(c.planned_at),
+                        "planned_for": _iso(c.planned_for), "time": c.planned_time,
+                        "place_or_link": c.location or None, "about": c.about or None,
+                        "how_to_prepare": c.preparation or None,
+                        "cancelled_at": _iso(c.cancelled_at),
                         "done_on": _iso(c.done_on), "conducted_by": c.conducted_by,
-                        "outcome": c.outcome, "notes": c.notes or None}
+                        "outcome": c.outcome, "notes": c.notes or None,
+                        "subject_knowledge": c.subject_knowledge or None,
+                        "production": c.production or None}
                        for c in checks.checks_of(incident)],
             "answer": {"text": answer.text, "answered_at": _iso(answer.answered_at),
                        "via": answer.via} if answer else None,

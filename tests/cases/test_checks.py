@@ -6,6 +6,7 @@ professional discussion's record has two parts; the learner comments on the reco
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -179,7 +180,12 @@ def test_a_professional_discussion_record_has_two_parts_and_the_learner_comments
 
     with FormBrowser() as learner:
         landing = launch(learner, moodle, "learner1", declared.cipd.id)
-        page = learner.open(f"{landing.url.split('/learner/')[0]}/learner/checks/{check.id}")
+        base = landing.url.split('/learner/')[0]
+        mine = learner.open(f"{base}/learner/cases")  # My AI-use cases links to the check
+        link = re.search(r'<a href="([^"]*/learner/checks/\d+)">The record of this check',
+                         mine.text)
+        assert link and link.group(1).endswith(f"/learner/checks/{check.id}"), mine.text
+        page = learner.open(f"{base}/learner/checks/{check.id}")
         assert page.status_code == 200, page.text
         assert "How the learner produced the work" in page.text
         assert "Showed three drafts" in page.text
