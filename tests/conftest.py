@@ -41,6 +41,42 @@ TEST_RATE_LIMITS = {name: "10000 per second" for name in (
     "RATE_LIMIT_FORM_POST")}
 
 
+def _worker_index() -> int | None:
+    """The pytest-xdist worker's number (gw0 -> 0), or None outside xdist."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist every worker gets its own Redis database (tests flush it), before
+    any test module reads AIU_TEST_REDIS_URL."""
+    index = _worker_index()
+    redis_url = os.environ.get("AIU_TEST_REDIS_URL")
+    if index is not None and redis_url:
+        base, _, _db = redis_url.rpartition("/")
+        os.environ["AIU_TEST_REDIS_URL"] = f"{base}/{index + 1}"
+
+
+def _own_postgres_database(uri: str) -> str:
+    """Under pytest-xdist, a database of the worker's own on the same server (created
+    once), so that two workers never migrate or truncate each other's tables."""
+    index = _worker_index()
+    if index is None:
+        return uri
+    url = sa.engine.make_url(uri)
+    name = f"{url.database}_gw{index}"
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                  {"n": name}).first()
+            if not exists:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -53,6 +89,8 @@ def database_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
     uri = os.environ.get("AIU_TEST_DATABASE_URL") or (
         "sqlite:///" + str(tmp_path_factory.mktemp("db") / "aiu-test.sqlite")
     )
+    if uri.startswith("postgresql"):
+        uri = _own_postgres_database(uri)
     app = create_app({"SECRET_KEY": TEST_SECRET, "SQLALCHEMY_DATABASE_URI": uri,
                       "ALLOW_INSECURE": True, "TESTING": True})
     with app.app_context():
