@@ -52,6 +52,7 @@ class CurrentLaunch:
     for_user: str | None
     return_url: str | None
     deep_linking: dict[str, Any] | None
+    locale: str = "en"  # the platform's locale tag for the launch (lti_tool.i18n picks it)
 
     @property
     def person(self) -> Person:
