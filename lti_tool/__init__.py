@@ -84,7 +84,7 @@ def _inside(path: str, folder: str) -> bool:
 
 
 def register_extensions(app: Flask) -> None:
-    from lti_tool import instance_files
+    from lti_tool import i18n, instance_files
     from lti_tool.lti.json_store import init_app as init_json_store
     from lti_tool.lti.state import DatabaseStateStore, RedisStateStore
     from lti_tool.sessions import ServerSessionInterface
@@ -94,6 +94,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=os.path.join(PACKAGE_DIR, "migrations"),
                      render_as_batch=True)
     csrf.init_app(app)
+    i18n.init_app(app)
     init_json_store(app)
     redis_url = app.config.get("REDIS_URL")
     app.extensions["aiu_state_store"] = (

@@ -4,6 +4,7 @@ in the log, never a traceback on screen, and the request's writes rolled back.""
 from __future__ import annotations
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask_babel import gettext, lazy_gettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -11,16 +12,22 @@ from lti_tool.extensions import db
 from lti_tool.lti.exceptions import ToolError
 
 _FRIENDLY = {
-    400: ("The request could not be understood", "Something in the request was wrong or "
-          "missing. Go back and try again."),
-    401: ("Please open the tool from Moodle", "Open the activity again in Moodle."),
-    403: ("You can't open this page", "Your role or course does not give access to it."),
-    404: ("Page not found", "There is nothing here. Check the address or go back."),
-    405: ("That action is not allowed here", "Use the buttons and links in the page."),
-    413: ("That was too large", "The request was larger than the tool accepts."),
-    429: ("Too many requests", "Wait a minute and try again."),
-    500: ("Something went wrong on our side", "The problem has been logged. Try again in a "
-          "minute; if it keeps happening, tell your administrator."),
+    400: (lazy_gettext("The request could not be understood"),
+          lazy_gettext("Something in the request was wrong or missing. Go back and try again.")),
+    401: (lazy_gettext("Please open the tool from Moodle"),
+          lazy_gettext("Open the activity again in Moodle.")),
+    403: (lazy_gettext("You can't open this page"),
+          lazy_gettext("Your role or course does not give access to it.")),
+    404: (lazy_gettext("Page not found"),
+          lazy_gettext("There is nothing here. Check the address or go back.")),
+    405: (lazy_gettext("That action is not allowed here"),
+          lazy_gettext("Use the buttons and links in the page.")),
+    413: (lazy_gettext("That was too large"),
+          lazy_gettext("The request was larger than the tool accepts.")),
+    429: (lazy_gettext("Too many requests"), lazy_gettext("Wait a minute and try again.")),
+    500: (lazy_gettext("Something went wrong on our side"),
+          lazy_gettext("The problem has been logged. Try again in a minute; if it keeps "
+                       "happening, tell your administrator.")),
 }
 
 
@@ -32,8 +39,11 @@ def _wants_json() -> bool:
         request.accept_mimetypes["text/html"]
 
 
-def error_response(status: int, title: str, message: str, reason: str) -> Response:
+def error_response(status: int, title: object, message: object, reason: str) -> Response:
+    """The error page (or JSON). ``title`` and ``message`` may be lazy strings: they are
+    rendered in the request's locale."""
     db.session.rollback()
+    title, message = str(title), str(message)
     if _wants_json():
         resp = jsonify({"error": reason, "title": title, "message": message})
     else:
@@ -53,9 +63,9 @@ def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> Response:
         current_app.logger.warning("refused reason=csrf path=%s", request.path)
-        return error_response(400, "This form has expired", "The form was open too long or "
-                              "was sent from somewhere else. Reload the page and try again.",
-                              "csrf")
+        return error_response(400, gettext("This form has expired"),
+                              gettext("The form was open too long or was sent from somewhere "
+                                      "else. Reload the page and try again."), "csrf")
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:

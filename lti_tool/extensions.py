@@ -1,8 +1,10 @@
-"""Unbound extensions, bound to the app in :func:`lti_tool.create_app`. (No Flask-Caching:
+"""Unbound extensions, bound to the app in :func:`lti_tool.create_app` (Flask-Babel through
+:mod:`lti_tool.i18n`, which adds the locale selector). (No Flask-Caching:
 values fetched from platforms are cached as JSON by :mod:`lti_tool.lti.json_store`.)"""
 
 from __future__ import annotations
 
+from flask_babel import Babel
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -26,3 +28,4 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
+babel = Babel()

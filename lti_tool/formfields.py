@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import lazy_gettext
 from wtforms import StringField
 from wtforms.validators import StopValidation
 
@@ -18,10 +19,10 @@ class RadioGroup(StringField):
 
     def __init__(self, label: str | None = None, validators: Any = None, *,
                  options: list[tuple[str, str]] | None = None,
-                 message: str = "Choose one of the options.", **kwargs: Any) -> None:
+                 message: str | None = None, **kwargs: Any) -> None:
         super().__init__(label, validators, **kwargs)
         self.options = list(options or [])
-        self.message = message
+        self.message = message or lazy_gettext("Choose one of the options.")
 
     def pre_validate(self, form: Any) -> None:
         if self.data not in {value for value, _ in self.options}:

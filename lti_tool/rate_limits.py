@@ -18,6 +18,7 @@ import hashlib
 from functools import lru_cache
 
 from flask import Flask, Response, current_app, request, session
+from flask_babel import gettext
 from limits import RateLimitItem, parse_many
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
@@ -92,8 +93,8 @@ def init_app(app: Flask) -> None:
             return None
         current_app.logger.warning("refused reason=rate_limited endpoint=%s limit=%s",
                                    request.endpoint, limit)
-        response = error_response(429, "Too many requests", "There have been too many "
-                                  "requests from your connection in a short time. Wait a "
-                                  "minute, then try again.", "rate_limited")
+        response = error_response(429, gettext("Too many requests"), gettext(
+            "There have been too many requests from your connection in a short time. Wait a "
+            "minute, then try again."), "rate_limited")
         response.headers["Retry-After"] = "60"
         return response

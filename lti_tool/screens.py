@@ -52,9 +52,11 @@ def first_control_id(field: Any) -> str:
 
 def error_targets(form: Any) -> dict[str, str]:
     """Error summary entries of a form: the first control's id → the field's first error."""
-    return {first_control_id(form[name]): messages[0]
+    # A message is a string or a lazily translated one (lazy_gettext); a form field's
+    # errors are a mapping instead.
+    return {first_control_id(form[name]): str(messages[0])
             for name, messages in form.errors.items()
-            if name in form and messages and isinstance(messages[0], str)}
+            if name in form and messages and not isinstance(messages[0], Mapping | list)}
 
 
 def summary_targets(errors: Mapping[str, str], form: Any = None) -> dict[str, str]:

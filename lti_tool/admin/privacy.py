@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext, lazy_gettext
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import DateField, StringField, TextAreaField
@@ -23,16 +24,16 @@ from lti_tool.roles.access import require_tool_admin
 
 
 class HoldForm(FlaskForm):
-    reason = TextAreaField("Why the records must be kept", validators=[
-        DataRequired("Enter the reason for the hold."),
-        Length(max=2000, message="The reason must be 2,000 characters or fewer.")])
+    reason = TextAreaField(lazy_gettext("Why the records must be kept"), validators=[
+        DataRequired(lazy_gettext("Enter the reason for the hold.")),
+        Length(max=2000, message=lazy_gettext("The reason must be 2,000 characters or fewer."))])
 
 
 class ErasureForm(FlaskForm):
-    received_on = DateField("Date the learner asked", validators=[
-        DataRequired("Enter the date the request was received, e.g. 2026-12-01.")])
-    confirm = StringField("Type ERASE to confirm", validators=[
-        DataRequired("Type ERASE to confirm.")])
+    received_on = DateField(lazy_gettext("Date the learner asked"), validators=[
+        DataRequired(lazy_gettext("Enter the date the request was received, e.g. 2026-12-01."))])
+    confirm = StringField(lazy_gettext("Type ERASE to confirm"), validators=[
+        DataRequired(lazy_gettext("Type ERASE to confirm."))])
 
 
 class PlainForm(FlaskForm):
@@ -111,8 +112,8 @@ def privacy_hold(person_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _person_page(person, hold_form=form), 400
     retention.place_hold(person, form.reason.data or "", g.launch.person)
-    flash(f"Nothing about {person.display_name} will be disposed of until you release the "
-          "hold.", "success")
+    flash(gettext("Nothing about %(name)s will be disposed of until you release the hold.",
+                  name=person.display_name), "success")
     return redirect(url_for("admin.privacy_person", person_id=person.id), code=303)
 
 
@@ -125,7 +126,7 @@ def privacy_release(hold_id: int) -> BaseResponse:
     if not PlainForm().validate_on_submit():
         abort(400)
     retention.release_hold(hold, g.launch.person)
-    flash("Hold released: the schedule applies again.", "success")
+    flash(gettext("Hold released: the schedule applies again."), "success")
     return redirect(url_for("admin.privacy_person", person_id=hold.person_id), code=303)
 
 
@@ -137,16 +138,16 @@ def privacy_erase(person_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _person_page(person, erasure_form=form), 400
     if (form.confirm.data or "").strip().upper() != "ERASE":
-        form.confirm.errors = [*form.confirm.errors, "Type ERASE to confirm."]
+        form.confirm.errors = [*form.confirm.errors, gettext("Type ERASE to confirm.")]
         return _person_page(person, erasure_form=form), 400
     if form.received_on.data is None or form.received_on.data > utcnow().date():
         form.received_on.errors = [*form.received_on.errors,
-                                   "The date cannot be in the future."]
+                                   gettext("The date cannot be in the future.")]
         return _person_page(person, erasure_form=form), 400
     if person.id == g.launch.person_id:
         abort(403)
     done = erasure.carry_out(person, g.launch.person, form.received_on.data)
-    flash("Erasure carried out. " + ("The learner has been emailed what was kept and why."
-                                     if done.emailed else "Moodle gave no email address for "
-                                     "them: tell them what was kept and why."), "success")
+    flash(gettext("Erasure carried out. The learner has been emailed what was kept and why.")
+          if done.emailed else gettext("Erasure carried out. Moodle gave no email address for "
+                                       "them: tell them what was kept and why."), "success")
     return redirect(url_for("admin.privacy_person", person_id=person.id), code=303)

@@ -17,6 +17,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext, lazy_gettext
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import IntegerField, StringField
@@ -85,7 +86,7 @@ def retry(message_id: int) -> ResponseReturnValue:
     outbox.retry_failed(message)
     audit.record(f"person:{g.launch.person_id}", "outbox.retried", "outbox_message",
                  message.id, {"kind": message.kind})
-    flash("Queued again: it will be sent in a moment.", "success")
+    flash(gettext("Queued again: it will be sent in a moment."), "success")
     return redirect(url_for("admin.index"), code=303)
 
 
@@ -105,7 +106,7 @@ def dismiss(message_id: int) -> ResponseReturnValue:
     outbox.dismiss_failed(message)
     audit.record(f"person:{g.launch.person_id}", "outbox.dismissed", "outbox_message",
                  message.id, {"kind": message.kind})
-    flash("Dismissed: it will not be sent, and no longer shows here.", "success")
+    flash(gettext("Dismissed: it will not be sent, and no longer shows here."), "success")
     return redirect(url_for("admin.index"), code=303)
 
 
@@ -125,8 +126,9 @@ def rotate_keys() -> ResponseReturnValue:
         return redirect(url_for("admin.index"), code=303)
     audit.record(f"person:{g.launch.person_id}", "key.rotated", "key", key.kid,
                  {"removed": removed, "signs_from": key.signs_from})
-    flash(f"New key published. It signs from {key.signs_from.replace('T', ' ')[:16]} UTC; "
-          "the previous key stays published while Moodle may still need it.", "success")
+    flash(gettext("New key published. It signs from %(when)s UTC; the previous key stays "
+                  "published while Moodle may still need it.",
+                  when=key.signs_from.replace("T", " ")[:16]), "success")
     return redirect(url_for("admin.index"), code=303)
 
 
@@ -164,14 +166,15 @@ def _audit_page(verified: audit.VerifyResult | None = None) -> str:
 
 
 class GrantForm(FlaskForm):
-    role = RadioGroup("Role", options=[(ALS, ROLE_LABELS[ALS]),
+    role = RadioGroup(lazy_gettext("Role"), options=[(ALS, ROLE_LABELS[ALS]),
                                        (APPEAL_REVIEWER, ROLE_LABELS[APPEAL_REVIEWER]),
                                        (QUALITY_LEAD, ROLE_LABELS[QUALITY_LEAD]),
                                        (TOOL_ADMIN, ROLE_LABELS[TOOL_ADMIN]),
                                        (POLICY_OWNER, ROLE_LABELS[POLICY_OWNER])],
-                      message="Choose the role to give.")
-    who = StringField("Moodle user ID or email address", validators=[
-        Length(max=320, message="That is too long for a user ID or an email address.")])
+                      message=lazy_gettext("Choose the role to give."))
+    who = StringField(lazy_gettext("Moodle user ID or email address"), validators=[
+        Length(max=320, message=lazy_gettext(
+            "That is too long for a user ID or an email address."))])
     # Set instead of `who` when the person was picked from those the tool knows.
     person_id = IntegerField(validators=[Optional()])
 
@@ -233,15 +236,18 @@ def grant_role() -> BaseResponse | tuple[str, int]:
             form.who.errors = [*form.who.errors, str(exc)]
         else:
             if created and row.email:
-                flash(f"{row.holder_name} will be {row.role_phrase} once you confirm who it "
-                      "is: when someone opens the tool from Moodle with this address, they "
-                      "are listed below for you to confirm.")
+                flash(gettext("%(holder)s will be %(role)s once you confirm who it is: when "
+                              "someone opens the tool from Moodle with this address, they are "
+                              "listed below for you to confirm.",
+                              holder=row.holder_name, role=row.role_phrase))
             elif created:
-                waiting = "" if row.person_id else (
-                    " It takes effect when they first open the tool from Moodle.")
-                flash(f"{row.holder_name} is now {row.role_phrase}.{waiting}")
+                flash(gettext("%(holder)s is now %(role)s.", holder=row.holder_name,
+                              role=row.role_phrase) if row.person_id else gettext(
+                    "%(holder)s is now %(role)s. It takes effect when they first open the tool "
+                    "from Moodle.", holder=row.holder_name, role=row.role_phrase))
             else:
-                flash(f"{row.holder_name} already was {row.role_phrase}.")
+                flash(gettext("%(holder)s already was %(role)s.", holder=row.holder_name,
+                              role=row.role_phrase))
             return redirect(url_for("admin.roles_page"), code=303)
     return _roles_page(form), 400
 
@@ -273,7 +279,7 @@ def revoke_role(grant_id: int) -> ResponseReturnValue:
     if row is None:
         abort(404)
     if not row.active:
-        flash("That role was already revoked.", "info")
+        flash(gettext("That role was already revoked."), "info")
         return redirect(url_for("admin.roles_page"), code=303)
     if not confirmation.confirmed():
         return confirmation.ask(
@@ -287,8 +293,9 @@ def revoke_role(grant_id: int) -> ResponseReturnValue:
         flash(str(exc), "info")
     else:
         minutes = int(roles.UNDO_WINDOW.total_seconds() // 60)
-        flash(f"{row.holder_name} is no longer {row.role_phrase}. You can undo this for "
-              f"{minutes} minutes (Undo, below).", "success")
+        flash(gettext("%(holder)s is no longer %(role)s. You can undo this for %(minutes)s "
+                      "minutes (Undo, below).", holder=row.holder_name, role=row.role_phrase,
+                      minutes=minutes), "success")
     return redirect(url_for("admin.roles_page"), code=303)
 
 
@@ -307,7 +314,8 @@ def undo_revoke(grant_id: int) -> ResponseReturnValue:
     except roles.RoleError as exc:
         flash(str(exc), "error")
     else:
-        flash(f"Undone: {again.holder_name} is {again.role_phrase} again.", "success")
+        flash(gettext("Undone: %(holder)s is %(role)s again.", holder=again.holder_name,
+                      role=again.role_phrase), "success")
     return redirect(url_for("admin.roles_page"), code=303)
 
 
@@ -328,5 +336,6 @@ def confirm_role(grant_id: int) -> BaseResponse:
     except roles.RoleError as exc:
         flash(str(exc))
     else:
-        flash(f"{held.holder_name} is now {held.role_phrase}.")
+        flash(gettext("%(holder)s is now %(role)s.", holder=held.holder_name,
+                      role=held.role_phrase))
     return redirect(url_for("admin.roles_page"), code=303)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 
 from lti_tool import uploads
 from lti_tool.cases import access, answers, appeals, clocks, evidence, letters, records
@@ -121,8 +122,8 @@ def review(appeal_id: int) -> ResponseReturnValue:
             field = form[exc.field] if exc.field in form else form.reasons
             field.errors = [*field.errors, exc.message]
         else:
-            flash("Decision on the appeal recorded. The learner has been sent the letter.",
-                  "success")
+            flash(gettext("Decision on the appeal recorded. The learner has been sent the "
+                          "letter."), "success")
             return redirect(url_for("appeals.appeal", appeal_id=appeal.id), code=303)
     return _page(appeal, form, status=400)
 

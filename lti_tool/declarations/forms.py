@@ -3,6 +3,7 @@ in :mod:`lti_tool.declarations.service` so they hold whatever the form sends).""
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -25,28 +26,31 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class SettingsForm(FlaskForm):
-    title = StringField("Title of the declaration activity",
-                        validators=[DataRequired("Enter a title."), Length(max=200)])
+    title = StringField(lazy_gettext("Title of the declaration activity"),
+                        validators=[DataRequired(lazy_gettext("Enter a title.")),
+                                    Length(max=200)])
     assignment_name = StringField(
-        "The Moodle assignment it covers",
-        validators=[DataRequired("Enter the name of the assignment."), Length(max=200)],
-        description="As it appears in the course, for example 'Unit 5CO01 assignment'.")
+        lazy_gettext("The Moodle assignment it covers"),
+        validators=[DataRequired(lazy_gettext("Enter the name of the assignment.")),
+                    Length(max=200)],
+        description=lazy_gettext(
+            "As it appears in the course, for example 'Unit 5CO01 assignment'."))
     # Offered only when several policies are published.
-    policy_reference = RadioField("The policy this assignment follows", choices=[],
+    policy_reference = RadioField(lazy_gettext("The policy this assignment follows"), choices=[],
                                   validate_choice=False)
     # The policy whose permitted uses and awarding bodies the page showed.
     shown_policy = HiddenField()
-    qualification = RadioField("Qualification", choices=[], validate_choice=False)
+    qualification = RadioField(lazy_gettext("Qualification"), choices=[], validate_choice=False)
     permitted_uses = MultiCheckboxField(
-        "Permitted uses of AI for this assignment",
-        validators=[DataRequired("Choose at least one permitted use.")],
-        description="Learners may only declare the uses you leave ticked.")
-    guidance = TextAreaField("Extra guidance for this assignment (optional)",
+        lazy_gettext("Permitted uses of AI for this assignment"),
+        validators=[DataRequired(lazy_gettext("Choose at least one permitted use."))],
+        description=lazy_gettext("Learners may only declare the uses you leave ticked."))
+    guidance = TextAreaField(lazy_gettext("Extra guidance for this assignment (optional)"),
                              validators=[Optional(), Length(max=2000)])
     comprehension_check = BooleanField(
-        "Ask learners the policy's comprehension questions before they declare",
-        description="A few questions about the policy's rules; a wrong answer shows the "
-                    "policy's reason and the learner tries again.")
+        lazy_gettext("Ask learners the policy's comprehension questions before they declare"),
+        description=lazy_gettext("A few questions about the policy's rules; a wrong answer "
+                                 "shows the policy's reason and the learner tries again."))
 
     def set_policy(self, policy: Policy, available: list[Policy] | None = None,
                    default: Policy | None = None) -> None:
@@ -76,16 +80,18 @@ class SettingsForm(FlaskForm):
 
 class DeclarationForm(FlaskForm):
     uses_ai = RadioField(
-        "Have you used, or will you use, AI before you start this assignment?",
-        choices=[SelectChoice("yes", "Yes, before I start"), SelectChoice("no", "No")],
-        validators=[InputRequired("Choose Yes or No.")])
-    permitted_uses = MultiCheckboxField("What for?", validate_choice=False)
-    ai_tools = TextAreaField("Which AI tools?", validators=[Optional(), Length(max=2000)],
-                             description="One per line, for example ChatGPT or Microsoft "
-                                         "Copilot.")
+        lazy_gettext("Have you used, or will you use, AI before you start this assignment?"),
+        choices=[SelectChoice("yes", lazy_gettext("Yes, before I start")),
+                 SelectChoice("no", lazy_gettext("No"))],
+        validators=[InputRequired(lazy_gettext("Choose Yes or No."))])
+    permitted_uses = MultiCheckboxField(lazy_gettext("What for?"), validate_choice=False)
+    ai_tools = TextAreaField(lazy_gettext("Which AI tools?"),
+                             validators=[Optional(), Length(max=2000)],
+                             description=lazy_gettext("One per line, for example ChatGPT or "
+                                                      "Microsoft Copilot."))
     # Not shown: every authorisation the learner holds is written into their statements.
     # A posted claim is still checked, so nobody can rely on one they do not hold.
-    authorisations = MultiCheckboxField("AI tools you are authorised to use",
+    authorisations = MultiCheckboxField(lazy_gettext("AI tools you are authorised to use"),
                                         validate_choice=False)
     confirmed_no_personal_data = BooleanField(
         "I have not entered, and will not enter, company or personal data into personal or "
@@ -95,7 +101,7 @@ class DeclarationForm(FlaskForm):
         "grammar, check my work meets the assessment criteria, compile references or "
         "citations, or reduce the word count.")
     confirmed_own_work = BooleanField("The work I submit will be my own.")
-    signature = StringField("Type your full name to sign",
+    signature = StringField(lazy_gettext("Type your full name to sign"),
                             validators=[Optional(), Length(max=200)])
 
     def set_choices(self, uses: list[tuple[str, str]],
@@ -110,8 +116,8 @@ class DeclarationForm(FlaskForm):
 
 
 class AuthenticationForm(FlaskForm):
-    confirmed = BooleanField("I confirm this declaration.")
-    signature = StringField("Type your full name to sign",
+    confirmed = BooleanField(lazy_gettext("I confirm this declaration."))
+    signature = StringField(lazy_gettext("Type your full name to sign"),
                             validators=[Optional(), Length(max=200)])
 
 

@@ -158,7 +158,7 @@ class LaunchMessageBuilder:
         claims[LTI + "ext"] = {"user_username": user.username, "lms": "moodle-2"}
         if tool.send_email:
             claims["email"] = user.email
-        presentation: dict[str, str] = {"locale": "en"}
+        presentation: dict[str, str] = {"locale": user.lang}
         if activity is not None:
             presentation["document_target"] = "iframe"
             presentation["return_url"] = s.url(

@@ -43,6 +43,8 @@ class User:
     # Holds moodle/course:manageactivities through a category role (Moodle's "Manager" at
     # category level): NRPS then lists the user as Instructor whatever the course role.
     category_manager: bool = False
+    # The user's language: Moodle sends it as the launch's locale.
+    lang: str = "en"
 
     @property
     def fullname(self) -> str:

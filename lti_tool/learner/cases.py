@@ -19,6 +19,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 from werkzeug.datastructures import FileStorage
 
 from lti_tool import uploads
@@ -127,7 +128,7 @@ def save_draft(incident_id: int) -> ResponseReturnValue:
         except IncidentError as exc:
             form[exc.field if exc.field in form else "answer"].errors = [exc.message]
         else:
-            flash("Draft saved. Your tutor does not see it until you send your answer.",
+            flash(gettext("Draft saved. Your tutor does not see it until you send your answer."),
                   "success")
             return redirect(url_for("learner.answer_question", incident_id=incident.id),
                             code=303)
@@ -141,8 +142,8 @@ def save_draft(incident_id: int) -> ResponseReturnValue:
 def decline(incident_id: int) -> ResponseReturnValue:
     incident = _own_case(incident_id)
     answers.decline_to_answer(incident, g.launch.person)
-    flash("Recorded: you will not answer. A decision may now be made without your answer. "
-          "You can still send an answer until it is decided.", "success")
+    flash(gettext("Recorded: you will not answer. A decision may now be made without your "
+                  "answer. You can still send an answer until it is decided."), "success")
     return redirect(url_for("learner.cases"), code=303)
 
 
@@ -152,7 +153,7 @@ def decline(incident_id: int) -> ResponseReturnValue:
 def appeal(incident_id: int) -> ResponseReturnValue:
     incident = _own_case(incident_id)
     if not appeals.may_appeal(incident):
-        flash("This decision cannot be appealed now.", "error")
+        flash(gettext("This decision cannot be appealed now."), "error")
         return redirect(url_for("learner.cases"), code=303)
     policy = policies.current_or_bundled()
     form = AppealForm()
@@ -169,8 +170,8 @@ def appeal(incident_id: int) -> ResponseReturnValue:
             field = form[exc.field] if exc.field in form else form.text
             field.errors = [*field.errors, exc.message]
         else:
-            flash("Your appeal has been sent. Someone new to your case will review it and "
-                  "write to you.", "success")
+            flash(gettext("Your appeal has been sent. Someone new to your case will review it "
+                          "and write to you."), "success")
             return redirect(url_for("learner.cases"), code=303)
     errors = {form[name].id: messages[0] for name, messages in form.errors.items()
               if name in form and messages}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 
 from lti_tool.cases import check_plans
 from lti_tool.cases.check_forms import CommentForm
@@ -38,7 +39,7 @@ def check_page(check_id: int) -> ResponseReturnValue:
         except IncidentError as exc:
             form.comment.errors = [*form.comment.errors, exc.message]
         else:
-            flash("Your comment has been added to the record.", "success")
+            flash(gettext("Your comment has been added to the record."), "success")
             return redirect(url_for("learner.check_page", check_id=check.id), code=303)
     errors = {form[name].id: messages[0] for name, messages in form.errors.items()
               if name in form and messages}

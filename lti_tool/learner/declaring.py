@@ -8,6 +8,7 @@ import json
 
 from flask import flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 
 from lti_tool.declarations import authentication, awareness, statements
 from lti_tool.declarations import service as declarations
@@ -105,7 +106,7 @@ def check(placement_id: int) -> ResponseReturnValue:
         answers = {q.key: str(form[f"q_{q.key}"].data or "") for q in questions}
         wrong = awareness.attempt(person, g.placement, policy, answers)
         if not wrong:
-            flash("You answered every question correctly. Now make your declaration.",
+            flash(gettext("You answered every question correctly. Now make your declaration."),
                   "success")
             return redirect(url_for("learner.declare", placement_id=placement_id), code=303)
     # A wrong answer is recorded (the page is a 200 so that the attempt is kept).
@@ -141,7 +142,7 @@ def authenticate(placement_id: int) -> ResponseReturnValue:
             except authentication.AuthenticationError as exc:
                 errors[exc.field] = exc.message
             else:
-                flash("Your declaration of authentication is recorded.", "success")
+                flash(gettext("Your declaration of authentication is recorded."), "success")
                 return redirect(url_for("learner.placement", placement_id=placement_id),
                                 code=303)
     return render_template("learner/authenticate.html", form=form, errors=errors,

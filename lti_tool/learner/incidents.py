@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 
 from lti_tool.cases.answers import answer, answer_of, draft_of, learner_files, link_for_token
 from lti_tool.cases.errors import IncidentError, LinkRefused
@@ -73,7 +74,7 @@ def answer_question(incident_id: int) -> ResponseReturnValue:
         except IncidentError as exc:
             form.answer.errors = [*form.answer.errors, exc.message]
         else:
-            flash("Thank you: your answer has been sent to your tutor.", "success")
+            flash(gettext("Thank you: your answer has been sent to your tutor."), "success")
             if g.launch.placement_id is not None:
                 return redirect(url_for("learner.placement",
                                         placement_id=g.launch.placement_id), code=303)

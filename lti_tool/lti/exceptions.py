@@ -3,6 +3,8 @@ person can act on. :mod:`lti_tool.errors` turns them into 4xx pages or JSON."""
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext
+
 
 class ToolError(Exception):
     """A refusal the user should see in plain English.
@@ -11,7 +13,7 @@ class ToolError(Exception):
     """
 
     status = 400
-    title = "Something went wrong"
+    title = lazy_gettext("Something went wrong")
 
     def __init__(self, reason: str, message: str, *, status: int | None = None,
                  title: str | None = None) -> None:
@@ -27,25 +29,25 @@ class ToolError(Exception):
 class LaunchError(ToolError):
     """A login or launch from a platform was refused."""
 
-    title = "This launch could not be completed"
+    title = lazy_gettext("This launch could not be completed")
 
 
 class RegistrationError(ToolError):
     """Dynamic Registration could not be completed."""
 
-    title = "Registration could not be completed"
+    title = lazy_gettext("Registration could not be completed")
 
 
 class AccessDenied(ToolError):
     status = 403
-    title = "You can't open this page"
+    title = lazy_gettext("You can't open this page")
 
 
 class ServiceError(ToolError):
     """A call to a platform service (token, AGS, NRPS) failed."""
 
     status = 502
-    title = "Moodle did not answer as expected"
+    title = lazy_gettext("Moodle did not answer as expected")
 
 
 # Messages shared by several checks.

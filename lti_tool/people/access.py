@@ -21,6 +21,7 @@ from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from flask import Flask, abort, g, request, session
+from flask_babel import gettext, lazy_gettext
 
 from lti_tool.extensions import db
 from lti_tool.lti.exceptions import AccessDenied, ToolError
@@ -52,6 +53,7 @@ class CurrentLaunch:
     for_user: str | None
     return_url: str | None
     deep_linking: dict[str, Any] | None
+    locale: str = "en"  # the platform's locale tag for the launch (lti_tool.i18n picks it)
 
     @property
     def person(self) -> Person:
@@ -128,15 +130,16 @@ def init_app(app: Flask) -> None:
 
 class SessionEnded(ToolError):
     status = 401
-    title = "Please open the tool from Moodle"
+    title = lazy_gettext("Please open the tool from Moodle")
 
 
 def launch_or_end() -> CurrentLaunch:
     """The session's launch, or a 401 page asking the person to open the tool from Moodle."""
     launch = current_launch()
     if launch is None:
-        raise SessionEnded("no_session", "Your session with the tool has ended or was never "
-                           "started. Open the activity again in Moodle.")
+        raise SessionEnded("no_session", gettext("Your session with the tool has ended or was "
+                                                 "never started. Open the activity again in "
+                                                 "Moodle."))
     return launch
 
 
@@ -169,9 +172,9 @@ def require(role: str) -> Callable[[F], F]:
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             launch = launch_or_end()
             if not at_least(launch.role, role):
-                raise AccessDenied("role_insufficient", "This page is for course staff only."
-                                   if role != "learner" else "Your role in this course does "
-                                   "not give access to this page.")
+                raise AccessDenied("role_insufficient", gettext(
+                    "This page is for course staff only.") if role != "learner" else gettext(
+                    "Your role in this course does not give access to this page."))
             g.launch = launch
             if "placement_id" in kwargs:
                 placement, row = _with_role(Placement, kwargs["placement_id"], launch)
@@ -241,8 +244,9 @@ def part_of(parent: Any, obj: T | None, link: str = "incident_id") -> T:
     return obj
 
 
-_OTHER_CONTEXT = ("This page belongs to another course or activity than the one you opened "
-                  "the tool from. Open it from that activity in Moodle.")
-ROLE_NOT_CURRENT = ("Moodle no longer confirms your role in this course (you may have been "
-                    "removed from it, or last opened it from Moodle too long ago). Open the "
-                    "activity again in Moodle.")
+_OTHER_CONTEXT = lazy_gettext(
+    "This page belongs to another course or activity than the one you opened the tool from. "
+    "Open it from that activity in Moodle.")
+ROLE_NOT_CURRENT = lazy_gettext(
+    "Moodle no longer confirms your role in this course (you may have been removed from it, "
+    "or last opened it from Moodle too long ago). Open the activity again in Moodle.")

@@ -148,6 +148,7 @@ def record_launch(launch: Launch) -> dict[str, Any]:
         "role": role,
         "message_type": launch.message_type,
         "for_user": launch.for_user,
+        "locale": launch.locale,
         # Moodle's sesskey never goes into the session in clear.
         "return_url": strip_sesskey(launch.return_url),
         "deep_linking": (seal_deep_linking(launch.deep_linking,

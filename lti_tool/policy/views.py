@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext, lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
@@ -28,8 +29,9 @@ bp = Blueprint("policy_editor", __name__, url_prefix="/admin/policies")
 
 
 class DraftForm(FlaskForm):
-    version = StringField("Number of the new version", validators=[
-        DataRequired("Enter the new version's number, for example 1.1."), Length(max=32)])
+    version = StringField(lazy_gettext("Number of the new version"), validators=[
+        DataRequired(lazy_gettext("Enter the new version's number, for example 1.1.")),
+        Length(max=32)])
 
 
 class PostForm(FlaskForm):
@@ -86,7 +88,8 @@ def start_draft(version_id: int) -> ResponseReturnValue:
         except policies.PolicyError as exc:
             problem = str(getattr(exc, "problems", [str(exc)])[0])
         else:
-            flash(f"Draft {draft.label} started from {source.label}.", "success")
+            flash(gettext("Draft %(draft)s started from %(source)s.", draft=draft.label,
+                          source=source.label), "success")
             return redirect(url_for("policy_editor.version", version_id=draft.id), code=303)
     else:
         problem = next(iter(form.version.errors), None)
@@ -117,7 +120,7 @@ def edit(version_id: int, section: str) -> ResponseReturnValue:
         except policies.PolicyError as exc:
             problems = [str(exc)]
         else:
-            flash("Saved." if changed else "Nothing changed.", "success")
+            flash(gettext("Saved.") if changed else gettext("Nothing changed."), "success")
             return redirect(url_for("policy_editor.version", version_id=draft.id), code=303)
     errors = _errors_by_path(problems)
     return render_template("policy_editor/edit.html", person=g.launch.person, version=draft,
@@ -194,10 +197,11 @@ def publish(version_id: int) -> ResponseReturnValue:
     policies.publish_version(draft, _actor(), [c.title for c in changes])
     facing = editor.learner_changes(json.loads(published.content) if published else {},
                                     json.loads(draft.content))
-    flash(f"Published {draft.label}. Learners who declared under an earlier version are "
-          "asked to declare again" + (": what changed for them: " + ", ".join(facing) + "."
-                                      if facing else " (nothing they read has changed)."),
-          "success")
+    flash(gettext("Published %(label)s. Learners who declared under an earlier version are "
+                  "asked to declare again: what changed for them: %(changes)s.",
+                  label=draft.label, changes=", ".join(facing)) if facing else gettext(
+        "Published %(label)s. Learners who declared under an earlier version are asked to "
+        "declare again (nothing they read has changed).", label=draft.label), "success")
     return redirect(url_for("policy_editor.version", version_id=draft.id), code=303)
 
 

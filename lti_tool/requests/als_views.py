@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 from werkzeug.wrappers import Response as BaseResponse
 
 from lti_tool.cases.clocks import overdue_cases
@@ -86,8 +87,8 @@ def notifications_choice() -> BaseResponse | tuple[str, int]:
     if not form.validate_on_submit():
         return _queue_page(form=form), 400
     notifications.set_frequency(g.person, form.frequency.data or "")
-    flash("Saved: you will get one email a day." if form.frequency.data == "daily"
-          else "Saved: you will get an email for each new request and answer.")
+    flash(gettext("Saved: you will get one email a day.") if form.frequency.data == "daily"
+          else gettext("Saved: you will get an email for each new request and answer."))
     return redirect(url_for("als.queue"), code=303)
 
 
@@ -142,15 +143,16 @@ def decide(request_id: int) -> ResponseReturnValue:
         outcome = record()
     except service.RequestChanged:
         db.session.expire_all()
-        return _request_page(_platform_request(request_id), notice=(
+        return _request_page(_platform_request(request_id), notice=gettext(
             "Someone else changed this request while you had it open (another ALS member "
             "decided, or the learner answered or withdrew it), so your decision was not "
             "saved. Here is where it stands now.")), 409
     except service.InvalidAction as exc:
         return _request_page(req, form, notice=str(exc)), 400
-    told = "by email and in the tool" if req.person.email else (
-        "in the tool (Moodle shared no email address for them)")
-    flash(f"Decision recorded: {DONE[outcome]}. The learner is told {told}.", "success")
+    flash(gettext("Decision recorded: %(done)s. The learner is told by email and in the tool.",
+                  done=DONE[outcome]) if req.person.email else gettext(
+        "Decision recorded: %(done)s. The learner is told in the tool (Moodle shared no email "
+        "address for them).", done=DONE[outcome]), "success")
     return redirect(url_for("als.request_page", request_id=req.id), code=303)
 
 

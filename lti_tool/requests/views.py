@@ -9,6 +9,7 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
+from flask_babel import gettext
 from werkzeug.wrappers import Response as BaseResponse
 
 from lti_tool.extensions import db
@@ -85,8 +86,8 @@ def new() -> BaseResponse | tuple[str, int] | str:
             reason=form.reason.data or "", scope=form.scope.data or "",
             reason_detail=form.reason_detail.data or "",
             supporting_detail=form.supporting_detail.data or ""))
-        flash("Your request has been sent to the ALS team. You will be told here and by "
-              "email when they decide.")
+        flash(gettext("Your request has been sent to the ALS team. You will be told here and "
+                      "by email when they decide."))
         return redirect(url_for("requests.detail", request_id=req.id), code=303)
     page = render_template("requests/new.html", form=form, placement=placement,
                            person=g.launch.person)
@@ -126,7 +127,7 @@ def answer(request_id: int) -> BaseResponse | tuple[str, int]:
     except service.RequestChanged:
         db.session.expire_all()
         return _detail_page(_own_request(request_id), notice=_CHANGED), 409
-    flash("Thank you. Your answer has been sent to the ALS team.")
+    flash(gettext("Thank you. Your answer has been sent to the ALS team."))
     return redirect(url_for("requests.detail", request_id=req.id), code=303)
 
 
@@ -143,7 +144,7 @@ def withdraw(request_id: int) -> BaseResponse | tuple[str, int]:
     except service.RequestChanged:
         db.session.expire_all()
         return _detail_page(_own_request(request_id), notice=_CHANGED), 409
-    flash("You have withdrawn your request.")
+    flash(gettext("You have withdrawn your request."))
     return redirect(url_for("requests.detail", request_id=req.id), code=303)
 
 

@@ -10,6 +10,7 @@ import io
 import sqlalchemy as sa
 from flask import Response, abort, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext, ngettext
 
 from lti_tool.audit import service as audit
 from lti_tool.cases import reporting
@@ -56,11 +57,15 @@ def send_report(placement_id: int, person_id: int) -> ResponseReturnValue:
     incident, sent = reporting.request_report(learner, g.launch.person,
                                               policies.current_or_bundled())
     if incident is None:
-        flash(f"{learner.display_name} has no upheld case to report.", "error")
+        flash(gettext("%(name)s has no upheld case to report.", name=learner.display_name),
+              "error")
     else:
-        flash(f"The report for {learner.display_name} has been sent to the reporting team "
-              f"({sent} {'person' if sent == 1 else 'people'} emailed). They will produce it "
-              "and send it to the awarding body.", "success")
+        flash(ngettext("The report for %(name)s has been sent to the reporting team "
+                       "(%(num)d person emailed). They will produce it and send it to the "
+                       "awarding body.",
+                       "The report for %(name)s has been sent to the reporting team "
+                       "(%(num)d people emailed). They will produce it and send it to the "
+                       "awarding body.", sent, name=learner.display_name), "success")
     return redirect(url_for("staff.learner", placement_id=placement_id,
                             person_id=learner.id), code=303)
 

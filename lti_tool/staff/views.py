@@ -23,6 +23,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext, ngettext
 from flask_wtf import FlaskForm
 
 from lti_tool.cases.access import learner_in_course
@@ -148,12 +149,13 @@ def send_reminders(placement_id: int) -> ResponseReturnValue:
     learners = list(db.session.scalars(sa.select(Person).where(Person.id.in_(ids))
                                        .order_by(Person.id))) if ids else []
     result = reminders.remind(g.placement, g.launch.person, learners, settings.title)
-    parts = [f"Reminder emailed to {result.sent} learner{'s' if result.sent != 1 else ''}."]
+    parts = [ngettext("Reminder emailed to %(num)d learner.",
+                      "Reminder emailed to %(num)d learners.", result.sent)]
     if result.already:
-        parts.append(f"{result.already} had already been reminded today.")
+        parts.append(gettext("%(num)s had already been reminded today.", num=result.already))
     if result.no_email:
-        parts.append(f"Moodle shares no usable email address for {result.no_email}: they "
-                     "see the activity's request when they open it.")
+        parts.append(gettext("Moodle shares no usable email address for %(num)s: they see the "
+                             "activity's request when they open it.", num=result.no_email))
     flash(" ".join(parts), "success")
     back = url_for("staff.placement", placement_id=placement_id)
     return redirect(f"{back}?{urlencode(query.args())}", code=303)
@@ -169,8 +171,8 @@ def _refresh_roster(course: Course) -> str | None:
         people.refresh_roster(course, g.placement.memberships_url)
     except (http.FetchFailed, http.UnsafeURL, ServiceError) as exc:
         current_app.logger.warning("roster_refresh_failed course=%s error=%s", course.id, exc)
-        return ("Moodle's list of course members could not be read just now, so the list "
-                "below may be out of date.")
+        return gettext("Moodle's list of course members could not be read just now, so the "
+                       "list below may be out of date.")
     return None
 
 
@@ -178,7 +180,7 @@ def _refresh_roster(course: Course) -> str | None:
 @require(STAFF)
 def refresh_roster(placement_id: int) -> ResponseReturnValue:
     problem = _refresh_roster(_course())
-    flash(problem or "The list of learners was refreshed from Moodle.",
+    flash(problem or gettext("The list of learners was refreshed from Moodle."),
           "error" if problem else "success")
     return redirect(url_for("staff.placement", placement_id=placement_id), code=303)
 
@@ -257,7 +259,7 @@ def settings(placement_id: int) -> ResponseReturnValue:
             getattr(form, exc.field).errors = [exc.message]
         else:
             declarations.bind(g.placement, created, f"person:{g.launch.person_id}")
-            flash("Settings saved.", "success")
+            flash(gettext("Settings saved."), "success")
             return redirect(url_for("staff.placement", placement_id=placement_id), code=303)
     status = 400 if form.is_submitted() and not changed else 200
     return render_template("staff/settings.html", form=form, placement=g.placement,

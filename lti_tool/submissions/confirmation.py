@@ -32,6 +32,7 @@ from typing import Generic, TypeVar
 
 from flask import current_app, g, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import lazy_gettext
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from markupsafe import Markup
 from sqlalchemy import event
@@ -55,7 +56,7 @@ _VOLATILE = {"csrf_token", "submission_key", FIELD}
 
 
 class ConfirmationRefused(ToolError):
-    title = "This action was not confirmed"
+    title = lazy_gettext("This action was not confirmed")
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from flask import Response, g, make_response, redirect, request
+from flask_babel import lazy_gettext
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -38,7 +39,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class SubmissionRefused(ToolError):
-    title = "This form could not be sent"
+    title = lazy_gettext("This form could not be sent")
 
 
 def new_key() -> str:
