@@ -72,6 +72,9 @@ SEEDED_NAME = re.compile(rb"Learner \d{5}")
 INCIDENT_STATES = [incident_models.AWAITING_ANSWER, incident_models.ANSWERED,
                    incident_models.FOLLOW_UP, incident_models.CLOSED]
 
+# AIU v1.0's Stage 1 outcome (config/policy/aiu-1.0.json), given to every upheld case.
+STAGE_1_OUTCOME = "marked_and_advised"
+
 
 # ------------------------------------------------------------------------ server-side probe
 @dataclass
@@ -221,7 +224,7 @@ def seed(app: Flask, ids: SeededCourse, start: int, end: int) -> None:
                 "observations": "Style changes sharply between sections.", "state": state,
                 "outcome": incident_models.UPHELD if upheld else None,
                 "stage": 1 if upheld else None,
-                "stage_action": incident_models.ACTION_MARKED_AND_ADVISED if upheld else None,
+                "stage_action": STAGE_1_OUTCOME if upheld else None,
                 "decided_at": now if upheld else None,
                 "decided_by_id": ids.marker_id if upheld else None,
                 "closed_at": now if closed else None, "last_seq": 0,
@@ -231,7 +234,20 @@ def seed(app: Flask, ids: SeededCourse, start: int, end: int) -> None:
                                   "platform_id": ids.platform_id, "upheld": 1, "stage": 1,
                                   "version": 1, "updated_at": now})
         if incidents:
-            db.session.execute(sa.insert(incident_models.Incident), incidents)
+            new_cases = db.session.execute(
+                sa.insert(incident_models.Incident).returning(
+                    incident_models.Incident.id, incident_models.Incident.learner_id,
+                    incident_models.Incident.outcome, sort_by_parameter_order=True),
+                incidents).all()
+            entries = [{"platform_id": ids.platform_id, "learner_id": learner_id,
+                        "incident_id": case_id, "ledger_key": "AIU", "ordinal": 1,
+                        "stage": 1, "action": STAGE_1_OUTCOME, "removal_flag": False,
+                        "disciplinary_flag": False, "assigned_at": now,
+                        "assigned_by_id": ids.marker_id}
+                       for case_id, learner_id, outcome in new_cases
+                       if outcome == incident_models.UPHELD]
+            if entries:
+                db.session.execute(sa.insert(incident_models.StageLedgerEntry), entries)
         if standings:
             db.session.execute(sa.insert(incident_models.LearnerStanding), standings)
         db.session.commit()

@@ -120,7 +120,7 @@ class DefaultConfig:
     MAIL_MESSAGE_ID_DOMAIN = "aiu.localhost"
 
     # Incidents (the policy's "Misuse of AI"). The AI-checking systems IT has authorised on
-    # behalf of CIPD and CMI (a JSON list in the environment); a result from one of them is
+    # behalf of the awarding bodies (a JSON list in the environment); a result from one of them is
     # recorded as one piece of evidence needing the marker's judgement, never as a verdict.
     AI_CHECKERS: list[str] = ["Turnitin AI writing detection"]
     # Hours after the question email before an unanswered learner is reminded (once).

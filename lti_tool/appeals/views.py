@@ -5,6 +5,8 @@ shown the result the first recorded (409)."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
@@ -21,6 +23,7 @@ from lti_tool.cases.models import (
     Appeal,
     LearnerFile,
 )
+from lti_tool.cases.standing import case_policy
 from lti_tool.extensions import db
 from lti_tool.policy import service as policies
 from lti_tool.roles.access import require_appeal_reviewer
@@ -61,8 +64,8 @@ def _form() -> AppealReviewForm:
 
 def _page(appeal: Appeal, form: AppealReviewForm | None = None, *, status: int = 200,
           notice: str | None = None) -> ResponseReturnValue:
-    policy = policies.current_or_bundled()
     incident = appeal.incident
+    policy = case_policy(incident)
     form = form or _form()
     errors = {form[name].id: messages[0] for name, messages in form.errors.items()
               if name in form and messages}
@@ -75,7 +78,8 @@ def _page(appeal: Appeal, form: AppealReviewForm | None = None, *, status: int =
         appeal_files=answers.learner_files(incident, FILE_FOR_APPEAL),
         letter=letters.decision_letter(incident, policy),
         assignment=letters.assignment_name(incident.placement),
-        timeline=records.timeline(incident), describe=records.describe,
+        timeline=records.timeline(incident),
+        describe=partial(records.describe, rules=policy.rules),
         replacements=appeals.REPLACEMENTS), (400 if errors else status)
 
 
@@ -90,7 +94,7 @@ def appeal(appeal_id: int) -> ResponseReturnValue:
 @once
 def review(appeal_id: int) -> ResponseReturnValue:
     appeal = _appeal(appeal_id)
-    policy = policies.current_or_bundled()
+    policy = case_policy(appeal.incident)
     form = _form()
     if form.validate_on_submit():
         result = form.result.data or ""

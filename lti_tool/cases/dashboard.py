@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from lti_tool.cases.ledger import LearnerSummary, summaries
+from lti_tool.cases.standing import placement_ledger_key
 from lti_tool.declarations.overview import OverviewRow, placement_overview
 from lti_tool.people.models import Course, Placement
 from lti_tool.policy.service import Policy
@@ -109,7 +110,8 @@ def course_dashboard(course: Course, placement: Placement, policy: Policy,
     from lti_tool.requests.service import active_authorisations_by_person
 
     rows = placement_overview(course, placement, policy, with_authorisations=False)
-    found = summaries(r.person_id for r in rows if r.person_id is not None)
+    found = summaries((r.person_id for r in rows if r.person_id is not None),
+                      placement_ledger_key(placement, policy))
     every = [DashboardRow(r, found.get(r.person_id, _NO_INCIDENTS) if r.person_id is not None
                           else _NO_INCIDENTS) for r in rows]
     matching = matching_rows(every, query)

@@ -1,5 +1,6 @@
-"""Deciding a case (upheld takes the learner's next stage across the platform, under their
-lock), withdrawing a decision made in error, and the follow-up of Stages 2 and 3."""
+"""Deciding a case (upheld takes the learner's next stage in the ledger of the case's policy,
+under their lock), withdrawing a decision made in error, and the follow-up an outcome asks
+for (the policy's ``outcomes[].follow_up``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,12 @@ from lti_tool.cases.access import DECIDE, FOLLOW_UP_ACTION, WITHDRAW, check_may_
 from lti_tool.cases.clocks import reportable
 from lti_tool.cases.errors import IncidentConflict, IncidentError, StageChanged
 from lti_tool.cases.events import append_event, lock_incident
-from lti_tool.cases.ledger import action_for, lock_learner, stage_meaning
+from lti_tool.cases.ledger import (
+    lock_learner,
+    outcome_for,
+    refresh_standing,
+    stage_meaning,
+)
 from lti_tool.cases.letters import tell_learner_decision
 from lti_tool.cases.models import (
     ANSWERED,
@@ -33,21 +39,12 @@ from lti_tool.cases.models import (
 )
 from lti_tool.cases.reporting import tell_reporters
 from lti_tool.cases.safeguards import Finding, check_finding, decision_context, sources
-from lti_tool.cases.standing import MAX_STAGE, standing
+from lti_tool.cases.standing import case_ledger, case_policy, standing_in
 from lti_tool.dbtypes import utcnow
 from lti_tool.extensions import db
 from lti_tool.gradesync.service import repost_declaration_grades
 from lti_tool.people.models import Person
 from lti_tool.policy.service import Policy
-
-FOLLOW_UP_RESULTS = {
-    2: {
-        "satisfactory": "Completed: the learner showed the work is their own",
-        "unsatisfactory": "Completed: concerns remain",
-        "not_completed": "Not completed: the learner did not take part",
-    },
-    3: {"reported": "Reported to the awarding body"},
-}
 
 
 def decide(incident: Incident, decider: Person, *, outcome: str, reasons: str,
@@ -58,11 +55,12 @@ def decide(incident: Incident, decider: Person, *, outcome: str, reasons: str,
     """The decision, once :func:`~lti_tool.cases.safeguards.check_finding` accepts it
     (checked again under the locks). *Not upheld* closes the case; *poor academic
     practice* closes it as an educational outcome; neither counts towards a stage.
-    *Upheld* gives it the learner's next stage across the platform, under the learner's
-    lock, and records the policy's action: Stage 1 closes it (work marked, learner
-    advised); Stage 2 (``stage_action``: professional discussion or new assignment) and
-    Stage 3 (report to the awarding body; removal and disciplinary flags) wait for a
-    follow-up. With ``expected_stage`` (the stage the decider was shown) a different stage
+    *Upheld* gives it the learner's next stage in the case's ledger (the placement's
+    policy, and its qualification when that policy counts per qualification), under the
+    learner's lock, and records the stage's outcome (``stage_action`` chooses one where the
+    stage offers several) with the stage's removal and disciplinary flags: an outcome with
+    no follow-up closes the case, one with a follow-up waits for it. With
+    ``expected_stage`` (the stage the decider was shown) a different stage
     raises :class:`StageChanged`; a concurrent decision never yields the same stage twice
     (the ledger's unique index backs the lock). The learner is sent the decision letter
     and may appeal for ``case_process.appeal_days``.
@@ -88,38 +86,40 @@ def decide(incident: Incident, decider: Person, *, outcome: str, reasons: str,
         incident.state = CLOSED
         incident.closed_at = at
     else:
+        ledger = case_ledger(incident)
         upheld_so_far = int(db.session.scalar(
             sa.select(sa.func.count()).select_from(StageLedgerEntry).where(
                 StageLedgerEntry.platform_id == incident.platform_id,
                 StageLedgerEntry.learner_id == incident.learner_id,
+                StageLedgerEntry.ledger_key == ledger.key,
                 StageLedgerEntry.revoked_at.is_(None))) or 0)
         ordinal = upheld_so_far + 1
-        stage = min(ordinal, MAX_STAGE)
-        if expected_stage is not None and expected_stage != stage:
-            raise StageChanged(stage)
-        action = action_for(stage, stage_action)
+        stage = ledger.rules.stage_for(ordinal)
+        if expected_stage is not None and expected_stage != stage.number:
+            raise StageChanged(stage.number)
+        chosen = outcome_for(ledger.rules, stage.number, stage_action)
         entry = StageLedgerEntry(
             platform_id=incident.platform_id, learner_id=incident.learner_id,
-            incident_id=incident.id, ordinal=ordinal, stage=stage, action=action,
-            removal_flag=stage == MAX_STAGE, disciplinary_flag=stage == MAX_STAGE,
-            assigned_at=at, assigned_by_id=decider.id)
+            incident_id=incident.id, ledger_key=ledger.key, ordinal=ordinal,
+            stage=stage.number, action=chosen.key, removal_flag=stage.removal_flag,
+            disciplinary_flag=stage.disciplinary_flag, assigned_at=at,
+            assigned_by_id=decider.id)
         try:
             with db.session.begin_nested():
                 db.session.add(entry)
         except IntegrityError as exc:  # the lock makes this unreachable; the index decides
-            raise StageChanged(stage) from exc
-        learner_standing.upheld = ordinal
-        learner_standing.stage = stage
-        learner_standing.updated_at = at
-        incident.stage = stage
-        incident.stage_action = action
-        incident.state = CLOSED if stage == 1 else FOLLOW_UP
-        incident.closed_at = at if stage == 1 else None
-        data.update({"stage": stage, "ordinal": ordinal, "action": action,
+            raise StageChanged(stage.number) from exc
+        refresh_standing(learner_standing, at)
+        incident.stage = stage.number
+        incident.stage_action = chosen.key
+        incident.state = FOLLOW_UP if chosen.needs_follow_up else CLOSED
+        incident.closed_at = None if chosen.needs_follow_up else at
+        data.update({"stage": stage.number, "ordinal": ordinal, "action": chosen.key,
+                     "action_label": chosen.label, "ledger": ledger.key,
                      "removal_flag": entry.removal_flag,
                      "disciplinary_flag": entry.disciplinary_flag,
-                     "repeated": ordinal > MAX_STAGE})
-        if stage == MAX_STAGE:
+                     "repeated": ordinal > len(ledger.rules.stages)})
+        if chosen.report:
             from lti_tool.declarations.service import effective_settings
 
             data["awarding_body"] = effective_settings(incident.placement).qualification
@@ -149,14 +149,15 @@ def consequences(incident: Incident, finding: Finding, policy: Policy,
 
     at = at or utcnow()
     name = incident.learner.display_name
-    current = standing(incident.learner)
+    ledger = case_ledger(incident)
+    current = standing_in(incident.learner, ledger)
     lines = []
     stage = current.stage
     if finding.outcome == UPHELD:
         stage = current.next_stage
         again = " again (repeated misuse)" if current.next_is_repeat else ""
-        lines.append(f"This will be {name}'s Stage {stage}{again} across all courses. The "
-                     f"policy says: \u201c{stage_meaning(policy, stage)}\u201d")
+        lines.append(f"This will be {name}'s Stage {stage}{again} {current.scope_text}. The "
+                     f"policy says: \u201c{stage_meaning(ledger.policy, stage)}\u201d")
     elif finding.outcome == POOR_PRACTICE:
         lines.append(f"This closes the case as poor academic practice: an educational "
                      f"outcome that does not count towards a stage ({name} stays at "
@@ -168,7 +169,8 @@ def consequences(incident: Incident, finding: Finding, policy: Policy,
     declared_policy = by_id(declarations[0].policy_version_id) if declarations else None
     if declarations and declared_policy is not None:
         since = at if finding.outcome == UPHELD else current.since
-        note = (f". {stage_note(stage, since)}" if stage and since else "")
+        note = (f". {stage_note(stage, since, current.last_stage)}" if stage and since
+                else "")
         lines.append("Moodle's gradebook will show: \u201c"
                      + declaration_comment(declarations[0], declared_policy) + note
                      + "\u201d (the grade stays 1/1).")
@@ -201,18 +203,18 @@ def withdraw_decision(incident: Incident, actor: Person, reason: str,
     if incident.outcome == UPHELD:
         entry = db.session.scalar(sa.select(StageLedgerEntry).where(
             StageLedgerEntry.incident_id == incident.id, StageLedgerEntry.revoked_at.is_(None)))
-        top = db.session.scalar(sa.select(sa.func.max(StageLedgerEntry.ordinal)).where(
-            StageLedgerEntry.learner_id == incident.learner_id,
-            StageLedgerEntry.revoked_at.is_(None)))
         if entry is not None:
+            top = db.session.scalar(sa.select(sa.func.max(StageLedgerEntry.ordinal)).where(
+                StageLedgerEntry.learner_id == incident.learner_id,
+                StageLedgerEntry.ledger_key == entry.ledger_key,
+                StageLedgerEntry.revoked_at.is_(None)))
             if entry.ordinal != top:
                 raise IncidentError("reason", "A later upheld incident for this learner "
                                     "builds on this stage: withdraw that decision first.")
             entry.revoked_at = at
             entry.revoked_by_id = actor.id
-            learner_standing.upheld = entry.ordinal - 1
-            learner_standing.stage = min(entry.ordinal - 1, MAX_STAGE)
-            learner_standing.updated_at = at
+            db.session.flush()
+            refresh_standing(learner_standing, at)
             data["ordinal"] = entry.ordinal
     incident.state = ANSWERED if incident.answered_at else AWAITING_ANSWER
     incident.outcome = None
@@ -228,15 +230,25 @@ def withdraw_decision(incident: Incident, actor: Person, reason: str,
     return incident
 
 
+def follow_up_results(incident: Incident, policy: Policy | None = None) -> dict[str, str]:
+    """The results the case's outcome lets staff record (empty: it has no follow-up)."""
+    rules = (policy or case_policy(incident)).rules
+    found = rules.outcome(incident.stage_action or "")
+    return {r.key: r.label for r in found.follow_up} if found else {}
+
+
 def record_follow_up(incident: Incident, actor: Person, *, result: str, notes: str,
-                     done_on: date, at: datetime | None = None) -> Incident:
-    """Record the result of Stage 2's professional discussion or new assignment, or that a
-    Stage 3 incident was reported to the awarding body; the incident closes."""
+                     done_on: date, policy: Policy | None = None,
+                     at: datetime | None = None) -> Incident:
+    """Record the follow-up the case's outcome asks for (the result of a professional
+    discussion, that the report was sent to the awarding body...: the policy's
+    ``outcomes[].follow_up``); the incident closes."""
     check_may_act(actor, incident, FOLLOW_UP_ACTION)
     lock_incident(incident)
     if incident.state != FOLLOW_UP or incident.stage is None:
         raise IncidentConflict("no_follow_up", "This incident has no follow-up to record.")
-    if result not in FOLLOW_UP_RESULTS[incident.stage]:
+    results = follow_up_results(incident, policy)
+    if result not in results:
         raise IncidentError("result", "Choose the result.")
     if not notes.strip():
         raise IncidentError("notes", "Enter notes on the result.")
@@ -246,6 +258,7 @@ def record_follow_up(incident: Incident, actor: Person, *, result: str, notes: s
     incident.state = CLOSED
     incident.closed_at = at
     append_event(incident, EV_FOLLOW_UP_RECORDED, actor, {
-        "result": result, "notes": notes.strip(), "done_on": done_on.isoformat(),
-        "action": incident.stage_action, "stage": incident.stage}, at)
+        "result": result, "result_label": results[result], "notes": notes.strip(),
+        "done_on": done_on.isoformat(), "action": incident.stage_action,
+        "stage": incident.stage}, at)
     return incident

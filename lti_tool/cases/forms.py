@@ -20,14 +20,13 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from lti_tool.cases.evidence import size_label
 from lti_tool.cases.models import (
-    ACTION_NEW_ASSIGNMENT,
-    ACTION_PROFESSIONAL_DISCUSSION,
     NOT_UPHELD,
     POOR_PRACTICE,
     SOURCE_OBSERVATION,
     UPHELD,
 )
 from lti_tool.declarations.forms import MultiCheckboxField
+from lti_tool.policy.rules import Stage
 
 FILE_HINT = "PDF, Word (.docx), text, PNG or JPEG, up to {limit}."
 
@@ -98,12 +97,9 @@ class EvidenceForm(FlaskForm):
 class DecisionForm(FlaskForm):
     outcome = RadioField("The finding",
                          validators=[InputRequired("Choose the finding.")])
-    stage_action = RadioField(
-        "For Stage 2, what will the learner do?",
-        choices=[SelectChoice(ACTION_PROFESSIONAL_DISCUSSION,
-                              "Take part in a professional discussion"),
-                 SelectChoice(ACTION_NEW_ASSIGNMENT, "Complete a new assignment")],
-        validators=[Optional()], validate_choice=False)
+    # The next stage's outcomes, when the policy lets the decider choose (set_choices).
+    stage_action = RadioField("What will the learner do?", choices=[],
+                              validators=[Optional()], validate_choice=False)
     relied_on = MultiCheckboxField(
         "The evidence you relied on", validate_choice=False,
         description="Required to uphold. An AI-checker result alone cannot uphold a case.")
@@ -124,15 +120,23 @@ class DecisionForm(FlaskForm):
                                 "adjustments and declarations shown above")
     expected_stage = HiddenField()
 
-    def set_choices(self, next_stage: int, *, poor_practice: bool = False,
+    def set_choices(self, next_stage: Stage, *, poor_practice: bool = False,
                     sources: list[tuple[str, str]] | None = None) -> None:
+        """The findings (upholding gives ``next_stage``), the stage's outcomes to choose
+        from, and the evidence that may be relied on."""
+        if next_stage.choice:
+            self.stage_action.label.text = (f"For Stage {next_stage.number}, what will the "
+                                            "learner do?")
+            self.stage_action.choices = [SelectChoice(o.key, o.learner_text[:1].upper()
+                                                      + o.learner_text[1:])
+                                         for o in next_stage.outcomes]
         self.outcome.choices = [
             SelectChoice(NOT_UPHELD, "Not upheld: close the case. It does not count "
                                      "towards a stage."),
             *([SelectChoice(POOR_PRACTICE, "Poor academic practice: an educational outcome "
                                            "that does not count towards a stage.")]
               if poor_practice else []),
-            SelectChoice(UPHELD, f"Upheld: the learner reaches Stage {next_stage}."),
+            SelectChoice(UPHELD, f"Upheld: the learner reaches Stage {next_stage.number}."),
         ]
         self.relied_on.choices = [SelectChoice(k, v) for k, v in (sources or [])]
 

@@ -12,7 +12,7 @@ from lti_tool.cases.answers import answer_of, draft_of, learner_cases, learner_f
 from lti_tool.cases.appeals import appeal_of, grounds_of, may_appeal
 from lti_tool.cases.checks import checks_of
 from lti_tool.cases.evidence import evidence_of, learner_summary
-from lti_tool.cases.ledger import ACTION_LABELS, stage_meaning
+from lti_tool.cases.ledger import outcome_label, stage_meaning
 from lti_tool.cases.letters import Letter, appeal_letter, assignment_name, decision_letter
 from lti_tool.cases.models import (
     ANSWERED,
@@ -32,7 +32,7 @@ from lti_tool.cases.models import (
     IncidentAnswer,
     LearnerFile,
 )
-from lti_tool.cases.standing import Standing, standing
+from lti_tool.cases.standing import Standing, case_ledger, case_policy, standing_in
 from lti_tool.dbtypes import utcnow
 from lti_tool.people.models import Person
 from lti_tool.policy.service import Policy
@@ -70,7 +70,7 @@ def next_step(incident: Incident, appeal: Appeal | None) -> str:
     if incident.state == ANSWERED:
         return "Your tutor will read your answer with the evidence and tell you the outcome."
     if incident.state == FOLLOW_UP:
-        action = ACTION_LABELS.get(incident.stage_action or "", "")
+        action = outcome_label(case_policy(incident).rules, incident.stage_action)
         return f"Next: {action.lower()}. Your tutor will contact you with the details."
     if may_appeal(incident):
         return f"You can appeal until {_day(incident.appeal_until)}."
@@ -91,6 +91,7 @@ class CaseView:
     checks: list[AuthenticityCheck]
     letter: Letter | None
     appeal: Appeal | None
+    standing: Standing  # the learner's, in the ledger this case counts in
     appeal_grounds: list[str] = field(default_factory=list)
     appeal_files: list[LearnerFile] = field(default_factory=list)
     appeal_letter: Letter | None = None
@@ -98,6 +99,8 @@ class CaseView:
 
 
 def case_view(incident: Incident, policy: Policy, current: Standing) -> CaseView:
+    """The case as its learner sees it; ``policy`` is the case's, ``current`` the learner's
+    standing in the case's ledger."""
     appeal = appeal_of(incident)
     undecided = incident.state in (AWAITING_ANSWER, ANSWERED)
     return CaseView(
@@ -108,7 +111,7 @@ def case_view(incident: Incident, policy: Policy, current: Standing) -> CaseView
         answer=answer_of(incident), draft=draft_of(incident),
         answer_files=learner_files(incident, FILE_FOR_ANSWER),
         checks=checks_of(incident),
-        letter=decision_letter(incident, policy), appeal=appeal,
+        letter=decision_letter(incident, policy), appeal=appeal, standing=current,
         appeal_grounds=grounds_of(appeal) if appeal else [],
         appeal_files=learner_files(incident, FILE_FOR_APPEAL) if appeal else [],
         appeal_letter=(appeal_letter(appeal, policy) if appeal and appeal.state !=
@@ -117,17 +120,37 @@ def case_view(incident: Incident, policy: Policy, current: Standing) -> CaseView
 
 
 @dataclass(frozen=True)
-class MyCases:
+class StageShown:
+    """The learner's stage in one ledger, with the policy's words for it."""
+
     standing: Standing
-    stage_text: str  # what the learner's current stage means, in the policy's words
+    stage_text: str
+
+
+@dataclass(frozen=True)
+class MyCases:
+    stages: list[StageShown]  # one per ledger the learner has a stage in
     cases: list[CaseView]
 
+    @property
+    def per_qualification(self) -> bool:
+        return any(shown.standing.per_qualification for shown in self.stages)
 
-def my_cases(learner: Person, policy: Policy) -> MyCases:
-    """Every case of the learner on the platform, newest first, with their stage."""
-    current = standing(learner)
-    return MyCases(current, stage_meaning(policy, current.stage) if current.stage else "",
-                   [case_view(i, policy, current) for i in learner_cases(learner)])
+
+def my_cases(learner: Person) -> MyCases:
+    """Every case of the learner on the platform, newest first, each under its own policy,
+    with their stage in each ledger their cases count in."""
+    standings: dict[str, tuple[Standing, Policy]] = {}
+    views = []
+    for incident in learner_cases(learner):
+        ledger = case_ledger(incident)
+        if ledger.key not in standings:
+            standings[ledger.key] = (standing_in(learner, ledger), ledger.policy)
+        current, policy = standings[ledger.key]
+        views.append(case_view(incident, policy, current))
+    shown = [StageShown(current, stage_meaning(policy, current.stage))
+             for current, policy in standings.values() if current.stage]
+    return MyCases(shown, views)
 
 
 def open_cases(learner: Person) -> list[tuple[Incident, str, str]]:

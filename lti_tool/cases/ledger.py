@@ -1,5 +1,5 @@
-"""The stage ledger: the policy's action for each stage, the learner's lock that decisions
-serialise on, and the stage and open cases of many learners at once."""
+"""The stage ledger: the outcome of each stage under the case's policy, the learner's lock
+that decisions serialise on, and the stage and open cases of many learners at once."""
 
 from __future__ import annotations
 
@@ -13,10 +13,6 @@ from sqlalchemy.exc import IntegrityError
 from lti_tool.cases.errors import IncidentConflict, IncidentError
 from lti_tool.cases.events import append_event, lock_incident
 from lti_tool.cases.models import (
-    ACTION_MARKED_AND_ADVISED,
-    ACTION_NEW_ASSIGNMENT,
-    ACTION_PROFESSIONAL_DISCUSSION,
-    ACTION_REPORT_TO_AWARDING_BODY,
     ANSWERED,
     AWAITING_ANSWER,
     CLOSED,
@@ -27,37 +23,89 @@ from lti_tool.cases.models import (
     LearnerStanding,
     StageLedgerEntry,
 )
-from lti_tool.cases.standing import MAX_STAGE
 from lti_tool.extensions import db
 from lti_tool.people.models import Person
+from lti_tool.policy.rules import Outcome, Rules
 from lti_tool.policy.service import Policy
-
-ACTION_LABELS = {
-    ACTION_MARKED_AND_ADVISED: "Work marked; learner advised not to submit work in the same "
-                               "way again",
-    ACTION_PROFESSIONAL_DISCUSSION: "Professional discussion",
-    ACTION_NEW_ASSIGNMENT: "New assignment",
-    ACTION_REPORT_TO_AWARDING_BODY: "Report to the awarding body",
-}
-
-
-STAGE_2_ACTIONS = (ACTION_PROFESSIONAL_DISCUSSION, ACTION_NEW_ASSIGNMENT)
 
 
 def stage_meaning(policy: Policy, stage: int) -> str:
     """The policy's own words for a stage."""
-    return str(policy["stages"][stage - 1]["text"])
+    return policy.rules.stage(stage).text
 
 
-def action_for(stage: int, chosen: str | None) -> str:
-    if stage == 1:
-        return ACTION_MARKED_AND_ADVISED
-    if stage == 2:
-        if chosen not in STAGE_2_ACTIONS:
-            raise IncidentError("stage_action", "Choose a professional discussion or a new "
-                                "assignment for Stage 2.")
-        return chosen
-    return ACTION_REPORT_TO_AWARDING_BODY
+def _a(words: str) -> str:
+    return ("an " if words[:1] in "aeiou" else "a ") + words
+
+
+def outcome_for(rules: Rules, stage: int, chosen: str | None) -> Outcome:
+    """The outcome of an upheld incident at ``stage``: the stage's only one, or the one the
+    decider chose among the stage's."""
+    found = rules.stage(stage).outcome(chosen)
+    if found is None:
+        choices = " or ".join(_a(o.label.lower()) for o in rules.stage(stage).outcomes)
+        raise IncidentError("stage_action", f"Choose {choices} for Stage {stage}.")
+    return found
+
+
+def _bodies(rules: Rules, qualification: str | None) -> str:
+    return qualification or " or ".join(b.short_name for b in rules.awarding_bodies)
+
+
+def _joined(parts: list[str]) -> str:
+    if len(parts) < 2:
+        return "".join(parts)
+    last = parts[-1]
+    return ", ".join(parts[:-1]) + (" and, " if last.startswith("as ") else " and ") + last
+
+
+def stage_consequence(rules: Rules, stage: int, qualification: str | None) -> str:
+    """What reaching ``stage`` means beyond its outcome, for the decider (empty when
+    nothing): a report to the awarding body at this stage, the removal and disciplinary
+    flags."""
+    step = rules.stage(stage)
+    body = rules.awarding_body(qualification)
+    parts = []
+    if (body.reports_at(stage) if body is not None else stage >= rules.last_stage):
+        parts.append(f"it is reported to the awarding body ({_bodies(rules, qualification)})")
+    if step.removal_flag:
+        parts.append("the learner is flagged for possible removal from the course")
+    if step.disciplinary_flag:
+        parts.append("as misuse has been repeated, disciplinary proceedings may follow")
+    return f"Stage {stage} means {_joined(parts)}." if parts else ""
+
+
+def decision_flags(rules: Rules, data: dict[str, object]) -> str:
+    """The flags an upheld decision carries, as staff see them (empty when none)."""
+    outcome = rules.outcome(str(data.get("action") or ""))
+    parts = []
+    if outcome is not None and outcome.report:
+        parts.append("report to the awarding body "
+                     f"({_bodies(rules, str(data.get('awarding_body') or '') or None)})")
+    if data.get("removal_flag"):
+        parts.append("possible removal from the course")
+    if data.get("disciplinary_flag"):
+        parts.append("possible disciplinary proceedings (repeated misuse)")
+    if not parts:
+        return ""
+    again = f"; Stage {data.get('stage')} again" if data.get("repeated") else ""
+    return "Flagged: " + ", ".join(parts) + again
+
+
+def ledger_rules(key: str, incident: Incident) -> Rules:
+    """The rules of the policy a ledger counts under (its published version; the case's
+    own policy if that reference has none any more)."""
+    from lti_tool.cases.standing import case_policy
+    from lti_tool.policy.service import published
+
+    policy = published(key.split("/", 1)[0]) or case_policy(incident)
+    return policy.rules
+
+
+def outcome_label(rules: Rules, key: str | None) -> str:
+    """The staff label of an outcome (the key itself if the policy no longer has it)."""
+    found = rules.outcome(key or "")
+    return found.label if found else (key or "")
 
 
 def lock_learner(learner_id: int, platform_id: int) -> LearnerStanding:
@@ -99,14 +147,18 @@ class LearnerSummary:
     follow_up: int
 
 
-def summaries(person_ids: Iterable[int]) -> dict[int, LearnerSummary]:
-    """Stage and open incidents of many learners in two queries (for the dashboard)."""
+def summaries(person_ids: Iterable[int], ledger_key: str) -> dict[int, LearnerSummary]:
+    """Stage (in the ledger ``ledger_key``) and open incidents of many learners in two
+    queries (for the dashboard)."""
     ids = list(set(person_ids))
     if not ids:
         return {}
     stages = dict(db.session.execute(
-        sa.select(LearnerStanding.person_id, LearnerStanding.stage)
-        .where(LearnerStanding.person_id.in_(ids))).all())
+        sa.select(StageLedgerEntry.learner_id, sa.func.max(StageLedgerEntry.stage))
+        .where(StageLedgerEntry.learner_id.in_(ids),
+               StageLedgerEntry.ledger_key == ledger_key,
+               StageLedgerEntry.revoked_at.is_(None))
+        .group_by(StageLedgerEntry.learner_id)).all())
     counts: dict[int, dict[str, int]] = {}
     for learner_id, state, n in db.session.execute(
             sa.select(Incident.learner_id, Incident.state, sa.func.count())
@@ -117,10 +169,22 @@ def summaries(person_ids: Iterable[int]) -> dict[int, LearnerSummary]:
     for person_id in ids:
         c = counts.get(person_id, {})
         result[person_id] = LearnerSummary(
-            stage=int(stages.get(person_id, 0)), open_count=sum(c.values()),
+            stage=int(stages.get(person_id) or 0), open_count=sum(c.values()),
             waiting_answer=c.get(AWAITING_ANSWER, 0), waiting_decision=c.get(ANSWERED, 0),
             follow_up=c.get(FOLLOW_UP, 0))
     return result
+
+
+def refresh_standing(learner_standing: LearnerStanding, at: datetime) -> None:
+    """Bring the learner's standing row in step with their ledgers after a change: the
+    upheld incidents counted in all of them, and the highest current stage."""
+    upheld, stage = db.session.execute(
+        sa.select(sa.func.count(), sa.func.max(StageLedgerEntry.stage))
+        .where(StageLedgerEntry.learner_id == learner_standing.person_id,
+               StageLedgerEntry.revoked_at.is_(None))).one()
+    learner_standing.upheld = int(upheld or 0)
+    learner_standing.stage = int(stage or 0)
+    learner_standing.updated_at = at
 
 
 @dataclass(frozen=True)
@@ -135,18 +199,23 @@ class StageChange:
 def remove_stage(incident: Incident, actor: Person, at: datetime,
                  learner_standing: LearnerStanding) -> list[StageChange]:
     """Stop ``incident`` counting (its decision was withdrawn or replaced on appeal) and
-    work the learner's stages out again across all courses: every later active entry is
-    revoked and recorded anew one place lower (a Stage 3 becomes Stage 2, a Stage 2 Stage
-    1), each affected case gets an event saying so. Call under the learner's lock.
-    Returns the cases that changed."""
-    entries = list(db.session.scalars(
-        sa.select(StageLedgerEntry).where(StageLedgerEntry.learner_id == incident.learner_id,
-                                          StageLedgerEntry.revoked_at.is_(None))
-        .order_by(StageLedgerEntry.ordinal)))
-    target = next((e for e in entries if e.incident_id == incident.id), None)
+    work the learner's stages out again in the ledger it counted in, by that ledger's
+    policy: every later active entry of that ledger is revoked and recorded
+    anew one place lower, at the policy's stage for its new place (a Stage 3 becomes Stage
+    2, a Stage 2 Stage 1, keeping the outcome chosen where the lower stage offers it), and
+    each affected case gets an event saying so. Other ledgers are not touched. Call under
+    the learner's lock. Returns the cases that changed."""
+    target = db.session.scalar(sa.select(StageLedgerEntry).where(
+        StageLedgerEntry.incident_id == incident.id, StageLedgerEntry.revoked_at.is_(None)))
     if target is None:
         return []
-    later = [e for e in entries if e.ordinal > target.ordinal]
+    rules = ledger_rules(target.ledger_key, incident)
+    later = list(db.session.scalars(
+        sa.select(StageLedgerEntry).where(StageLedgerEntry.learner_id == incident.learner_id,
+                                          StageLedgerEntry.ledger_key == target.ledger_key,
+                                          StageLedgerEntry.ordinal > target.ordinal,
+                                          StageLedgerEntry.revoked_at.is_(None))
+        .order_by(StageLedgerEntry.ordinal)))
     for entry in (target, *later):
         entry.revoked_at = at
         entry.revoked_by_id = actor.id
@@ -154,30 +223,27 @@ def remove_stage(incident: Incident, actor: Person, at: datetime,
     changes = []
     for entry in later:
         ordinal = entry.ordinal - 1
-        stage = min(ordinal, MAX_STAGE)
-        action = (ACTION_MARKED_AND_ADVISED if stage == 1 else ACTION_REPORT_TO_AWARDING_BODY
-                  if stage == MAX_STAGE else entry.action if entry.action in STAGE_2_ACTIONS
-                  else ACTION_PROFESSIONAL_DISCUSSION)
+        stage = rules.stage_for(ordinal)
+        outcome = stage.outcome(entry.action) or stage.outcomes[0]
         db.session.add(StageLedgerEntry(
             platform_id=entry.platform_id, learner_id=entry.learner_id,
-            incident_id=entry.incident_id, ordinal=ordinal, stage=stage, action=action,
-            removal_flag=stage == MAX_STAGE, disciplinary_flag=stage == MAX_STAGE,
-            assigned_at=at, assigned_by_id=actor.id))
+            incident_id=entry.incident_id, ledger_key=entry.ledger_key, ordinal=ordinal,
+            stage=stage.number, action=outcome.key, removal_flag=stage.removal_flag,
+            disciplinary_flag=stage.disciplinary_flag, assigned_at=at, assigned_by_id=actor.id))
         later_case = db.session.get(Incident, entry.incident_id)
         assert later_case is not None
         lock_incident(later_case)
-        if stage != entry.stage:
-            changes.append(StageChange(later_case, entry.stage, stage))
-        later_case.stage = stage
-        later_case.stage_action = action
-        if stage == 1 and later_case.state == FOLLOW_UP:
+        if stage.number != entry.stage:
+            changes.append(StageChange(later_case, entry.stage, stage.number))
+        later_case.stage = stage.number
+        later_case.stage_action = outcome.key
+        if not outcome.needs_follow_up and later_case.state == FOLLOW_UP:
             later_case.state = CLOSED
             later_case.closed_at = at
         append_event(later_case, EV_STAGE_RECOMPUTED, actor, {
-            "from_stage": entry.stage, "to_stage": stage, "ordinal": ordinal,
-            "action": action, "because_of": incident.id}, at)
+            "from_stage": entry.stage, "to_stage": stage.number, "ordinal": ordinal,
+            "action": outcome.key, "action_label": outcome.label,
+            "because_of": incident.id}, at)
     db.session.flush()
-    learner_standing.upheld = len(entries) - 1
-    learner_standing.stage = min(len(entries) - 1, MAX_STAGE)
-    learner_standing.updated_at = at
+    refresh_standing(learner_standing, at)
     return changes

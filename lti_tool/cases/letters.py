@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from lti_tool.cases.ledger import ACTION_LABELS, stage_meaning
+from lti_tool.cases.ledger import outcome_label, stage_meaning
 from lti_tool.cases.models import (
     APPEAL_UPHELD,
     EV_DECIDED,
@@ -98,9 +98,11 @@ def outcome_words(data: dict[str, Any], policy: Policy) -> str:
     if outcome == UPHELD:
         stage = int(data.get("stage") or 0)
         again = " again (repeated misuse)" if data.get("repeated") else ""
-        action = ACTION_LABELS.get(data.get("action") or "", "")
-        return (f"This is your Stage {stage}{again} under the Learner AI Usage Policy, across "
-                f"all your courses. The policy says: \"{stage_meaning(policy, stage)}\" "
+        action = data.get("action_label") or outcome_label(policy.rules, data.get("action"))
+        scope = ("in your qualification" if data.get("ledger", "").count("/")
+                 else "across all your courses")
+        return (f"This is your Stage {stage}{again} under the Learner AI Usage Policy, {scope}. "
+                f"The policy says: \"{stage_meaning(policy, stage)}\" "
                 f"What happens now: {action}.")
     if outcome == POOR_PRACTICE:
         return ("This is poor academic practice: an educational outcome. It does not count "
@@ -202,11 +204,12 @@ def tell_learner_decision(incident: Incident, policy: Policy, data: dict[str, An
         return
     assignment = assignment_name(incident.placement)
     stage = data.get("stage")
+    outcome = policy.rules.outcome(data.get("action") or "")
     send_email(to, f"The outcome of the question about your work for {assignment}",
                "incident_decision", learner=incident.learner, assignment=assignment,
                course=incident.course, upheld=data["outcome"] == UPHELD, stage=stage,
-               action=data.get("action"), action_label=ACTION_LABELS.get(data.get("action") or
-                                                                          "", ""),
+               action=data.get("action"), action_label=outcome.label if outcome else "",
+               happens_next=outcome.learner_next if outcome else "",
                stage_text=stage_meaning(policy, stage) if stage else "", policy=policy,
                repeated=bool(data.get("repeated")), outcome=data["outcome"],
                letter=decision_letter(incident, policy), cases_url=cases_url(incident.learner))

@@ -7,12 +7,13 @@ are derived from those events and updated in the same transaction as the event t
 them, so screens and the dashboard read them without replaying the list.
 
 The learner's stage lives in :class:`StageLedgerEntry`: one active row per upheld incident,
-numbered 1, 2, 3, ... per learner (``ordinal``), with a partial unique index on
-(platform, learner, ordinal) among active rows and a check that ``stage`` is the ordinal
-capped at 3. Two markers upholding at the same moment can therefore never both take the same
-ordinal, so never the same stage 1 or 2; a fourth or later upheld incident is Stage 3 again
-(repeated misuse). :class:`LearnerStanding` is the per-learner lock row (and a projection of
-the current stage) that decisions serialise on.
+numbered 1, 2, 3, ... per learner and ledger (``ordinal``; a ledger is a policy, or a policy
+and qualification when the policy counts per qualification), with a partial unique index on
+(platform, learner, ledger, ordinal) among active rows and a check that ``stage`` never
+passes the ordinal. Two markers upholding at the same moment can therefore never both take
+the same ordinal, so never the same stage; an upheld incident after the policy's last stage
+is the last stage again (repeated misuse). :class:`LearnerStanding` is the per-learner lock
+row (and a projection of the highest current stage) that decisions serialise on.
 """
 
 from __future__ import annotations
@@ -72,12 +73,6 @@ EVIDENCE_DETECTION = "detection"
 EVIDENCE_TEXT = "text"
 EVIDENCE_FILE = "file"
 
-# The policy's action for each stage.
-ACTION_MARKED_AND_ADVISED = "marked_and_advised"
-ACTION_PROFESSIONAL_DISCUSSION = "professional_discussion"
-ACTION_NEW_ASSIGNMENT = "new_assignment"
-ACTION_REPORT_TO_AWARDING_BODY = "report_to_awarding_body"
-
 # Event kinds (IncidentEvent.kind).
 EV_RAISED = "raised"
 EV_EVIDENCE_ADDED = "evidence_added"
@@ -131,7 +126,7 @@ class Incident(db.Model):  # type: ignore[name-defined,misc]
     state: Mapped[str] = mapped_column(String(20), nullable=False, default=AWAITING_ANSWER)
     outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
     stage: Mapped[int | None] = mapped_column(nullable=True)
-    stage_action: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    stage_action: Mapped[str | None] = mapped_column(String(64), nullable=True)  # an outcome key
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -231,7 +226,7 @@ class EvidenceFile(db.Model):  # type: ignore[name-defined,misc]
 
 
 class AuthenticityCheck(db.Model):  # type: ignore[name-defined,misc]
-    """An authenticity check (professional discussion, questioning, observation,
+    """An authenticity check (a discussion of the work, questioning, observation,
     triangulation of evidence): planned, then done with a date, who, notes and outcome.
 
     The plan (date, time, place, what it is about, how to prepare, cancellation) is a
@@ -258,8 +253,8 @@ class AuthenticityCheck(db.Model):  # type: ignore[name-defined,misc]
     conducted_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
     notes: Mapped[str] = mapped_column(Text, nullable=False, default="")
-    # A professional discussion's record has two parts: what the learner knows, and how
-    # they produced the work.
+    # A two-part check's record (``case_process.two_part_checks``): what the learner knows,
+    # and how they produced the work.
     subject_knowledge: Mapped[str] = mapped_column(Text, nullable=False, default="")
     production: Mapped[str] = mapped_column(Text, nullable=False, default="")
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), nullable=True)
@@ -309,31 +304,35 @@ class AnswerLink(db.Model):  # type: ignore[name-defined,misc]
 
 
 class StageLedgerEntry(db.Model):  # type: ignore[name-defined,misc]
-    """An upheld incident's place in the learner's platform-wide count: the ``ordinal``-th
-    upheld incident, at ``stage`` = min(ordinal, 3). A withdrawn decision sets ``revoked_at``
-    (the row stays, and the incident's events say why)."""
+    """An upheld incident's place in one of the learner's ledgers: the ``ordinal``-th upheld
+    incident counted under the policy ``ledger_key`` names (its reference, and the
+    qualification when the policy counts per qualification), at the policy's stage for that
+    ordinal (``stage`` = min(ordinal, the policy's last stage)), with ``action`` the outcome
+    chosen. A withdrawn decision sets ``revoked_at`` (the row stays, and the incident's
+    events say why)."""
 
     __tablename__ = "stage_ledger"
     __table_args__ = (
-        Index("uq_stage_ledger_active", "platform_id", "learner_id", "ordinal", unique=True,
-              sqlite_where=text("revoked_at IS NULL"),
+        Index("uq_stage_ledger_active", "platform_id", "learner_id", "ledger_key", "ordinal",
+              unique=True, sqlite_where=text("revoked_at IS NULL"),
               postgresql_where=text("revoked_at IS NULL")),
         # An incident holds at most one stage at a time.
         Index("uq_stage_ledger_incident_active", "incident_id", unique=True,
               sqlite_where=text("revoked_at IS NULL"),
               postgresql_where=text("revoked_at IS NULL")),
         CheckConstraint("ordinal >= 1", name="ordinal_positive"),
-        CheckConstraint("stage = CASE WHEN ordinal < 3 THEN ordinal ELSE 3 END",
-                        name="stage_from_ordinal"),
+        # The stage never passes the count (after the policy's last stage, it stays there).
+        CheckConstraint("stage BETWEEN 1 AND ordinal", name="stage_within_ordinal"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id"), nullable=False)
     learner_id: Mapped[int] = mapped_column(ForeignKey("person.id"), nullable=False)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"), nullable=False)
+    ledger_key: Mapped[str] = mapped_column(String(140), nullable=False)
     ordinal: Mapped[int] = mapped_column(nullable=False)
     stage: Mapped[int] = mapped_column(nullable=False)
-    action: Mapped[str] = mapped_column(String(32), nullable=False)
+    action: Mapped[str] = mapped_column(String(64), nullable=False)
     removal_flag: Mapped[bool] = mapped_column(nullable=False, default=False)
     disciplinary_flag: Mapped[bool] = mapped_column(nullable=False, default=False)
     assigned_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)

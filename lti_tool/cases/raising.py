@@ -39,7 +39,7 @@ from lti_tool.cases.models import (
     EvidenceItem,
     Incident,
 )
-from lti_tool.cases.standing import standing
+from lti_tool.cases.standing import placement_ledger, standing_in
 from lti_tool.dbtypes import utcnow
 from lti_tool.extensions import db
 from lti_tool.gradesync.service import repost_declaration_grades
@@ -184,12 +184,15 @@ def question_context(*, learner: Person, placement: Placement, course: Course,
     procedure."""
     from lti_tool.declarations.service import effective_settings
 
-    next_stage = standing(learner).next_stage
+    ledger = placement_ledger(placement)
+    current = standing_in(learner, ledger)
+    next_stage = current.next_stage
     process = policy.case_process
     return {"learner": learner, "assignment": assignment_name(placement), "course": course,
             "raised_at": raised_at, "answer_due_at": answer_due_at,
             "observations": observations, "disclosed": disclosed, "policy": policy,
-            "next_stage": next_stage, "stage_text": stage_meaning(policy, next_stage),
+            "next_stage": next_stage, "stage_text": stage_meaning(ledger.policy, next_stage),
+            "scope": current.learner_scope_text,
             "appeal_days": process.appeal_days,
             "next_route": process.next_route(effective_settings(placement).qualification)}
 

@@ -14,10 +14,9 @@ from sqlalchemy.orm import selectinload
 from lti_tool.cases.access import NOTE, check_may_act
 from lti_tool.cases.check_plans import describe_change
 from lti_tool.cases.checks import CHECK_OUTCOMES
-from lti_tool.cases.decisions import FOLLOW_UP_RESULTS
 from lti_tool.cases.errors import IncidentError
 from lti_tool.cases.events import append_event, lock_incident
-from lti_tool.cases.ledger import ACTION_LABELS
+from lti_tool.cases.ledger import outcome_label
 from lti_tool.cases.models import (
     ANSWERED,
     AWAITING_ANSWER,
@@ -47,6 +46,7 @@ from lti_tool.cases.models import (
 from lti_tool.cases.reporting import describe_event
 from lti_tool.extensions import db
 from lti_tool.people.models import Person
+from lti_tool.policy.rules import Rules
 
 
 @dataclass(frozen=True)
@@ -83,9 +83,15 @@ def state_label(incident: Incident) -> str:
     return "Not upheld"
 
 
-def describe(entry: TimelineEntry) -> str:
-    """One step of an incident in plain English (for the incident page and the reports)."""
+def describe(entry: TimelineEntry, rules: Rules | None = None) -> str:
+    """One step of an incident in plain English (for the incident page and the reports).
+    Outcomes and follow-up results are named as the event recorded them, or else by
+    ``rules`` (the case's policy; AIU v1.0's when not given)."""
     d = entry.data
+    if rules is None:
+        from lti_tool.policy.service import bundled_rules
+
+        rules = bundled_rules()
     kind = entry.kind
     told = describe_change(kind, d) or describe_event(kind, d)
     if told is not None:
@@ -118,7 +124,7 @@ def describe(entry: TimelineEntry) -> str:
                                       else "in Moodle.")
     if kind == EV_DECIDED:
         if d.get("outcome") == UPHELD:
-            action = ACTION_LABELS.get(d.get("action") or "", d.get("action") or "")
+            action = d.get("action_label") or outcome_label(rules, d.get("action"))
             return f"Decision: upheld, Stage {d.get('stage')} ({action})."
         appeal = " (replacing the decision, on appeal)" if d.get("replaces_on_appeal") else ""
         if d.get("outcome") == POOR_PRACTICE:
@@ -140,9 +146,10 @@ def describe(entry: TimelineEntry) -> str:
     if kind == EV_DECISION_WITHDRAWN:
         return f"Decision withdrawn: {d.get('reason', '')}"
     if kind == EV_FOLLOW_UP_RECORDED:
-        results = FOLLOW_UP_RESULTS.get(int(d.get("stage") or 0), {})
-        return (f"Follow-up recorded ({d.get('done_on')}): "
-                f"{results.get(d.get('result') or '', d.get('result'))}. {d.get('notes', '')}")
+        outcome = rules.outcome(str(d.get("action") or ""))
+        results = {r.key: r.label for r in outcome.follow_up} if outcome else {}
+        label = d.get("result_label") or results.get(d.get("result") or "", d.get("result"))
+        return f"Follow-up recorded ({d.get('done_on')}): {label}. {d.get('notes', '')}"
     if kind == EV_NOTE_ADDED:
         label = f"Correction to step {d['corrects']}" if d.get("corrects") else "Note"
         return f"{label}: {d.get('text', '')}"

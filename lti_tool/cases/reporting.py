@@ -66,22 +66,29 @@ def tell_reporters(incident: Incident, policy: Policy, at: datetime | None = Non
     return sent
 
 
-def case_to_report(learner: Person, policy: Policy) -> Incident | None:
-    """The learner's latest case at the reportable stage, else their latest upheld case."""
+def case_to_report(learner: Person) -> Incident | None:
+    """The learner's latest case at the reportable stage (each under its own policy), else
+    their latest upheld case."""
+    from lti_tool.cases.standing import case_policy
+
     found = list(db.session.scalars(
         sa.select(Incident).where(Incident.learner_id == learner.id,
                                   Incident.outcome == UPHELD)
         .order_by(Incident.decided_at.desc(), Incident.id.desc())))
-    return next((i for i in found if reportable(i, policy)), found[0] if found else None)
+    return next((i for i in found if reportable(i, case_policy(i))),
+                found[0] if found else None)
 
 
-def request_report(learner: Person, requester: Person, policy: Policy,
+def request_report(learner: Person, requester: Person,
                    at: datetime | None = None) -> tuple[Incident | None, int]:
     """A marker who may not produce the report sends it to the reporters: an event on the
     case to report and an email to each. Returns the case and how many were emailed."""
-    incident = case_to_report(learner, policy)
+    from lti_tool.cases.standing import case_policy
+
+    incident = case_to_report(learner)
     if incident is None:
         return None, 0
+    policy = case_policy(incident)
     lock_incident(incident)
     at = at or utcnow()
     due = next((c for c in case_clocks(incident, policy, now=at)
@@ -103,18 +110,20 @@ class QueueItem:
         return self.clock is not None and self.clock.overdue
 
 
-def queue(platform_id: int, policy: Policy, now: datetime | None = None) -> list[QueueItem]:
-    """Cases at the reportable stage whose report has not been recorded yet, oldest
-    decision first, with the report's clock and who asked for it."""
+def queue(platform_id: int, now: datetime | None = None) -> list[QueueItem]:
+    """Cases at the reportable stage (of each case's own policy) whose report has not been
+    recorded yet, oldest decision first, with the report's clock and who asked for it."""
+    from lti_tool.cases.standing import case_policy
+
     now = now or utcnow()
     cases = list(db.session.scalars(
         sa.select(Incident).where(Incident.platform_id == platform_id,
-                                  Incident.state == FOLLOW_UP, Incident.outcome == UPHELD,
-                                  Incident.stage >= policy.rules.first_reported_stage)
+                                  Incident.state == FOLLOW_UP, Incident.outcome == UPHELD)
         .options(selectinload(Incident.learner), selectinload(Incident.course),
                  selectinload(Incident.placement))
         .order_by(Incident.decided_at, Incident.id)))
-    cases = [c for c in cases if reportable(c, policy)]
+    policies = {c.id: case_policy(c) for c in cases}
+    cases = [c for c in cases if reportable(c, policies[c.id])]
     asked: dict[int, list[tuple[str, datetime]]] = {}
     if cases:
         for event in db.session.scalars(
@@ -126,7 +135,7 @@ def queue(platform_id: int, policy: Policy, now: datetime | None = None) -> list
             name = event.actor_person.display_name if event.actor_person else "AIU"
             asked.setdefault(event.incident_id, []).append((name, event.at))
     return [QueueItem(c, assignment_name(c.placement),
-                      next((k for k in case_clocks(c, policy, now=now)
+                      next((k for k in case_clocks(c, policies[c.id], now=now)
                             if k.step == "report"), None),
                       asked.get(c.id, [])) for c in cases]
 

@@ -26,7 +26,7 @@ from lti_tool.cases.models import (
     UPHELD,
     Incident,
 )
-from lti_tool.cases.standing import standing
+from lti_tool.cases.standing import case_standing
 from lti_tool.dbtypes import utcnow
 from lti_tool.extensions import db
 from lti_tool.policy.service import Policy
@@ -94,7 +94,7 @@ def poor_practice_allowed(incident: Incident, policy: Policy) -> bool:
     earlier = db.session.scalar(sa.select(sa.func.count()).select_from(Incident).where(
         Incident.learner_id == incident.learner_id, Incident.id != incident.id,
         Incident.outcome == POOR_PRACTICE))
-    return standing(incident.learner).upheld == 0 and not earlier
+    return case_standing(incident).upheld == 0 and not earlier
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from lti_tool.cases.models import AWAITING_ANSWER, UNDECIDED_STATES, Incident
-from lti_tool.cases.standing import MAX_STAGE, standing
+from lti_tool.cases.standing import placement_standing
 from lti_tool.declarations import statements
 from lti_tool.declarations.authentication import authentication_of
 from lti_tool.declarations.models import Declaration
@@ -55,16 +55,17 @@ def case_note(person: Person, placement: Placement) -> str:
             assert latest_open.answered_at is not None
             parts.append(f"Reply received on {_day(latest_open.answered_at)}: review in "
                          "progress")
-    current = standing(person)
+    current = placement_standing(person, placement)
     if current.stage:
         assert current.since is not None
-        parts.append(stage_note(current.stage, current.since))
+        parts.append(stage_note(current.stage, current.since, current.last_stage))
     return "".join(f". {p}" for p in parts)
 
 
-def stage_note(stage: int, since: datetime) -> str:
-    """The stage part of the feedback (also shown before a decision is confirmed)."""
-    return f"AI use policy stage {stage} of {MAX_STAGE} (recorded {_day(since)})"
+def stage_note(stage: int, since: datetime, last_stage: int) -> str:
+    """The stage part of the feedback (also shown before a decision is confirmed): the
+    stage in the ledger of the activity's policy, out of that policy's stages."""
+    return f"AI use policy stage {stage} of {last_stage} (recorded {_day(since)})"
 
 
 def feedback(person: Person, placement: Placement, declaration: Declaration,

@@ -28,13 +28,13 @@ from lti_tool.cases.errors import IncidentError
 from lti_tool.cases.evidence import check_file
 from lti_tool.cases.forms import AnswerForm, AppealForm, DraftAnswerForm, file_hint
 from lti_tool.cases.models import FILE_FOR_ANSWER, Incident
+from lti_tool.cases.standing import case_policy
 from lti_tool.extensions import db
 from lti_tool.learner.views import bp
 from lti_tool.lti.exceptions import AccessDenied
 from lti_tool.people.access import current_launch, require
 from lti_tool.people.models import Person
 from lti_tool.people.roles import LEARNER
-from lti_tool.policy import service as policies
 from lti_tool.submissions.guard import once
 
 UPLOAD_ENDPOINTS = {"learner.save_draft", "learner.appeal"}
@@ -58,10 +58,9 @@ def _own_case(incident_id: int) -> Incident:
 
 
 def _render_cases(learner: Person, *, via_link: bool) -> str:
-    policy = policies.current_or_bundled()
     return render_template("learner/cases.html", person=None if via_link else learner,
-                           learner=learner, mine=learner_view.my_cases(learner, policy),
-                           policy=policy, via_link=via_link)
+                           learner=learner, mine=learner_view.my_cases(learner),
+                           via_link=via_link)
 
 
 @bp.get("/cases")
@@ -88,7 +87,7 @@ def cases_by_link(token: str) -> str:
 @require(LEARNER)
 def letter_pdf(incident_id: int) -> ResponseReturnValue:
     incident = _own_case(incident_id)
-    policy = policies.current_or_bundled()
+    policy = case_policy(incident)
     which = request.args.get("of", "decision")
     letter = None
     if which == "appeal":
@@ -155,7 +154,7 @@ def appeal(incident_id: int) -> ResponseReturnValue:
     if not appeals.may_appeal(incident):
         flash(gettext("This decision cannot be appealed now."), "error")
         return redirect(url_for("learner.cases"), code=303)
-    policy = policies.current_or_bundled()
+    policy = case_policy(incident)
     form = AppealForm()
     form.grounds.choices = list(appeals.GROUNDS.items())
     if form.validate_on_submit():

@@ -14,13 +14,13 @@ from lti_tool.cases.evidence import evidence_of, learner_summary
 from lti_tool.cases.forms import AnswerForm, DraftAnswerForm, file_hint
 from lti_tool.cases.letters import assignment_name
 from lti_tool.cases.models import AWAITING_ANSWER, FILE_FOR_ANSWER, Incident
+from lti_tool.cases.standing import case_policy
 from lti_tool.extensions import db
 from lti_tool.learner.views import bp
 from lti_tool.lti.exceptions import AccessDenied
 from lti_tool.people.access import current_launch, require
 from lti_tool.people.models import Person
 from lti_tool.people.roles import LEARNER
-from lti_tool.policy import service as policies
 from lti_tool.submissions.guard import once
 
 
@@ -45,7 +45,7 @@ def render_answer_page(form: AnswerForm, incident: Incident, learner: Person, *,
     return render_template("incidents/answer.html", form=form, incident=incident,
                            learner=learner, person=None if via_link else learner,
                            assignment=assignment_name(incident.placement),
-                           policy=policies.current_or_bundled(), errors=errors,
+                           policy=case_policy(incident), errors=errors,
                            via_link=via_link, draft_form=draft_form,
                            files=learner_files(incident, FILE_FOR_ANSWER),
                            disclosed=[learner_summary(e) for e in evidence_of(

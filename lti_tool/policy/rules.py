@@ -32,6 +32,7 @@ class Outcome:
     learner_text: str
     follow_up: tuple[FollowUpResult, ...]  # empty: nothing to record later; the case closes
     report: bool  # a report is sent to the awarding body
+    learner_next: str = ""  # what the learner is told happens now (see :func:`parse`)
 
     @property
     def needs_follow_up(self) -> bool:
@@ -176,13 +177,23 @@ class Rules:
         return next((c for c in self.contacts if c.key == key), None)
 
 
+def _learner_next(outcome: dict[str, Any]) -> str:
+    """The outcome's ``learner_next``, or the sentence the format documents without it."""
+    if outcome.get("learner_next"):
+        return str(outcome["learner_next"])
+    does = outcome.get("learner_text") or outcome["label"]
+    if (outcome.get("follow_up") or {}).get("results"):
+        return f"You will be asked to {does}. Your tutor will contact you with the details."
+    return f"You will {does}."
+
+
 def parse(data: dict[str, Any]) -> Rules:
     """The rules of a validated policy document (see :func:`validate_content`)."""
     outcomes = tuple(
         Outcome(o["key"], o["label"], o.get("learner_text") or o["label"],
                 tuple(FollowUpResult(r["key"], r["label"])
                       for r in (o.get("follow_up") or {}).get("results", [])),
-                bool(o.get("report", False)))
+                bool(o.get("report", False)), _learner_next(o))
         for o in data["outcomes"])
     by_key = {o.key: o for o in outcomes}
     stages = tuple(Stage(s["stage"], s["text"], tuple(by_key[k] for k in s["outcomes"]),

@@ -65,6 +65,12 @@ class CaseProcess:
     awarding_body_appeals: tuple[tuple[str, str], ...] = ()
     two_part_checks: tuple[str, ...] = ()  # checks whose record has two parts
 
+    @property
+    def example_check(self) -> str:
+        """A check of the work to name as an example to the learner (the first two-part
+        check the policy names)."""
+        return self.two_part_checks[0] if self.two_part_checks else "discussion of the work"
+
     def next_route(self, awarding_body: str | None) -> str:
         """The awarding body's appeals procedure, in the policy's words."""
         routes = dict(self.awarding_body_appeals)
@@ -391,6 +397,17 @@ def by_id(version_id: int) -> Policy | None:
 
 def versions() -> list[PolicyVersion]:
     return list(db.session.scalars(sa.select(PolicyVersion).order_by(PolicyVersion.id)))
+
+
+_bundled_rules: list[policy_rules.Rules] = []
+
+
+def bundled_rules() -> policy_rules.Rules:
+    """The rules of the bundled AIU v1.0 (what events recorded before labels were kept in
+    them were decided under)."""
+    if not _bundled_rules:
+        _bundled_rules.append(policy_rules.parse(json.loads(BUNDLED.read_text("utf-8"))))
+    return _bundled_rules[0]
 
 
 def current_or_bundled() -> Policy:

@@ -17,7 +17,7 @@ PURPOSES = (
     "(these can include information about a disability or a reasonable adjustment).",
     "To handle concerns that AI was misused in an assignment, fairly: the evidence, your "
     "answer, the decision and its reasons, any appeal, and your stage under the policy.",
-    "To report to the awarding body (CIPD or CMI) when the policy requires it.",
+    "To report to the awarding body ({bodies}) when the policy requires it.",
     "To keep a tamper-evident record of who did what (the audit trail).",
 )
 LAWFUL_BASES = (
@@ -73,6 +73,17 @@ class Notice:
     never_stored: tuple[str, ...]
 
 
+def _awarding_bodies() -> str:
+    """The awarding bodies of the policies the tool holds, as the policies name them."""
+    from lti_tool.policy import service as policies
+
+    names = list(dict.fromkeys(b.short_name for p in policies.published_policies()
+                               for b in p.rules.awarding_bodies))
+    if not names:
+        names = [b.short_name for b in policies.current_or_bundled().rules.awarding_bodies]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
 def notice() -> Notice:
     cfg = current_app.config
     contact = (str(cfg.get("PRIVACY_CONTACT") or "") or str(cfg.get("ALS_CONTACT_EMAIL") or "")
@@ -80,6 +91,7 @@ def notice() -> Notice:
     return Notice(
         controller=str(cfg.get("PRIVACY_CONTROLLER") or cfg.get("CENTRE_NAME") or "Your centre"),
         contact=contact, dpo_contact=str(cfg.get("PRIVACY_DPO_CONTACT") or ""),
-        extra=str(cfg.get("PRIVACY_EXTRA") or ""), purposes=PURPOSES,
+        extra=str(cfg.get("PRIVACY_EXTRA") or ""),
+        purposes=tuple(p.format(bodies=_awarding_bodies()) for p in PURPOSES),
         lawful_bases=LAWFUL_BASES, who_sees=WHO_SEES, retention=schedule.describe(),
         rights=RIGHTS, never_stored=NEVER_STORED)

@@ -81,7 +81,7 @@ def holds(now: datetime | None = None,
     reported_period = schedule.periods()["case_reported"]
     for learner_id, reported_at in db.session.execute(
             sa.select(im.Incident.learner_id, im.Incident.closed_at).where(
-                im.Incident.stage_action == im.ACTION_REPORT_TO_AWARDING_BODY,
+                im.Incident.stage_action.in_(_report_outcomes()),
                 im.Incident.state == im.CLOSED)):
         if reported_at is not None and schedule.add_period(reported_at,
                                                            reported_period) > now:
@@ -89,6 +89,15 @@ def holds(now: datetime | None = None,
     for hold in db.session.scalars(sa.select(LegalHold).where(LegalHold.released_at.is_(None))):
         keep(hold.person_id, f"an administrator's hold: {hold.reason}")
     return dict(found)
+
+
+def _report_outcomes() -> set[str]:
+    """The outcome keys that send a report to the awarding body, under any policy the tool
+    holds (and the bundled AIU v1.0)."""
+    from lti_tool.policy import service as policies
+
+    rules = [policies.bundled_rules(), *(p.rules for p in policies.published_policies())]
+    return {o.key for r in rules for o in r.outcomes if o.report}
 
 
 def _pending_appeals() -> list[int]:
@@ -164,10 +173,11 @@ def _cases() -> list[Candidate]:
         sa.select(im.IncidentEvent.incident_id, sa.func.max(im.IncidentEvent.at))
         .group_by(im.IncidentEvent.incident_id))}
     found = []
+    reported = _report_outcomes()
     for incident in db.session.scalars(
             sa.select(im.Incident).where(im.Incident.state == im.CLOSED)):
         last = _aware(last_action.get(incident.id) or incident.closed_at or incident.raised_at)
-        if incident.stage_action == im.ACTION_REPORT_TO_AWARDING_BODY:
+        if incident.stage_action in reported:
             key, start = "case_reported", _aware(incident.closed_at or last)
         elif incident.outcome == im.UPHELD:
             key, start = "case_upheld", last

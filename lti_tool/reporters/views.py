@@ -26,7 +26,7 @@ bp = Blueprint("reporting", __name__, url_prefix="/reporting")
 def queue() -> str:
     policy = policies.current_or_bundled()
     return render_template("reporters/queue.html", person=g.person, policy=policy,
-                           items=reporting.queue(g.launch.platform_id, policy),
+                           items=reporting.queue(g.launch.platform_id),
                            overdue=overdue_cases(policy, platform_id=g.launch.platform_id))
 
 

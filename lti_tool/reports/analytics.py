@@ -30,6 +30,9 @@ class CourseIncidents:
     def upheld(self) -> int:
         return sum(self.stage.values())
 
+    def at_stage(self, number: int) -> int:
+        return self.stage.get(number, 0)
+
 
 @dataclass(frozen=True)
 class Month:
@@ -156,7 +159,7 @@ def incidents_by_course(courses: Collection[Course],
         stmt
         .group_by(Incident.course_id, Incident.state, Incident.outcome, Incident.stage))
     totals: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    stages: dict[int, dict[int, int]] = defaultdict(lambda: {1: 0, 2: 0, 3: 0})
+    stages: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     for course_id, state, outcome, stage, count in rows:
         totals[course_id]["raised"] += count
         if state in OPEN_STATES and outcome is None:
@@ -168,6 +171,13 @@ def incidents_by_course(courses: Collection[Course],
     return [CourseIncidents(c, totals[c.id]["raised"], totals[c.id]["open"],
                             totals[c.id]["not_upheld"], dict(stages[c.id]))
             for c in sorted(courses, key=lambda c: c.display_name.casefold())]
+
+
+def stage_numbers(by_course: Collection[CourseIncidents], last_stage: int) -> list[int]:
+    """The stage columns to show: every stage of the policy, and any higher stage a case
+    was given under another policy."""
+    found = [n for c in by_course for n in c.stage]
+    return list(range(1, max([last_stage, *found]) + 1))
 
 
 def incidents_by_month(courses: Collection[Course],

@@ -31,7 +31,7 @@ from lti_tool.cases.answers import learner_cases
 from lti_tool.cases.clocks import reportable
 from lti_tool.cases.errors import ConflictOfInterest
 from lti_tool.cases.models import Incident
-from lti_tool.cases.standing import standing
+from lti_tool.cases.standing import case_policy, case_standing
 from lti_tool.dbtypes import utcnow
 from lti_tool.declarations.service import effective_settings
 from lti_tool.lti.exceptions import AccessDenied
@@ -87,10 +87,11 @@ def _check_access(learner: Person, viewer: Person, cases: list[Incident]) -> Non
                                    "(the ALS team or the quality lead) produces it.")
 
 
-def reportable_case(cases: list[Incident], policy: Policy) -> Incident | None:
+def reportable_case(cases: list[Incident], policy: Policy | None = None) -> Incident | None:
     """The case where the learner reached the stage its awarding body is told of (the
-    latest such upheld case), else None."""
-    found = [i for i in cases if reportable(i, policy)]
+    latest such upheld case, each under its own policy unless ``policy`` is given), else
+    None."""
+    found = [i for i in cases if reportable(i, policy or case_policy(i))]
     return max(found, key=lambda i: (i.decided_at or i.raised_at, i.id)) if found else None
 
 
@@ -103,13 +104,13 @@ def build(learner: Person, viewer: Person) -> M1Report:
     """
     cases = sorted(learner_cases(learner), key=lambda i: (i.raised_at, i.id))
     _check_access(learner, viewer, cases)
-    policy = current_or_bundled()
-    reportable = reportable_case(cases, policy)
+    reportable = reportable_case(cases)
     sections = case_sections(learner, cases, reportable)
     chosen = next((s for s in sections if s.reportable), None) or (
         sections[-1] if sections else None)
     qualification = (effective_settings(chosen.incident.placement).qualification
                      if chosen else None) or "Not recorded"
+    policy = case_policy(chosen.incident) if chosen else current_or_bundled()
     body = policy.rules.awarding_body(qualification)
     awarding_body = body.name if body is not None else "Not recorded"
     cfg = current_app.config
@@ -119,7 +120,7 @@ def build(learner: Person, viewer: Person) -> M1Report:
     centre = [Fact("Centre name", cfg["CENTRE_NAME"]),
               Fact("Centre number", cfg["CENTRE_NUMBER"] or "Not recorded"),
               Fact("Centre contact", contact or "Not recorded")]
-    current = standing(learner)
+    current = (case_standing(chosen.incident) if chosen else None)
     learner_facts = [
         Fact("Learner", learner.display_name),
         Fact("Learner number (Moodle user id)", learner.sub),
@@ -128,8 +129,8 @@ def build(learner: Person, viewer: Person) -> M1Report:
         Fact("Unit (assignment)", chosen.assignment if chosen else "Not recorded"),
         Fact("Awarding body", awarding_body),
         Fact("Stage under the policy", f"Stage {current.stage} ({current.upheld} upheld "
-             f"case{'s' if current.upheld != 1 else ''} across all courses)"
-             if current.stage else "None"),
+             f"case{'s' if current.upheld != 1 else ''} {current.scope_text})"
+             if current and current.stage else "None"),
         Fact("Case being reported", chosen.title if chosen and chosen.reportable
              else "No case has reached the stage that is reported"),
         *(fact for section in sections for fact in section.reported),
@@ -138,7 +139,8 @@ def build(learner: Person, viewer: Person) -> M1Report:
         centre=centre, learner_facts=learner_facts, learner=learner,
         qualification=qualification, unit=chosen.assignment if chosen else "",
         awarding_body=awarding_body,
-        stage=current.stage, upheld=current.upheld, generated_at=utcnow(),
+        stage=current.stage if current else 0, upheld=current.upheld if current else 0,
+        generated_at=utcnow(),
         generated_by=viewer.display_name, cases=sections,
         reportable=next((s for s in sections if s.reportable), None))
 

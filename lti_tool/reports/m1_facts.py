@@ -10,7 +10,7 @@ from lti_tool.cases.answers import answer_of
 from lti_tool.cases.check_plans import record_parts
 from lti_tool.cases.checks import CHECK_OUTCOMES, checks_of
 from lti_tool.cases.evidence import evidence_of
-from lti_tool.cases.ledger import ACTION_LABELS
+from lti_tool.cases.ledger import outcome_label as policy_outcome_label
 from lti_tool.cases.letters import assignment_name
 from lti_tool.cases.models import (
     EV_DECIDED,
@@ -27,10 +27,12 @@ from lti_tool.cases.models import (
 )
 from lti_tool.cases.records import TimelineEntry, describe, timeline
 from lti_tool.cases.safeguards import FINDING_LABELS, sources
+from lti_tool.cases.standing import case_policy
 from lti_tool.declarations import authentication, awareness
 from lti_tool.declarations.models import AWARENESS_KINDS
 from lti_tool.extensions import db
 from lti_tool.people.models import Person
+from lti_tool.policy.rules import Rules
 from lti_tool.reports import filename_part
 from lti_tool.requests.service import active_authorisations
 
@@ -109,6 +111,7 @@ def _section(learner: Person, incident: Incident, reportable: bool) -> CaseSecti
     assignment = assignment_name(incident.placement)
     course = incident.course.display_name
     entries = timeline(incident)
+    rules = case_policy(incident).rules
     section = CaseSection(
         incident=incident, title=f"Case {incident.id}: {assignment} ({course})"
         + (", the case being reported" if reportable else ""), course=course,
@@ -143,15 +146,16 @@ def _section(learner: Person, incident: Incident, reportable: bool) -> CaseSecti
     for entry in entries:
         who = entry.actor
         if entry.kind == EV_DECIDED:
-            section.decisions.append(Fact("Decision", _decision_text(entry.data),
+            section.decisions.append(Fact("Decision", _decision_text(entry.data, rules),
                                           entry.at, who))
         elif entry.kind == EV_DECISION_WITHDRAWN:
             section.decisions.append(Fact("Decision withdrawn", f"Reason: "
                                           f"{entry.data.get('reason', '')}", entry.at, who))
         elif entry.kind == EV_FOLLOW_UP_RECORDED:
-            section.decisions.append(Fact("Follow-up", describe(entry),
+            section.decisions.append(Fact("Follow-up", describe(entry, rules),
                                           entry.at, who))
-            if entry.data.get("result") == "reported":
+            followed = rules.outcome(str(entry.data.get("action") or ""))
+            if followed is not None and followed.report:
                 section.reported.append(Fact(
                     "Reported", f"Reported to the awarding body on "
                     f"{entry.data.get('done_on')}, recorded by {who}: "
@@ -161,8 +165,8 @@ def _section(learner: Person, incident: Incident, reportable: bool) -> CaseSecti
                 f"Correction to step {entry.data['corrects']}" if entry.data.get("corrects")
                 else "Note", str(entry.data.get("text", "")), entry.at, who))
         elif entry.kind.startswith("appeal"):
-            section.appeals.append(Fact("Appeal", describe(entry), entry.at, who))
-        section.steps.append(Fact(f"Step {entry.seq}", describe(entry), entry.at,
+            section.appeals.append(Fact("Appeal", describe(entry, rules), entry.at, who))
+        section.steps.append(Fact(f"Step {entry.seq}", describe(entry, rules), entry.at,
                                   who))
     if not section.appeals:
         section.appeals.append(Fact("Appeal", "No appeal was made."))
@@ -183,9 +187,11 @@ def _relied_on(incident: Incident, entries: list[TimelineEntry]) -> set[int] | N
     return None
 
 
-def _decision_text(data: dict[str, object]) -> str:
+def _decision_text(data: dict[str, object], rules: Rules) -> str:
     if data.get("outcome") == UPHELD:
-        action = ACTION_LABELS.get(str(data.get("action") or ""), "")
+        key = str(data.get("action") or "")
+        action = str(data.get("action_label") or "") or (
+            policy_outcome_label(rules, key) if key else "")
         text = f"Upheld: Stage {data.get('stage')}" + (f" ({action})" if action else "")
     else:
         text = FINDING_LABELS.get(str(data.get("outcome") or ""), "Decided")

@@ -4,6 +4,7 @@ decision and the follow-up, and evidence downloads."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from flask import (
@@ -127,7 +128,7 @@ def _incident(incident_id: int, action: str = access.VIEW) -> Incident:
 def learner(placement_id: int, person_id: int) -> str:
     person = viewable_learner(person_id)
     viewer = g.launch.person
-    policy = policies.current_or_bundled()
+    policy = declarations.placement_policy(g.placement)
     history = declarations.history(person.id, g.placement.id)
     elsewhere = [(p, h) for p, h in declarations.histories(person.id)
                  if p.id != g.placement.id]
@@ -135,13 +136,13 @@ def learner(placement_id: int, person_id: int) -> str:
     everything = access.can_see_everything(viewer)
     cases = [(i, access.full_detail(viewer, i, staff_courses, everything))
              for i in answers.incidents_of(person)]
-    current = standing.standing(person)
+    current = standing.placement_standing(person, g.placement)
     return render_template(
         "staff/learner.html", placement=g.placement, learner=person, person=viewer,
         policy=policy, history=history, status=declarations.status(
             history[0] if history else None, policy),
         elsewhere=elsewhere, cases=cases, standing=current,
-        reported=any(clocks.reportable(i, policy) for i, _ in cases),
+        reported=any(clocks.reportable(i, standing.case_policy(i)) for i, _ in cases),
         next_meaning=ledger.stage_meaning(policy, current.next_stage),
         state_label=records.state_label)
 
@@ -154,7 +155,7 @@ def learner(placement_id: int, person_id: int) -> str:
 @once
 def new_incident(placement_id: int, person_id: int) -> ResponseReturnValue:
     learner = viewable_learner(person_id)
-    policy = policies.current_or_bundled()
+    policy = declarations.placement_policy(g.placement)
     methods = [str(c) for c in policy["authenticity_checks"]]
     form = IncidentForm()
     form.set_choices(access.checkers(), methods)
@@ -196,7 +197,8 @@ def new_incident(placement_id: int, person_id: int) -> ResponseReturnValue:
     return render_template("incidents/new.html", form=form, errors=errors, learner=learner,
                            placement=g.placement, person=g.launch.person, policy=policy,
                            settings=declarations.effective_settings(g.placement),
-                           standing=standing.standing(learner), file_hint=file_hint(),
+                           standing=standing.placement_standing(learner, g.placement),
+                           file_hint=file_hint(),
                            checkers=access.checkers()), (400 if errors else 200)
 
 
@@ -230,9 +232,9 @@ def _confirm_raising(concern: raising.Concern, policy: policies.Policy) -> Respo
 # --- the incident page -------------------------------------------------------------------------
 
 def _page(incident: Incident, *, status: int = 200, **forms: Any) -> ResponseReturnValue:
-    policy = policies.current_or_bundled()
+    policy = standing.case_policy(incident)
     methods = [str(c) for c in policy["authenticity_checks"]]
-    current = standing.standing(incident.learner)
+    current = standing.case_standing(incident)
     plan = forms.get("plan") or PlanForm(prefix="plan", formdata=None)
     plan.set_choices(methods)
     decision = forms.get("decision") or DecisionForm(prefix="decision", formdata=None)
@@ -240,7 +242,7 @@ def _page(incident: Incident, *, status: int = 200, **forms: Any) -> ResponseRet
     if not decision.is_submitted() or decision.expected_stage.data in (None, ""):
         decision.expected_stage.data = str(current.next_stage)
     follow_up = forms.get("follow_up") or FollowUpForm(prefix="followup", formdata=None)
-    follow_up.set_choices(decisions.FOLLOW_UP_RESULTS.get(incident.stage or 0, {}))
+    follow_up.set_choices(decisions.follow_up_results(incident, policy))
     note = forms.get("note") or NoteForm(prefix="note", formdata=None)
     entries = records.timeline(incident)
     note.corrects.choices = [SelectChoice(str(e.seq), f"Step {e.seq}") for e in entries]
@@ -280,9 +282,13 @@ def _page(incident: Incident, *, status: int = 200, **forms: Any) -> ResponseRet
         follow_up_form=follow_up,
         withdraw_form=forms.get("withdraw") or WithdrawForm(prefix="withdraw", formdata=None),
         note_form=note, errors=errors, state_label=records.state_label(incident),
-        action_labels=ledger.ACTION_LABELS, check_outcomes=checks.CHECK_OUTCOMES,
-        follow_up_results=decisions.FOLLOW_UP_RESULTS, file_hint=file_hint(),
-        describe=records.describe,
+        outcome=policy.rules.outcome(incident.stage_action or ""),
+        next_consequence=ledger.stage_consequence(
+            policy.rules, current.next_stage,
+            declarations.effective_settings(incident.placement).qualification),
+        decision_flags=partial(ledger.decision_flags, policy.rules),
+        check_outcomes=checks.CHECK_OUTCOMES,
+        file_hint=file_hint(), describe=partial(records.describe, rules=policy.rules),
         undecided=incident.state in UNDECIDED_STATES, answered=incident.state == ANSWERED,
         needs_follow_up=incident.state == FOLLOW_UP,
         context=safeguards.decision_context(incident),
@@ -293,7 +299,7 @@ def _page(incident: Incident, *, status: int = 200, **forms: Any) -> ResponseRet
 
 
 def _decision_choices(form: DecisionForm, incident: Incident, policy: policies.Policy) -> None:
-    form.set_choices(standing.standing(incident.learner).next_stage,
+    form.set_choices(standing.case_standing(incident).next,
                      poor_practice=safeguards.poor_practice_allowed(incident, policy),
                      sources=[(s.key, s.label) for s in safeguards.sources(incident)])
 
@@ -363,7 +369,7 @@ def download_learner_file(placement_id: int, incident_id: int,
 @once
 def plan_check(placement_id: int, incident_id: int) -> ResponseReturnValue:
     incident = _incident(incident_id)
-    policy = policies.current_or_bundled()
+    policy = standing.case_policy(incident)
     form = PlanForm(prefix="plan")
     form.set_choices([str(c) for c in policy["authenticity_checks"]])
     if form.validate_on_submit():
@@ -397,7 +403,7 @@ def record_check(placement_id: int, incident_id: int, check_id: int) -> Response
                                 notes=form.notes.data or "",
                                 subject_knowledge=form.subject_knowledge.data or "",
                                 production=form.production.data or "",
-                                two_part=check.method in policies.current_or_bundled()
+                                two_part=check.method in standing.case_policy(incident)
                                 .case_process.two_part_checks)
         except IncidentError as exc:
             _attach(form, exc)
@@ -411,7 +417,7 @@ def record_check(placement_id: int, incident_id: int, check_id: int) -> Response
 @once
 def decide(placement_id: int, incident_id: int) -> ResponseReturnValue:
     incident = _incident(incident_id)
-    policy = policies.current_or_bundled()
+    policy = standing.case_policy(incident)
     form = DecisionForm(prefix="decision")
     _decision_choices(form, incident, policy)
     if form.validate_on_submit():
@@ -428,8 +434,9 @@ def decide(placement_id: int, incident_id: int) -> ResponseReturnValue:
                 # is a 409 there, not a form error here).
                 safeguards.check_finding(incident, finding, policy)
                 if finding.outcome == UPHELD:
-                    ledger.action_for(standing.standing(incident.learner).next_stage,
-                                      form.stage_action.data or None)
+                    ledger.outcome_for(policy.rules,
+                                       standing.case_standing(incident).next_stage,
+                                       form.stage_action.data or None)
                 return confirmation.ask(
                     title=f"Record this decision: "
                           f"{safeguards.FINDING_LABELS[finding.outcome].lower()}?",
@@ -460,7 +467,7 @@ def decide(placement_id: int, incident_id: int) -> ResponseReturnValue:
 def follow_up(placement_id: int, incident_id: int) -> ResponseReturnValue:
     incident = _incident(incident_id)
     form = FollowUpForm(prefix="followup")
-    form.set_choices(decisions.FOLLOW_UP_RESULTS.get(incident.stage or 0, {}))
+    form.set_choices(decisions.follow_up_results(incident))
     if form.validate_on_submit():
         assert form.done_on.data is not None
         try:

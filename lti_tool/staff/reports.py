@@ -15,11 +15,11 @@ from flask_babel import gettext, ngettext
 from lti_tool.audit import service as audit
 from lti_tool.cases import reporting
 from lti_tool.cases.access import can_see_everything
+from lti_tool.declarations import service as declarations
 from lti_tool.extensions import db
 from lti_tool.people.access import require
 from lti_tool.people.models import Course
 from lti_tool.people.roles import STAFF
-from lti_tool.policy import service as policies
 from lti_tool.reports import analytics, attachment, m1, safe_cell
 from lti_tool.roles.service import reporters
 from lti_tool.staff.incidents import viewable_learner
@@ -54,8 +54,7 @@ def report(placement_id: int, person_id: int, fmt: str) -> ResponseReturnValue:
 @once
 def send_report(placement_id: int, person_id: int) -> ResponseReturnValue:
     learner = viewable_learner(person_id)
-    incident, sent = reporting.request_report(learner, g.launch.person,
-                                              policies.current_or_bundled())
+    incident, sent = reporting.request_report(learner, g.launch.person)
     if incident is None:
         flash(gettext("%(name)s has no upheld case to report.", name=learner.display_name),
               "error")
@@ -88,12 +87,14 @@ def _analytics_scope() -> tuple[bool, list[Course]]:
 def analytics_page(placement_id: int) -> str:
     everything, courses = _analytics_scope()
     period = analytics.MonthRange.from_args(request.args)
-    policy = policies.current_or_bundled()
+    policy = declarations.placement_policy(g.placement)
     months = analytics.incidents_by_month(courses, period)
+    by_course = analytics.incidents_by_course(courses, period)
+    numbers = analytics.stage_numbers(by_course, policy.rules.last_stage)
     return render_template(
         "staff/analytics.html", placement=g.placement, person=g.launch.person,
-        everything=everything, period=period,
-        by_course=analytics.incidents_by_course(courses, period), months=months,
+        everything=everything, period=period, by_course=by_course, months=months,
+        stage_numbers=numbers, stage_headings=[f"Upheld at Stage {n}" for n in numbers],
         peak=max([m.raised for m in months] + [1]),
         rates=analytics.declaration_rates(courses, policy.id), policy=policy)
 
@@ -108,7 +109,7 @@ def analytics_csv(placement_id: int, table: str) -> Response:
     chosen months."""
     _, courses = _analytics_scope()
     period = analytics.MonthRange.from_args(request.args)
-    policy = policies.current_or_bundled()
+    policy = declarations.placement_policy(g.placement)
     out = io.StringIO()
     writer = csv.writer(out)
     if table == "months":
@@ -118,12 +119,13 @@ def analytics_csv(placement_id: int, table: str) -> Response:
             writer.writerow([m.label, m.raised, m.upheld, m.not_upheld, m.undecided,
                              "" if m.upheld_percent is None else m.upheld_percent])
     elif table == "courses":
+        by_course = analytics.incidents_by_course(courses, period)
+        numbers = analytics.stage_numbers(by_course, policy.rules.last_stage)
         writer.writerow(["Course", f"Incidents raised ({period.label})", "Still open",
-                         "Not upheld", "Upheld at Stage 1", "Upheld at Stage 2",
-                         "Upheld at Stage 3"])
-        for c in analytics.incidents_by_course(courses, period):
+                         "Not upheld", *(f"Upheld at Stage {n}" for n in numbers)])
+        for c in by_course:
             writer.writerow([safe_cell(c.course.display_name), c.raised, c.open, c.not_upheld,
-                             c.stage[1], c.stage[2], c.stage[3]])
+                             *(c.at_stage(n) for n in numbers)])
     else:
         writer.writerow(["Activity", "Course", "Learners on Moodle's list",
                          f"Declared under {policy.label}", "Declaration rate (%)"])

@@ -141,8 +141,8 @@ def send_reminders(placement_id: int) -> ResponseReturnValue:
     page) who have not declared; at most one a day per learner."""
     if not ReminderForm().validate_on_submit():
         abort(400)
-    policy = policies.current_or_bundled()
     settings = declarations.effective_settings(g.placement)
+    policy = declarations.placement_policy(g.placement, settings)
     query = DashboardQuery.from_args(request.form)
     page = course_dashboard(_course(), g.placement, policy, query)
     ids = set(_to_remind(page.matching))

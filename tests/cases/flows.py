@@ -24,6 +24,9 @@ from tests.support.pages import FieldValue, confirm, post_form
 # The app of the running test (set by tests/cases/conftest.py), for the few steps a person
 # cannot take through a page, such as letting the learner's answer deadline pass.
 APP: Flask | None = None
+# AIU v1.0's outcome keys (config/policy/aiu-1.0.json), as a decider's form sends them.
+ACTION_PROFESSIONAL_DISCUSSION = "professional_discussion"
+ACTION_REPORT_TO_AWARDING_BODY = "report_to_awarding_body"
 
 REVIEW = "LtiSubmissionReviewRequest"
 CHECKER = "Turnitin AI writing detection"

@@ -23,7 +23,6 @@ from lti_tool.cases.clocks import (
     case_clocks,
 )
 from lti_tool.cases.models import (
-    ACTION_PROFESSIONAL_DISCUSSION,
     EV_APPEALED,
     Appeal,
     Incident,
@@ -34,6 +33,7 @@ from lti_tool.policy import service as policies
 from lti_tool.roles import service as roles
 from lti_tool.roles.models import ALS, QUALITY_LEAD
 from tests.cases.flows import (
+    ACTION_PROFESSIONAL_DISCUSSION,
     Courses,
     incident_url,
     not_receipts,

@@ -15,7 +15,6 @@ from lti_tool.cases import decisions
 from lti_tool.cases.errors import IncidentConflict
 from lti_tool.cases.evidence import EvidenceInput, evidence_of
 from lti_tool.cases.models import (
-    ACTION_PROFESSIONAL_DISCUSSION,
     CLOSED,
     FOLLOW_UP,
     SOURCE_OBSERVATION,
@@ -29,7 +28,15 @@ from lti_tool.dbtypes import utcnow
 from lti_tool.extensions import db
 from lti_tool.people.models import Person, Placement
 from lti_tool.policy import service as policies
-from tests.cases.flows import Courses, decide, incident_url, incidents, panel, record
+from tests.cases.flows import (
+    ACTION_PROFESSIONAL_DISCUSSION,
+    Courses,
+    decide,
+    incident_url,
+    incidents,
+    panel,
+    record,
+)
 from tests.support.browser import FormBrowser, launch
 from tests.support.pages import confirm, post_form, text
 

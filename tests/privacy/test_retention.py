@@ -119,7 +119,7 @@ def test_a_case_reported_to_the_awarding_body_holds_within_its_period(
     with app.app_context():
         # As a Stage-3 case ends: reported to the awarding body and closed.
         db.session.execute(sa.update(im.Incident).where(im.Incident.id == everything.case_id)
-                           .values(stage_action=im.ACTION_REPORT_TO_AWARDING_BODY,
+                           .values(stage_action="report_to_awarding_body",  # AIU v1.0's
                                    closed_at=reported_at))
         db.session.commit()
         held = retention.holds(reported_at + timedelta(days=400))

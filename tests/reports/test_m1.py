@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from flask import Flask
 from pypdf import PdfReader
 
-from lti_tool.cases.models import ACTION_PROFESSIONAL_DISCUSSION, EvidenceItem
+from lti_tool.cases.models import EvidenceItem
 from lti_tool.extensions import db
-from tests.cases.flows import PDF, Courses, panel, person_id, uphold
+from tests.cases.flows import ACTION_PROFESSIONAL_DISCUSSION, PDF, Courses, panel, person_id, uphold
 from tests.support.browser import FormBrowser, launch
 from tests.support.pages import post_form
 

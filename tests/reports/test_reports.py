@@ -10,9 +10,16 @@ from flask import Flask
 from pypdf import PdfReader
 
 from lti_tool.audit.models import AuditEvent
-from lti_tool.cases.models import ACTION_PROFESSIONAL_DISCUSSION
 from lti_tool.extensions import db
-from tests.cases.flows import Courses, decide, incident_url, panel, person_id, record
+from tests.cases.flows import (
+    ACTION_PROFESSIONAL_DISCUSSION,
+    Courses,
+    decide,
+    incident_url,
+    panel,
+    person_id,
+    record,
+)
 from tests.support.browser import FormBrowser, launch
 from tests.support.pages import post_form
 from tests.support.vocabulary import codes_in_csv
