@@ -23,6 +23,8 @@ from lti_tool.cases.models import (
     EV_DECIDED,
     EV_FOLLOW_UP_RECORDED,
     EV_LEARNER_ASKED,
+    EV_SUSPICION_REPORTED,
+    EV_SUSPICION_TO_REPORT,
     OPEN_STATES,
     UPHELD,
     Appeal,
@@ -138,6 +140,29 @@ def reportable(incident: Incident, policy: Policy) -> bool:
     return policy.rules.reported(body, incident.stage)
 
 
+def reported_on_suspicion(incident: Incident, policy: Policy) -> bool:
+    """Whether raising the case must be reported to the awarding body of its course at once
+    (``reporting.when: on_suspicion``), unless the body allows the centre to deal with
+    work the learner has not yet authenticated as their own and it is not."""
+    from lti_tool.declarations.service import effective_settings
+
+    body = policy.rules.awarding_body(effective_settings(incident.placement).qualification)
+    if body is None or not body.reports_on_suspicion:
+        return False
+    if not body.reporting.unless_before_authentication:
+        return True
+    from lti_tool.declarations.authentication import authentication_of
+    from lti_tool.declarations.service import history
+
+    declared = history(incident.learner_id, incident.placement_id)
+    return bool(declared) and authentication_of(declared[0]) is not None
+
+
+def suspicion_clock(incident: Incident, policy: Policy, told: datetime,
+                    now: datetime | None = None) -> Clock:
+    return _clock("report", policy.clock_targets, told, None, now or utcnow())
+
+
 def case_clocks(incident: Incident, policy: Policy, *, now: datetime | None = None,
                 events: Sequence[object] | None = None,
                 appeals: Mapping[int, Appeal] | None = None) -> list[Clock]:
@@ -162,8 +187,13 @@ def case_clocks(incident: Incident, policy: Policy, *, now: datetime | None = No
         decision_from = decided
     if incident.answered_at is not None or decided is not None or now > answer.due_at:
         clocks.append(_clock("decision", targets, decision_from, decided, now))
-    if reportable(incident, policy) and incident.decided_at is not None:
-        reported = (_first(events, EV_FOLLOW_UP_RECORDED, result="reported")
+    suspected = _first(events, EV_SUSPICION_TO_REPORT)
+    if suspected is not None:
+        clocks.append(_clock("report", targets, suspected,
+                             _first(events, EV_SUSPICION_REPORTED), now))
+    elif reportable(incident, policy) and incident.decided_at is not None:
+        # The report outcome's follow-up is the report.
+        reported = (_first(events, EV_FOLLOW_UP_RECORDED)
                     if events is not None else
                     incident.closed_at if incident.state == CLOSED else None)
         clocks.append(_clock("report", targets, incident.decided_at,

@@ -153,6 +153,16 @@ class FollowUpForm(FlaskForm):
         self.result.choices = [SelectChoice(k, v) for k, v in results.items()]
 
 
+class SuspicionReportedForm(FlaskForm):
+    """The reporting team records that a suspicion was reported to the awarding body."""
+
+    done_on = DateField("Date reported", validators=[InputRequired("Enter the date.")])
+    notes = TextAreaField("How and to whom it was reported",
+                          validators=[DataRequired("Enter how and to whom it was reported."),
+                                      Length(max=10000)],
+                          description="Include the awarding body's reference.")
+
+
 class WithdrawForm(FlaskForm):
     reason = TextAreaField("Why is the decision being withdrawn?",
                            validators=[DataRequired("Give the reason for withdrawing the "

@@ -98,6 +98,10 @@ EV_CHECK_COMMENTED = "check_commented"
 # Reporting to the awarding body (lti_tool/cases/reporting.py).
 EV_REPORTERS_TOLD = "reporters_told"
 EV_REPORT_REQUESTED = "report_requested"
+# An awarding body told on suspicion (``reporting.when: on_suspicion``): the report is due
+# from the moment the case is raised, and recorded by the reporting team.
+EV_SUSPICION_TO_REPORT = "suspicion_to_report"
+EV_SUSPICION_REPORTED = "suspicion_reported"
 
 
 class Incident(db.Model):  # type: ignore[name-defined,misc]

@@ -165,6 +165,9 @@ def raise_incident(*, policy: Policy, at: datetime | None = None,
     for method in dict.fromkeys(checked.planned_checks):
         add_planned_check(incident, raised_by, method, None, "", at)
     ask_learner(incident, policy, at, reminder=False)
+    from lti_tool.cases.reporting import tell_reporters_of_suspicion
+
+    tell_reporters_of_suspicion(incident, policy, at)
     repost_declaration_grades(learner, [checked.placement], at=at)
     return incident
 

@@ -11,17 +11,25 @@ an earlier one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from lti_tool.cases.clocks import Clock, case_clocks, reportable
+from lti_tool.cases.clocks import (
+    Clock,
+    case_clocks,
+    reportable,
+    reported_on_suspicion,
+    suspicion_clock,
+)
 from lti_tool.cases.events import append_event, lock_incident
 from lti_tool.cases.letters import assignment_name
 from lti_tool.cases.models import (
     EV_REPORT_REQUESTED,
     EV_REPORTERS_TOLD,
+    EV_SUSPICION_REPORTED,
+    EV_SUSPICION_TO_REPORT,
     FOLLOW_UP,
     UPHELD,
     Incident,
@@ -34,7 +42,7 @@ from lti_tool.policy.service import Policy
 
 
 def _email_reporters(incident: Incident, *, requested_by: Person | None,
-                     due: Clock | None) -> int:
+                     due: Clock | None, on_suspicion: bool = False) -> int:
     from lti_tool.notifications.service import send_email
     from lti_tool.roles.service import reporters
 
@@ -43,7 +51,9 @@ def _email_reporters(incident: Incident, *, requested_by: Person | None,
     for person in reporters(incident.platform_id):
         if person.id == incident.learner_id or not person.email:
             continue
-        subject = (f"Report to the awarding body needed: {incident.learner.display_name}"
+        subject = (f"Suspected malpractice to report to the awarding body: "
+                   f"{incident.learner.display_name}" if on_suspicion else
+                   f"Report to the awarding body needed: {incident.learner.display_name}"
                    if requested_by is None else
                    f"{requested_by.display_name} asks you to send a report to the awarding "
                    f"body: {incident.learner.display_name}")
@@ -64,6 +74,39 @@ def tell_reporters(incident: Incident, policy: Policy, at: datetime | None = Non
     sent = _email_reporters(incident, requested_by=None, due=due)
     append_event(incident, EV_REPORTERS_TOLD, None, {"emailed": sent}, at)
     return sent
+
+
+def tell_reporters_of_suspicion(incident: Incident, policy: Policy,
+                                at: datetime | None = None) -> bool:
+    """Called when a case is raised: if the awarding body of its course is told on
+    suspicion, email the reporters and queue the report (from now). Returns whether it
+    was queued."""
+    if not reported_on_suspicion(incident, policy):
+        return False
+    at = at or utcnow()
+    due = suspicion_clock(incident, policy, at, at)
+    sent = _email_reporters(incident, requested_by=None, due=due, on_suspicion=True)
+    append_event(incident, EV_SUSPICION_TO_REPORT, None, {"emailed": sent}, at)
+    return True
+
+
+def record_suspicion_reported(incident: Incident, actor: Person, *, notes: str,
+                              done_on: date, at: datetime | None = None) -> None:
+    """The reporting team records that the suspicion was reported (the case goes on)."""
+    from lti_tool.cases.errors import IncidentConflict, IncidentError
+
+    lock_incident(incident)
+    kinds = set(db.session.scalars(sa.select(IncidentEvent.kind).where(
+        IncidentEvent.incident_id == incident.id,
+        IncidentEvent.kind.in_((EV_SUSPICION_TO_REPORT, EV_SUSPICION_REPORTED)))))
+    if EV_SUSPICION_TO_REPORT not in kinds or EV_SUSPICION_REPORTED in kinds:
+        raise IncidentConflict("no_report_due", "This case has no report to record.")
+    if not notes.strip():
+        raise IncidentError("notes", "Enter how and to whom it was reported.")
+    if done_on > utcnow().date():
+        raise IncidentError("done_on", "The date cannot be in the future.")
+    append_event(incident, EV_SUSPICION_REPORTED, actor,
+                 {"notes": notes.strip(), "done_on": done_on.isoformat()}, at or utcnow())
 
 
 def case_to_report(learner: Person) -> Incident | None:
@@ -104,6 +147,7 @@ class QueueItem:
     assignment: str
     clock: Clock | None
     requested_by: list[tuple[str, datetime]]
+    on_suspicion: bool = False  # reported when raised, before any decision
 
     @property
     def overdue(self) -> bool:
@@ -124,6 +168,21 @@ def queue(platform_id: int, now: datetime | None = None) -> list[QueueItem]:
         .order_by(Incident.decided_at, Incident.id)))
     policies = {c.id: case_policy(c) for c in cases}
     cases = [c for c in cases if reportable(c, policies[c.id])]
+    told = (sa.select(IncidentEvent.incident_id, IncidentEvent.at)
+            .where(IncidentEvent.kind == EV_SUSPICION_TO_REPORT).subquery())
+    done = sa.select(IncidentEvent.incident_id).where(
+        IncidentEvent.kind == EV_SUSPICION_REPORTED)
+    suspected: dict[int, datetime] = {}
+    for case, told_at in db.session.execute(
+            sa.select(Incident, told.c.at).join(told, told.c.incident_id == Incident.id)
+            .where(Incident.platform_id == platform_id, Incident.id.not_in(done))
+            .options(selectinload(Incident.learner), selectinload(Incident.course),
+                     selectinload(Incident.placement))
+            .order_by(told.c.at, Incident.id)):
+        suspected[case.id] = told_at
+        policies[case.id] = case_policy(case)
+    cases = [c for c in cases if c.id not in suspected] + [
+        c for c in (db.session.get(Incident, i) for i in suspected) if c is not None]
     asked: dict[int, list[tuple[str, datetime]]] = {}
     if cases:
         for event in db.session.scalars(
@@ -135,9 +194,11 @@ def queue(platform_id: int, now: datetime | None = None) -> list[QueueItem]:
             name = event.actor_person.display_name if event.actor_person else "AIU"
             asked.setdefault(event.incident_id, []).append((name, event.at))
     return [QueueItem(c, assignment_name(c.placement),
+                      suspicion_clock(c, policies[c.id], suspected[c.id], now)
+                      if c.id in suspected else
                       next((k for k in case_clocks(c, policies[c.id], now=now)
                             if k.step == "report"), None),
-                      asked.get(c.id, [])) for c in cases]
+                      asked.get(c.id, []), c.id in suspected) for c in cases]
 
 
 def describe_event(kind: str, data: dict[str, object]) -> str | None:
@@ -146,6 +207,12 @@ def describe_event(kind: str, data: dict[str, object]) -> str | None:
     if kind == EV_REPORTERS_TOLD:
         return (f"The case must be reported to the awarding body: the reporting team (ALS "
                 f"and quality lead) was emailed ({emailed} people).")
+    if kind == EV_SUSPICION_TO_REPORT:
+        return (f"The awarding body must be told of the suspicion now: the reporting team "
+                f"(ALS and quality lead) was emailed ({emailed} people).")
+    if kind == EV_SUSPICION_REPORTED:
+        return (f"Suspicion reported to the awarding body on {data.get('done_on')}: "
+                f"{data.get('notes', '')}")
     if kind == EV_REPORT_REQUESTED:
         return f"Asked the reporting team to send the report ({emailed} people emailed)."
     return None
