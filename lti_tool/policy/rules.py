@@ -94,9 +94,34 @@ class AwardingBody:
 
 @dataclass(frozen=True)
 class CaseProcess:
+    """The policy data that shapes a case (``case_process``; defaults where a version has
+    none): the learner's response window in working days (``response_working_days``, else
+    ``response_window_days``), the appeal window in days (``appeal_days``, else
+    ``appeal_window_days``), the step targets, when poor academic practice may be found, each
+    awarding body's appeals procedure (by qualification, with ``default``) and the checks
+    whose record has two parts."""
+
     response_window_days: int
     appeal_window_days: int
     step_targets_days: dict[str, int] = field(default_factory=dict)
+    response_working_days: int = 10
+    appeal_days: int = 14
+    poor_academic_practice: str = "first_case"
+    awarding_body_appeals: tuple[tuple[str, str], ...] = ()
+    two_part_checks: tuple[str, ...] = ()
+
+    @property
+    def example_check(self) -> str:
+        """A check of the work to name as an example to the learner (the first two-part
+        check the policy names)."""
+        return self.two_part_checks[0] if self.two_part_checks else "discussion of the work"
+
+    def next_route(self, awarding_body: str | None) -> str:
+        """The awarding body's appeals procedure, in the policy's words."""
+        routes = dict(self.awarding_body_appeals)
+        return routes.get(awarding_body or "", routes.get(
+            "default", "If you are not satisfied once our own appeals procedure is complete, "
+            "you can take your case to your awarding body under its appeals procedure."))
 
 
 @dataclass(frozen=True)
@@ -218,7 +243,14 @@ def parse(data: dict[str, Any]) -> Rules:
                           bool(counting.get("poor_academic_practice_counts", False)),
                           counting.get("scope", SCOPE_PLATFORM)),
         awarding_bodies=bodies,
-        case_process=CaseProcess(process["response_window_days"],
-                                 process["appeal_window_days"],
-                                 dict(process.get("step_targets_days") or {})),
+        case_process=CaseProcess(
+            process["response_window_days"], process["appeal_window_days"],
+            dict(process.get("step_targets_days") or {}),
+            response_working_days=int(process.get("response_working_days", 10)),
+            appeal_days=int(process.get("appeal_days", 14)),
+            poor_academic_practice=str(process.get("poor_academic_practice", "first_case")),
+            awarding_body_appeals=tuple(sorted(
+                (str(k), str(v)) for k, v in (process.get("awarding_body_appeals")
+                                              or {}).items())),
+            two_part_checks=tuple(str(c) for c in process.get("two_part_checks") or ())),
         retention=Retention(**retention), contacts=contacts)

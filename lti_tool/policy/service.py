@@ -53,33 +53,6 @@ class PolicyInvalid(PolicyError):
 
 
 @dataclass(frozen=True)
-class CaseProcess:
-    """The policy data that shapes a case (``case_process``; defaults where a version has
-    none): the learner's response window in working days, the appeal window in days, when
-    poor academic practice may be found, and each awarding body's appeals procedure (by
-    qualification name, with ``default``)."""
-
-    response_working_days: int = 10
-    appeal_days: int = 14
-    poor_academic_practice: str = "first_case"
-    awarding_body_appeals: tuple[tuple[str, str], ...] = ()
-    two_part_checks: tuple[str, ...] = ()  # checks whose record has two parts
-
-    @property
-    def example_check(self) -> str:
-        """A check of the work to name as an example to the learner (the first two-part
-        check the policy names)."""
-        return self.two_part_checks[0] if self.two_part_checks else "discussion of the work"
-
-    def next_route(self, awarding_body: str | None) -> str:
-        """The awarding body's appeals procedure, in the policy's words."""
-        routes = dict(self.awarding_body_appeals)
-        return routes.get(awarding_body or "", routes.get(
-            "default", "If you are not satisfied once our own appeals procedure is complete, "
-            "you can take your case to your awarding body under its appeals procedure."))
-
-
-@dataclass(frozen=True)
 class PermittedUse:
     key: str
     text: str
@@ -126,18 +99,8 @@ class Policy:
         return self.data[name]
 
     @property
-    def case_process(self) -> CaseProcess:
-        raw = self.data.get("case_process") or {}
-        defaults = CaseProcess()
-        return CaseProcess(
-            response_working_days=int(raw.get("response_working_days",
-                                              defaults.response_working_days)),
-            appeal_days=int(raw.get("appeal_days", defaults.appeal_days)),
-            poor_academic_practice=str(raw.get("poor_academic_practice",
-                                               defaults.poor_academic_practice)),
-            awarding_body_appeals=tuple(sorted(
-                (str(k), str(v)) for k, v in (raw.get("awarding_body_appeals") or {}).items())),
-            two_part_checks=tuple(str(c) for c in raw.get("two_part_checks") or ()))
+    def case_process(self) -> policy_rules.CaseProcess:
+        return self.rules.case_process
 
     @property
     def clock_targets(self) -> dict[str, int]:

@@ -73,15 +73,17 @@ def upgrade():
         batch_op.create_index('uq_stage_ledger_active',
                               ['platform_id', 'learner_id', 'ledger_key', 'ordinal'],
                               unique=True, sqlite_where=ACTIVE, postgresql_where=ACTIVE)
-    with op.batch_alter_table('incident', schema=None) as batch_op:
-        batch_op.alter_column('stage_action', existing_type=sa.String(length=32),
-                              type_=sa.String(length=64), existing_nullable=True)
+    # SQLite does not enforce lengths (and rebuilding the referenced incident table there
+    # would trip its foreign keys): only the other databases widen the column.
+    if conn.dialect.name != 'sqlite':
+        op.alter_column('incident', 'stage_action', existing_type=sa.String(length=32),
+                        type_=sa.String(length=64), existing_nullable=True)
 
 
 def downgrade():
-    with op.batch_alter_table('incident', schema=None) as batch_op:
-        batch_op.alter_column('stage_action', existing_type=sa.String(length=64),
-                              type_=sa.String(length=32), existing_nullable=True)
+    if op.get_bind().dialect.name != 'sqlite':
+        op.alter_column('incident', 'stage_action', existing_type=sa.String(length=64),
+                        type_=sa.String(length=32), existing_nullable=True)
     with op.batch_alter_table('stage_ledger', schema=None) as batch_op:
         batch_op.drop_index('uq_stage_ledger_active')
         batch_op.create_index('uq_stage_ledger_active', ['platform_id', 'learner_id', 'ordinal'],
