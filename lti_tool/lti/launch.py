@@ -39,6 +39,11 @@ SUPPORTED_MESSAGES = (RESOURCE_LINK, DEEP_LINKING, SUBMISSION_REVIEW)
 AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
 DL_CLAIM = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
+# The refusals of pylti1p3's own checks (made once: every launch passes them to _refuse).
+UNREADABLE = lazy_gettext("The launch from Moodle could not be read. Reload the page in Moodle "
+                          "to start again.")
+INCOMPLETE = lazy_gettext("The launch from Moodle is incomplete. Reload the page in Moodle to "
+                          "start again.")
 
 
 @dataclass(frozen=True)
@@ -141,9 +146,7 @@ class StrictMessageLaunch(MessageLaunch):  # type: ignore[type-arg]
         self._validated = True
         try:
             self.validate_state()
-            with _refuse("token_malformed", lazy_gettext(
-                    "The launch from Moodle could not be read. Reload the page in Moodle to "
-                    "start again.")):
+            with _refuse("token_malformed", UNREADABLE):
                 self.validate_jwt_format()
             self._validate_header()
             self.validate_registration()
@@ -315,9 +318,7 @@ class StrictMessageLaunch(MessageLaunch):  # type: ignore[type-arg]
                 raise LaunchError("for_user_invalid",
                                   gettext("The review launch names no learner."))
         else:
-            with _refuse("message_invalid", lazy_gettext(
-                    "The launch from Moodle is incomplete. Reload the page in Moodle to start "
-                    "again.")):
+            with _refuse("message_invalid", INCOMPLETE):
                 super().validate_message()
         return self
 
