@@ -216,10 +216,10 @@ def _holder(form: GrantForm) -> dict[str, str]:
     if form.person_id.data:
         picked = db.session.get(Person, form.person_id.data)
         if picked is None or picked.platform_id != g.launch.platform_id:
-            raise roles.RoleError("That person is not known on this Moodle site.")
+            raise roles.RoleError(gettext("That person is not known on this Moodle site."))
         return {"sub": picked.sub}
     if not (form.who.data or "").strip():
-        raise roles.RoleError("Enter the person's Moodle user ID or email address.")
+        raise roles.RoleError(gettext("Enter the person's Moodle user ID or email address."))
     return roles.parse_holder(form.who.data or "")
 
 
@@ -254,18 +254,20 @@ def grant_role() -> BaseResponse | tuple[str, int]:
 
 def _revoke_consequences(row: RoleGrant) -> list[str]:
     """What revoking ``row`` does, said before it is done."""
-    lines = [f"{row.holder_name} will no longer be {row.role_phrase} on this Moodle site."]
+    lines = [gettext("%(holder)s will no longer be %(role)s on this Moodle site.",
+                     holder=row.holder_name, role=row.role_phrase)]
     if row.role == ALS:
         others = [p for p in roles.als_members(row.platform_id) if p.id != row.person_id]
-        lines.append("They can no longer open the review queue or decide requests.")
+        lines.append(gettext("They can no longer open the review queue or decide requests."))
         if not others:
-            lines.append("No one else is in the ALS team: learners' requests will wait until "
-                         "you give someone the role.")
+            lines.append(gettext("No one else is in the ALS team: learners' requests will wait "
+                                 "until you give someone the role."))
     else:
-        lines.append("They can no longer open Tool administration (unless they are a Moodle "
-                     "site administrator).")
+        lines.append(gettext("They can no longer open Tool administration (unless they are a "
+                             "Moodle site administrator)."))
     minutes = int(roles.UNDO_WINDOW.total_seconds() // 60)
-    lines.append(f"You can undo this for {minutes} minutes from this page.")
+    lines.append(gettext("You can undo this for %(minutes)s minutes from this page.",
+                         minutes=minutes))
     return lines
 
 
@@ -283,9 +285,10 @@ def revoke_role(grant_id: int) -> ResponseReturnValue:
         return redirect(url_for("admin.roles_page"), code=303)
     if not confirmation.confirmed():
         return confirmation.ask(
-            title=f"Stop {row.holder_name} being {row.role_phrase}?",
+            title=gettext("Stop %(holder)s being %(role)s?", holder=row.holder_name,
+                          role=row.role_phrase),
             consequences=_revoke_consequences(row),
-            confirm_label=f"Revoke the role from {row.holder_name}",
+            confirm_label=gettext("Revoke the role from %(holder)s", holder=row.holder_name),
             cancel_url=url_for("admin.roles_page"), danger=True)
     try:
         roles.revoke_grant(row, actor=f"person:{g.launch.person_id}")

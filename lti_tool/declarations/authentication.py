@@ -10,6 +10,7 @@ from collections.abc import Collection
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import gettext
 from sqlalchemy.exc import IntegrityError
 
 from lti_tool.audit import service as audit
@@ -55,14 +56,14 @@ def check(person: Person, declaration: Declaration | None, *, confirmed: bool,
 
     errors: list[AuthenticationError] = []
     if declaration is None:
-        errors.append(AuthenticationError("confirmed", "Make your declaration first: the "
-                                          "authentication confirms it."))
+        errors.append(AuthenticationError("confirmed", gettext(
+            "Make your declaration first: the authentication confirms it.")))
     elif authentication_of(declaration) is not None:
-        errors.append(AuthenticationError("confirmed", "You have already authenticated your "
-                                          "work for this declaration."))
+        errors.append(AuthenticationError("confirmed", gettext(
+            "You have already authenticated your work for this declaration.")))
     if not confirmed:
-        errors.append(AuthenticationError("confirmed", "Confirm that the work you submitted "
-                                          "is your own."))
+        errors.append(AuthenticationError("confirmed", gettext(
+            "Confirm that the work you submitted is your own.")))
     problem = signature_problem(signature, person)
     if problem:
         errors.append(AuthenticationError("signature", problem))
@@ -90,8 +91,8 @@ def authenticate(person: Person, placement: Placement, declaration: Declaration 
         with db.session.begin_nested():
             db.session.add(record)
     except IntegrityError as exc:
-        raise AuthenticationError("confirmed", "You have already authenticated your work for "
-                                  "this declaration.") from exc
+        raise AuthenticationError("confirmed", gettext(
+            "You have already authenticated your work for this declaration.")) from exc
     audit.record(f"person:{person.id}", "declaration.authenticated", "declaration",
                  declaration.id, {"authentication_id": record.id,
                                   "policy_version_id": declaration.policy_version_id})
@@ -109,15 +110,20 @@ def case_lines(person_id: int, placement_id: int, before: datetime) -> list[str]
                                      Declaration.created_at <= before)
         .order_by(Declaration.id.desc()).limit(1))
     if declaration is None:
-        return ["No declaration had been made for this assignment."]
-    lines = [f"Declared before starting on {declaration.created_at:%Y-%m-%d %H:%M} UTC under "
-             f"policy {declaration.policy_version.label}, signed "
-             f"\u201c{declaration.signature}\u201d (declaration {declaration.id})."]
-    lines += [f"Confirmed: {text}" for text in statements.confirmed_texts(declaration.statements)]
+        return [gettext("No declaration had been made for this assignment.")]
+    lines = [gettext("Declared before starting on %(at)s UTC under policy %(policy)s, signed "
+                     "\u201c%(signature)s\u201d (declaration %(id)s).",
+                     at=format(declaration.created_at, "%Y-%m-%d %H:%M"),
+                     policy=declaration.policy_version.label, signature=declaration.signature,
+                     id=declaration.id)]
+    lines += [gettext("Confirmed: %(text)s", text=text)
+              for text in statements.confirmed_texts(declaration.statements)]
     done = authentication_of(declaration)
     if done is None:
-        lines.append("Declaration of authentication: not made.")
+        lines.append(gettext("Declaration of authentication: not made."))
     else:
-        lines.append(f"Declaration of authentication signed \u201c{done.signature}\u201d on "
-                     f"{done.created_at:%Y-%m-%d %H:%M} UTC: {done.statement}")
+        lines.append(gettext("Declaration of authentication signed \u201c%(signature)s\u201d on "
+                             "%(at)s UTC: %(statement)s", signature=done.signature,
+                             at=format(done.created_at, "%Y-%m-%d %H:%M"),
+                             statement=done.statement))
     return lines

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import gettext
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -69,13 +70,13 @@ def create_settings(*, platform_id: int, course_id: int, created_by: int, title:
     """Store a teacher's settings (validated against ``policy``: the one the settings
     name with ``policy_reference``, or the platform's when that is None)."""
     if policy.rules.awarding_body(qualification) is None:
-        raise DeclarationError("qualification", "Choose " + " or ".join(
-            name for _, name in policy.rules.awarding_body_choices) + ".")
+        raise DeclarationError("qualification", gettext("Choose %(choices)s.", choices=gettext(
+            " or ").join(name for _, name in policy.rules.awarding_body_choices)))
     known = {u.key for u in policy.permitted_uses}
     chosen = [u for u in permitted_uses if u in known]
     if not chosen or len(chosen) != len(set(permitted_uses)):
-        raise DeclarationError("permitted_uses", "Choose at least one of the policy's "
-                               "permitted uses.")
+        raise DeclarationError("permitted_uses", gettext(
+            "Choose at least one of the policy's permitted uses."))
     settings = PlacementSettings(
         token=secrets.token_urlsafe(16), platform_id=platform_id, course_id=course_id,
         title=title.strip(), assignment_name=assignment_name.strip(),
@@ -180,27 +181,27 @@ def check(data: DeclarationInput, person: Person, settings: EffectiveSettings,
     allowed = {u.key for u in policy.permitted(settings.permitted_uses)}
     if data.uses_ai:
         if not data.permitted_uses:
-            errors.append(DeclarationError("permitted_uses", "Choose what you used, or will "
-                                           "use, AI for."))
+            errors.append(DeclarationError("permitted_uses", gettext(
+                "Choose what you used, or will use, AI for.")))
         elif not set(data.permitted_uses) <= allowed:
-            errors.append(DeclarationError("permitted_uses", "Choose only uses this "
-                                           "assignment allows."))
+            errors.append(DeclarationError("permitted_uses", gettext(
+                "Choose only uses this assignment allows.")))
         if not data.ai_tools:
-            errors.append(DeclarationError("ai_tools", "Name the AI tool or tools, for "
-                                           "example ChatGPT or Copilot."))
+            errors.append(DeclarationError("ai_tools", gettext(
+                "Name the AI tool or tools, for example ChatGPT or Copilot.")))
         elif len(data.ai_tools) > 20:
-            errors.append(DeclarationError("ai_tools", "Name at most 20 AI tools."))
+            errors.append(DeclarationError("ai_tools", gettext("Name at most 20 AI tools.")))
     elif data.permitted_uses or data.ai_tools:
-        errors.append(DeclarationError("uses_ai", "You said you will not use AI: clear the "
-                                       "uses and tools, or choose 'Yes'."))
+        errors.append(DeclarationError("uses_ai", gettext(
+            "You said you will not use AI: clear the uses and tools, or choose 'Yes'.")))
     for name, ok, message in (
         ("confirmed_no_personal_data", data.confirmed_no_personal_data,
-         "Confirm that you have not entered, and will not enter, company or personal data "
-         "into public AI tools."),
+         gettext("Confirm that you have not entered, and will not enter, company or personal "
+                 "data into public AI tools.")),
         ("confirmed_no_ai_after_start", data.confirmed_no_ai_after_start,
-         "Confirm that you will not use AI once you start the assignment."),
+         gettext("Confirm that you will not use AI once you start the assignment.")),
         ("confirmed_own_work", data.confirmed_own_work,
-         "Confirm that the work you submit will be your own."),
+         gettext("Confirm that the work you submit will be your own.")),
     ):
         if not ok:
             errors.append(DeclarationError(name, message))
@@ -210,9 +211,9 @@ def check(data: DeclarationInput, person: Person, settings: EffectiveSettings,
                                                                  settings.placement_id)
         held = {a.id for a in authorisations}
         if not set(data.authorisation_ids) <= held:
-            errors.append(DeclarationError("authorisations", "You can only rely on an "
-                                           "authorisation the ALS team gave you for this "
-                                           "assignment."))
+            errors.append(DeclarationError("authorisations", gettext(
+                "You can only rely on an authorisation the ALS team gave you for this "
+                "assignment.")))
     problem = signature_problem(data.signature, person)
     if problem:
         errors.append(DeclarationError("signature", problem))
@@ -224,12 +225,12 @@ def signature_problem(typed: str, person: Person) -> str | None:
     spacing and full stops (the record keeps what was typed)."""
     signature = " ".join(typed.split())
     if not signature:
-        return "Type your full name to sign."
+        return gettext("Type your full name to sign.")
     if len(signature) > 200:
-        return "Your name must be 200 characters or fewer."
+        return gettext("Your name must be 200 characters or fewer.")
     if person.display_name and person.name and \
             _normalise_name(signature) != _normalise_name(person.name):
-        return f"Type your full name as Moodle knows it: {person.name}."
+        return gettext("Type your full name as Moodle knows it: %(name)s.", name=person.name)
     return None
 
 
@@ -314,7 +315,7 @@ def _email_receipt(person: Person, declaration: Declaration, settings: Effective
                    placement)
     # Its own ordering key: a receipt held up by the mail server never holds up the
     # learner's other emails (an incident question must not wait behind it).
-    send_email(person.email, f"Your AI use declaration: {settings.title}",
+    send_email(person.email, gettext("Your AI use declaration: %(title)s", title=settings.title),
                "declaration_receipt", platform_id=person.platform_id,
                ordering_key=f"email:receipt:{declaration.id}", learner=person,
                declaration=declaration, settings=settings, policy=policy,

@@ -8,6 +8,7 @@ import json
 
 from flask import Blueprint, abort, g, render_template
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 
 from lti_tool.cases.check_plans import learner_checks
 from lti_tool.cases.learner_view import open_cases
@@ -66,7 +67,8 @@ def receipt(declaration_id: int) -> ResponseReturnValue:
     if declaration is None:
         abort(404)
     if declaration.person_id != g.launch.person_id:
-        raise AccessDenied("not_your_declaration", "You can only see your own declarations.")
+        raise AccessDenied("not_your_declaration",
+                           gettext("You can only see your own declarations."))
     policy = policies.by_id(declaration.policy_version_id)
     assert policy is not None
     return render_template("learner/receipt.html", declaration=declaration, policy=policy,

@@ -51,9 +51,8 @@ class ServiceError(ToolError):
 
 
 # Messages shared by several checks.
-RELOAD = "Reload the page in Moodle to start again."
-EXPIRED = "This launch has expired. " + RELOAD
-NOT_REGISTERED = (
+EXPIRED = lazy_gettext("This launch has expired. Reload the page in Moodle to start again.")
+NOT_REGISTERED = lazy_gettext(
     "This Moodle site is not registered with the tool. Ask your Moodle administrator to "
     "register it (Site administration > Plugins > External tool > Manage tools)."
 )

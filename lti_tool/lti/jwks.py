@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext
 
 from lti_tool.lti import http
 from lti_tool.lti.exceptions import LaunchError
@@ -36,11 +37,11 @@ def _fetch(key_set_url: str) -> dict[str, Any]:
     except (http.FetchFailed, http.UnsafeURL, AttributeError) as exc:
         current_app.logger.warning("jwks_fetch_failed url=%s error=%s", key_set_url, exc)
         raise LaunchError("jwks_unavailable",
-                          "The tool could not read Moodle's public keys to check this launch. "
-                          "Try again in a minute; if it keeps happening, tell your "
-                          "administrator.", status=502) from exc
+                          gettext("The tool could not read Moodle's public keys to check this "
+                                  "launch. Try again in a minute; if it keeps happening, tell "
+                                  "your administrator."), status=502) from exc
     if not isinstance(keys, list):
-        raise LaunchError("jwks_invalid", "Moodle's public key set could not be read.",
+        raise LaunchError("jwks_invalid", gettext("Moodle's public key set could not be read."),
                           status=502)
     entry = {"fetched_at": time.time(), "keys": keys}
     json_store().set(_cache_key(key_set_url), entry, current_app.config["JWKS_CACHE_TTL"])

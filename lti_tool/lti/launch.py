@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
+from flask_babel import gettext, lazy_gettext
 from jwt.algorithms import RSAAlgorithm
 from pylti1p3.exception import LtiException
 from pylti1p3.message_launch import MessageLaunch
 from pylti1p3.request import Request
 
-from lti_tool.lti.exceptions import EXPIRED, NOT_REGISTERED, RELOAD, LaunchError
+from lti_tool.lti.exceptions import EXPIRED, NOT_REGISTERED, LaunchError
 from lti_tool.lti.jwks import find_key
 from lti_tool.lti.state import LaunchStateStore, digest
 from lti_tool.lti.tool_config import DatabaseToolConfig, PlatformRegistration
@@ -38,6 +39,11 @@ SUPPORTED_MESSAGES = (RESOURCE_LINK, DEEP_LINKING, SUBMISSION_REVIEW)
 AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
 DL_CLAIM = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
+# The refusals of pylti1p3's own checks (made once: every launch passes them to _refuse).
+UNREADABLE = lazy_gettext("The launch from Moodle could not be read. Reload the page in Moodle "
+                          "to start again.")
+INCOMPLETE = lazy_gettext("The launch from Moodle is incomplete. Reload the page in Moodle to "
+                          "start again.")
 
 
 @dataclass(frozen=True)
@@ -140,7 +146,7 @@ class StrictMessageLaunch(MessageLaunch):  # type: ignore[type-arg]
         self._validated = True
         try:
             self.validate_state()
-            with _refuse("token_malformed", "The launch from Moodle could not be read. " + RELOAD):
+            with _refuse("token_malformed", UNREADABLE):
                 self.validate_jwt_format()
             self._validate_header()
             self.validate_registration()
@@ -156,17 +162,20 @@ class StrictMessageLaunch(MessageLaunch):  # type: ignore[type-arg]
     def validate_state(self) -> StrictMessageLaunch:
         state = self._get_request_param("state")
         if not state or not self._get_request_param("id_token"):
-            raise LaunchError("state_missing", "The launch from Moodle was incomplete. " + RELOAD)
+            raise LaunchError("state_missing", gettext(
+                "The launch from Moodle was incomplete. Reload the page in Moodle to start "
+                "again."))
         login = self._store.consume_login(state)
         if login is None:
-            raise LaunchError("state_unknown", "This launch has expired or was already used. "
-                              + RELOAD)
+            raise LaunchError("state_unknown", gettext(
+                "This launch has expired or was already used. Reload the page in Moodle to "
+                "start again."))
         if self._browser_secret is None or digest(self._browser_secret) != login.browser_hash:
             raise LaunchError(
                 "browser_mismatch",
-                "This launch did not start in this browser, or your browser blocked the "
-                "tool's cookie. Allow cookies for this site (or open the activity in a new "
-                "window), then reload the page in Moodle.",
+                gettext("This launch did not start in this browser, or your browser blocked "
+                        "the tool's cookie. Allow cookies for this site (or open the activity "
+                        "in a new window), then reload the page in Moodle."),
             )
         self._login_platform_id = login.platform_id
         self._login_nonce = login.nonce
@@ -175,48 +184,54 @@ class StrictMessageLaunch(MessageLaunch):  # type: ignore[type-arg]
     def _validate_header(self) -> None:
         header = self._jwt.get("header", {})
         if header.get("alg") != "RS256":
-            raise LaunchError("alg_not_allowed", "The launch was not signed the way the tool "
-                              "requires (RS256). Ask your administrator.", status=401)
+            raise LaunchError("alg_not_allowed", gettext(
+                "The launch was not signed the way the tool requires (RS256). Ask your "
+                "administrator."), status=401)
         if not header.get("kid"):
-            raise LaunchError("kid_missing", "The launch's signature names no key. "
-                              "Ask your administrator.", status=401)
+            raise LaunchError("kid_missing", gettext(
+                "The launch's signature names no key. Ask your administrator."), status=401)
 
     def validate_registration(self) -> StrictMessageLaunch:
         body = self._jwt.get("body", {})
         if not isinstance(body.get("iss"), str) or not body.get("iss"):
-            raise LaunchError("iss_missing", "The launch does not say which site it came from.",
+            raise LaunchError("iss_missing",
+                              gettext("The launch does not say which site it came from."),
                               status=401)
         aud = body.get("aud")
         audiences = aud if isinstance(aud, list) else [aud]
         if not audiences or not all(isinstance(a, str) and a for a in audiences):
-            raise LaunchError("aud_missing", "The launch is not addressed to this tool.",
+            raise LaunchError("aud_missing", gettext("The launch is not addressed to this tool."),
                               status=401)
         azp = body.get("azp")
         if azp is not None and (not isinstance(azp, str) or azp not in audiences):
-            raise LaunchError("azp_mismatch", "The launch is addressed to another tool.",
+            raise LaunchError("azp_mismatch", gettext("The launch is addressed to another tool."),
                               status=401)
         if len(audiences) > 1 and azp is None:
-            raise LaunchError("azp_missing", "The launch has several audiences but does not "
-                              "say which one it is for.", status=401)
+            raise LaunchError("azp_missing", gettext(
+                "The launch has several audiences but does not say which one it is for."),
+                status=401)
         client_id = str(azp if azp is not None else audiences[0])
         registration = DatabaseToolConfig().find_registration_by_params(body["iss"], client_id)
         if registration is None:
             raise LaunchError("platform_unknown", NOT_REGISTERED, status=403)
         self._registration = registration
         if not self.platform.active:
-            raise LaunchError("platform_inactive", "The tool has been switched off for this "
-                              "Moodle site. Ask your administrator.", status=403)
+            raise LaunchError("platform_inactive", gettext(
+                "The tool has been switched off for this Moodle site. Ask your "
+                "administrator."), status=403)
         if self._login_platform_id != self.platform.id:
-            raise LaunchError("platform_mismatch", "This launch does not match the sign-in "
-                              "that started it. " + RELOAD, status=401)
+            raise LaunchError("platform_mismatch", gettext(
+                "This launch does not match the sign-in that started it. Reload the page in "
+                "Moodle to start again."), status=401)
         return self
 
     def validate_jwt_signature(self) -> StrictMessageLaunch:
         kid = self._jwt["header"]["kid"]
         jwk = find_key(self.platform.key_set_url, kid)
         if jwk is None:
-            raise LaunchError("kid_unknown", "The launch was signed with a key Moodle does not "
-                              "publish. " + RELOAD, status=401)
+            raise LaunchError("kid_unknown", gettext(
+                "The launch was signed with a key Moodle does not publish. Reload the page in "
+                "Moodle to start again."), status=401)
         try:
             key = RSAAlgorithm.from_jwk(json.dumps(jwk))
             jwt.decode(
@@ -231,60 +246,68 @@ class StrictMessageLaunch(MessageLaunch):  # type: ignore[type-arg]
         except jwt.ExpiredSignatureError as exc:
             raise LaunchError("token_expired", EXPIRED, status=401) from exc
         except jwt.ImmatureSignatureError as exc:
-            raise LaunchError("token_not_yet_valid", "The launch is dated in the future: a "
-                              "server clock is wrong. Tell your administrator.",
-                              status=401) from exc
+            raise LaunchError("token_not_yet_valid", gettext(
+                "The launch is dated in the future: a server clock is wrong. Tell your "
+                "administrator."), status=401) from exc
         except jwt.MissingRequiredClaimError as exc:
-            raise LaunchError("claim_missing", f"The launch is missing '{exc.claim}'. "
-                              + RELOAD, status=401) from exc
+            raise LaunchError("claim_missing", gettext(
+                "The launch is missing '%(claim)s'. Reload the page in Moodle to start again.",
+                claim=exc.claim), status=401) from exc
         except (jwt.InvalidTokenError, ValueError) as exc:
-            raise LaunchError("bad_signature", "The launch could not be verified as coming "
-                              "from Moodle. " + RELOAD, status=401) from exc
+            raise LaunchError("bad_signature", gettext(
+                "The launch could not be verified as coming from Moodle. Reload the page in "
+                "Moodle to start again."), status=401) from exc
         return self
 
     def validate_nonce(self) -> StrictMessageLaunch:
         nonce = self._jwt["body"].get("nonce")
         if not isinstance(nonce, str) or nonce != self._login_nonce:
-            raise LaunchError("nonce_mismatch", "This launch does not match the sign-in that "
-                              "started it. " + RELOAD, status=401)
+            raise LaunchError("nonce_mismatch", gettext(
+                "This launch does not match the sign-in that started it. Reload the page in "
+                "Moodle to start again."), status=401)
         if not self._store.use_nonce(self.platform.id, nonce, self._nonce_ttl):
-            raise LaunchError("nonce_reused", "This launch was already used. " + RELOAD,
-                              status=401)
+            raise LaunchError("nonce_reused", gettext(
+                "This launch was already used. Reload the page in Moodle to start again."),
+                status=401)
         return self
 
     def validate_deployment(self) -> StrictMessageLaunch:
         deployment_id = self._jwt["body"].get(CLAIM + "deployment_id")
         if not isinstance(deployment_id, str) or not deployment_id:
-            raise LaunchError("deployment_missing", "The launch names no deployment. " + RELOAD)
+            raise LaunchError("deployment_missing", gettext(
+                "The launch names no deployment. Reload the page in Moodle to start again."))
         row = DatabaseToolConfig().deployment_row(self.platform.issuer, self.platform.client_id,
                                                   deployment_id)
         if row is None:
-            raise LaunchError("deployment_unknown", "This placement of the tool is not known "
-                              "to the tool. Ask your administrator to add its deployment.",
-                              status=403)
+            raise LaunchError("deployment_unknown", gettext(
+                "This placement of the tool is not known to the tool. Ask your administrator "
+                "to add its deployment."), status=403)
         if not row.active:
-            raise LaunchError("deployment_inactive", "This deployment of the tool has been "
-                              "switched off. Ask your administrator.", status=403)
+            raise LaunchError("deployment_inactive", gettext(
+                "This deployment of the tool has been switched off. Ask your administrator."),
+                status=403)
         self._deployment_row = row
         return self
 
     def validate_message(self) -> StrictMessageLaunch:
         body = self._jwt["body"]
         if body.get(CLAIM + "version") != "1.3.0":
-            raise LaunchError("version_unsupported", "The launch uses an LTI version the tool "
-                              "does not support (it needs 1.3.0).")
+            raise LaunchError("version_unsupported", gettext(
+                "The launch uses an LTI version the tool does not support (it needs 1.3.0)."))
         message_type = body.get(MESSAGE_TYPE)
         if message_type not in SUPPORTED_MESSAGES:
-            raise LaunchError("message_unsupported", "The tool cannot open this kind of "
-                              "launch.")
+            raise LaunchError("message_unsupported",
+                              gettext("The tool cannot open this kind of launch."))
         if not isinstance(body.get("sub"), str) or not body["sub"]:
-            raise LaunchError("sub_missing", "The launch does not say who you are; the tool "
-                              "does not accept anonymous launches.")
+            raise LaunchError("sub_missing", gettext(
+                "The launch does not say who you are; the tool does not accept anonymous "
+                "launches."))
         target = body.get(CLAIM + "target_link_uri")
         if not isinstance(target, str) or not _on_base(target, self._base_url):
-            raise LaunchError("target_foreign", "The launch points at another site.")
+            raise LaunchError("target_foreign", gettext("The launch points at another site."))
         if not isinstance(body.get(CLAIM + "roles"), list):
-            raise LaunchError("roles_missing", "The launch does not say what your role is.")
+            raise LaunchError("roles_missing",
+                              gettext("The launch does not say what your role is."))
         if message_type == SUBMISSION_REVIEW:
             # pylti1p3 insists on the lineitem claim, which Moodle omits once a link has two
             # line items, and on for_user, which Moodle 5.1's "View results" omits: the tool
@@ -292,9 +315,10 @@ class StrictMessageLaunch(MessageLaunch):  # type: ignore[type-arg]
             for_user = body.get(CLAIM + "for_user")
             if for_user is not None and not (isinstance(for_user, dict)
                                              and for_user.get("user_id")):
-                raise LaunchError("for_user_invalid", "The review launch names no learner.")
+                raise LaunchError("for_user_invalid",
+                                  gettext("The review launch names no learner."))
         else:
-            with _refuse("message_invalid", "The launch from Moodle is incomplete. " + RELOAD):
+            with _refuse("message_invalid", INCOMPLETE):
                 super().validate_message()
         return self
 

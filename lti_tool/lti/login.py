@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from lti_tool.lti.exceptions import NOT_REGISTERED, RELOAD, LaunchError
+from flask_babel import gettext
+
+from lti_tool.lti.exceptions import NOT_REGISTERED, LaunchError
 from lti_tool.lti.launch import on_base_url
 from lti_tool.lti.state import LaunchStateStore, PendingLogin, digest
 from lti_tool.lti.tool_config import DatabaseToolConfig, PlatformRegistration
@@ -33,9 +35,10 @@ def begin_login(params: Mapping[str, str], *, store: LaunchStateStore, base_url:
     target_link_uri = params.get("target_link_uri", "")
     client_id = params.get("client_id", "")
     if not iss or not login_hint or not target_link_uri:
-        raise LaunchError("login_incomplete", "The sign-in from Moodle was incomplete. " + RELOAD)
+        raise LaunchError("login_incomplete", gettext(
+            "The sign-in from Moodle was incomplete. Reload the page in Moodle to start again."))
     if not on_base_url(target_link_uri, base_url):
-        raise LaunchError("target_foreign", "The launch points at another site.")
+        raise LaunchError("target_foreign", gettext("The launch points at another site."))
     config = DatabaseToolConfig()
     registration: PlatformRegistration | None
     if client_id:
@@ -46,8 +49,9 @@ def begin_login(params: Mapping[str, str], *, store: LaunchStateStore, base_url:
         raise LaunchError("platform_unknown", NOT_REGISTERED, status=403)
     platform = registration.platform
     if not platform.active:
-        raise LaunchError("platform_inactive", "The tool has been switched off for this Moodle "
-                          "site. Ask your administrator.", status=403)
+        raise LaunchError("platform_inactive", gettext(
+            "The tool has been switched off for this Moodle site. Ask your administrator."),
+            status=403)
 
     secret = browser_secret or secrets.token_urlsafe(32)
     state = secrets.token_urlsafe(32)

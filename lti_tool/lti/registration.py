@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from flask_babel import gettext
+
 from lti_tool.log_redaction import redact
 from lti_tool.lti import http
 from lti_tool.lti.exceptions import RegistrationError
@@ -67,42 +69,48 @@ def fetch_platform_configuration(url: str, *, allow_insecure: bool, timeout: flo
         reply = http.call("GET", url, allow_insecure=allow_insecure, timeout=timeout,
                           max_bytes=max_bytes, headers={"Accept": "application/json"})
     except http.UnsafeURL as exc:
-        raise RegistrationError("config_url_refused", f"The tool will not contact that "
-                                f"address: {exc}. Moodle must be reached over https on a "
-                                "public address.") from exc
+        raise RegistrationError("config_url_refused", gettext(
+            "The tool will not contact that address: %(error)s. Moodle must be reached over "
+            "https on a public address.", error=exc)) from exc
     except http.FetchFailed as exc:
-        raise RegistrationError("config_unreachable", f"The tool could not read Moodle's "
-                                f"configuration: {exc}.", status=502) from exc
+        raise RegistrationError("config_unreachable", gettext(
+            "The tool could not read Moodle's configuration: %(error)s.", error=exc),
+            status=502) from exc
     if reply.status != 200:
-        raise RegistrationError("config_unreachable", "The tool could not read Moodle's "
-                                f"configuration (HTTP {reply.status}).", status=502)
+        raise RegistrationError("config_unreachable", gettext(
+            "The tool could not read Moodle's configuration (HTTP %(status)s).",
+            status=reply.status), status=502)
     try:
         data = reply.json()
     except http.FetchFailed as exc:
-        raise RegistrationError("config_invalid", "Moodle's configuration is not valid "
-                                "JSON.") from exc
+        raise RegistrationError("config_invalid",
+                                gettext("Moodle's configuration is not valid JSON.")) from exc
     if not isinstance(data, dict):
-        raise RegistrationError("config_invalid", "Moodle's configuration could not be read.")
+        raise RegistrationError("config_invalid",
+                                gettext("Moodle's configuration could not be read."))
     fields = ["issuer", "authorization_endpoint", "token_endpoint", "jwks_uri",
               "registration_endpoint"]
     missing = [f for f in fields if not isinstance(data.get(f), str) or not data.get(f)]
     if missing:
-        raise RegistrationError("config_incomplete", "Moodle's configuration is missing: "
-                                + ", ".join(missing) + ".")
+        raise RegistrationError("config_incomplete", gettext(
+            "Moodle's configuration is missing: %(fields)s.", fields=", ".join(missing)))
     # The issuer must be the site that served the configuration, or a configuration URL
     # could name any issuer it liked.
     if _origin(data["issuer"]) != _origin(url):
-        raise RegistrationError("issuer_mismatch", "Moodle's configuration names an issuer "
-                                "on another site than the one it came from.")
+        raise RegistrationError("issuer_mismatch", gettext(
+            "Moodle's configuration names an issuer on another site than the one it came "
+            "from."))
     for name in fields[1:]:
         try:
             http.check_url(data[name], allow_insecure=allow_insecure)
         except http.UnsafeURL as exc:
-            raise RegistrationError("config_url_refused", f"Moodle's {name} is not usable: "
-                                    "it must be an https address on a public host.") from exc
+            raise RegistrationError("config_url_refused", gettext(
+                "Moodle's %(name)s is not usable: it must be an https address on a public "
+                "host.", name=name)) from exc
     algs = data.get("id_token_signing_alg_values_supported") or ["RS256"]
     if "RS256" not in algs:
-        raise RegistrationError("config_unsupported", "Moodle does not sign with RS256.")
+        raise RegistrationError("config_unsupported",
+                                gettext("Moodle does not sign with RS256."))
     platform = data.get(PLATFORM_CONFIGURATION) or {}
     return PlatformConfiguration(
         issuer=data["issuer"].rstrip("/"),
@@ -160,25 +168,27 @@ def post_registration(config: PlatformConfiguration, registration_token: str,
                      "Authorization": f"Bearer {registration_token}"},
         )
     except (http.FetchFailed, http.UnsafeURL) as exc:
-        raise RegistrationError("registration_unreachable", f"Moodle could not be reached to "
-                                f"complete the registration: {exc}.", status=502) from exc
+        raise RegistrationError("registration_unreachable", gettext(
+            "Moodle could not be reached to complete the registration: %(error)s.",
+            error=exc), status=502) from exc
     if reply.status >= 300:
         # What the remote host answered is never put on the page (it could be any HTML or
         # script); the log gets a short, redacted summary for the administrator.
         logger.warning("registration_refused status=%s content_type=%s said=%s",
                        reply.status, reply.content_type[:80], summary(reply))
-        raise RegistrationError("registration_refused", "Moodle refused the registration "
-                                f"(HTTP {reply.status}). Open the registration again from "
-                                "Moodle's Manage tools page; if it is refused again, the "
-                                "tool's log has Moodle's answer for your administrator.")
+        raise RegistrationError("registration_refused", gettext(
+            "Moodle refused the registration (HTTP %(status)s). Open the registration again "
+            "from Moodle's Manage tools page; if it is refused again, the tool's log has "
+            "Moodle's answer for your administrator.", status=reply.status))
     try:
         data = reply.json()
     except http.FetchFailed as exc:
-        raise RegistrationError("registration_invalid", "Moodle's answer could not be "
-                                "read.") from exc
+        raise RegistrationError("registration_invalid",
+                                gettext("Moodle's answer could not be read.")) from exc
     client_id = data.get("client_id") if isinstance(data, dict) else None
     if not isinstance(client_id, str) or not client_id:
-        raise RegistrationError("registration_invalid", "Moodle's answer has no client id.")
+        raise RegistrationError("registration_invalid",
+                                gettext("Moodle's answer has no client id."))
     tool_conf = data.get(TOOL_CONFIGURATION) or {}
     deployment_id = tool_conf.get("deployment_id")
     scopes = str(data.get("scope") or "").split()

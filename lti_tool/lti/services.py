@@ -8,6 +8,7 @@ import time
 import uuid
 
 from flask import current_app
+from flask_babel import gettext
 
 from lti_tool.lti import http
 from lti_tool.lti.exceptions import ServiceError
@@ -58,13 +59,15 @@ def access_token(platform: Platform, scopes: list[str]) -> str:
         # Moodle answers with Content-Type text/html although the body is JSON.
         body = reply.json()
     except (http.FetchFailed, http.UnsafeURL) as exc:
-        raise ServiceError("token_unavailable", f"Moodle's token service failed: {exc}.") from exc
+        raise ServiceError("token_unavailable", gettext(
+            "Moodle's token service failed: %(error)s.", error=exc)) from exc
     if reply.status != 200 or not isinstance(body, dict) or not body.get("access_token"):
         error = body.get("error") if isinstance(body, dict) else None
         current_app.logger.warning("token_refused platform=%s status=%s error=%s", platform.id,
                                    reply.status, error)
-        raise ServiceError("token_refused", "Moodle refused the tool's request for access"
-                           + (f" ({error})." if error else "."))
+        raise ServiceError("token_refused", gettext(
+            "Moodle refused the tool's request for access (%(error)s).", error=error) if error
+            else gettext("Moodle refused the tool's request for access."))
     token = str(body["access_token"])
     lifetime = int(body.get("expires_in") or 3600)
     json_store().set(key, token, max(lifetime - 60, 1))

@@ -14,6 +14,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext
 from werkzeug.wrappers import Response as BaseResponse
 
 from lti_tool.declarations import service as declarations
@@ -94,17 +95,18 @@ def _check_message_access(launch: lti_launch.Launch) -> None:
     """Refuse, before anything is written, launches the role does not allow."""
     role = role_from_claims(launch.roles)
     if role is None:
-        raise AccessDenied("role_unknown", "The tool does not know your role in this course, "
-                           "so it cannot open. Ask your teacher.")
+        raise AccessDenied("role_unknown", gettext(
+            "The tool does not know your role in this course, so it cannot open. Ask your "
+            "teacher."))
     if launch.message_type == lti_launch.DEEP_LINKING and not at_least(role, STAFF):
-        raise AccessDenied("deep_linking_forbidden", "Only teachers can add this tool to a "
-                           "course.")
+        raise AccessDenied("deep_linking_forbidden",
+                           gettext("Only teachers can add this tool to a course."))
     if launch.message_type == lti_launch.SUBMISSION_REVIEW and not at_least(role, STAFF):
         # Moodle lets anyone who can view the activity obtain a review launch.
         if launch.for_user not in (None, launch.sub):
-            raise AccessDenied("review_forbidden", "You can only review your own work.")
+            raise AccessDenied("review_forbidden", gettext("You can only review your own work."))
     if launch.message_type == lti_launch.RESOURCE_LINK and not launch.resource_link.get("id"):
-        raise AccessDenied("no_placement", "The launch did not come from an activity.")
+        raise AccessDenied("no_placement", gettext("The launch did not come from an activity."))
 
 
 def _landing(data: dict[str, Any]) -> str:
@@ -118,7 +120,7 @@ def _landing(data: dict[str, Any]) -> str:
         return url_for("staff.placement", placement_id=placement_id)
     if role == LEARNER and placement_id is not None:
         return url_for("learner.placement", placement_id=placement_id)
-    raise AccessDenied("no_landing", "There is no page for this launch.")
+    raise AccessDenied("no_landing", gettext("There is no page for this launch."))
 
 
 @bp.get("/lti/jwks")
@@ -137,10 +139,10 @@ def register(token: str) -> str:
     config_url = request.args.get("openid_configuration", "")
     registration_token = request.args.get("registration_token", "")
     if not config_url or not registration_token:
-        raise RegistrationError("registration_incomplete", "Open this URL from Moodle: paste it "
-                                "into Site administration > Plugins > Activity modules > "
-                                "External tool > Manage tools > Tool URL, then click "
-                                "'Add LTI Advantage'.")
+        raise RegistrationError("registration_incomplete", gettext(
+            "Open this URL from Moodle: paste it into Site administration > Plugins > "
+            "Activity modules > External tool > Manage tools > Tool URL, then click 'Add LTI "
+            "Advantage'."))
     platforms.claim_invite(invite)
     limits = {"allow_insecure": cfg["ALLOW_INSECURE"], "timeout": cfg["HTTP_TIMEOUT"],
               "max_bytes": cfg["HTTP_MAX_BYTES"]}

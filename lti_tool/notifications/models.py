@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import lazy_gettext
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -15,8 +16,8 @@ IMMEDIATELY = "immediately"
 DAILY = "daily"
 FREQUENCIES = (IMMEDIATELY, DAILY)
 FREQUENCY_LABELS = {
-    IMMEDIATELY: "One email for each new request or answer, as it arrives",
-    DAILY: "One email a day listing what arrived (the daily digest)",
+    IMMEDIATELY: lazy_gettext("One email for each new request or answer, as it arrives"),
+    DAILY: lazy_gettext("One email a day listing what arrived (the daily digest)"),
 }
 
 

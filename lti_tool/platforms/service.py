@@ -8,6 +8,7 @@ import secrets
 from datetime import timedelta
 
 import sqlalchemy as sa
+from flask_babel import gettext
 
 from lti_tool.audit import service as audit
 from lti_tool.dbtypes import utcnow
@@ -39,14 +40,17 @@ def usable_invite(token: str) -> RegistrationInvite:
         sa.select(RegistrationInvite).where(RegistrationInvite.token_hash == _hash(token))
     )
     if invite is None:
-        raise RegistrationError("invite_unknown", "This registration URL is not valid. Ask "
-                                "the tool's administrator for a new one.", status=404)
+        raise RegistrationError("invite_unknown", gettext(
+            "This registration URL is not valid. Ask the tool's administrator for a new one."),
+            status=404)
     if invite.used_at is not None:
-        raise RegistrationError("invite_used", "This registration URL has already been used. "
-                                "Ask the tool's administrator for a new one.", status=410)
+        raise RegistrationError("invite_used", gettext(
+            "This registration URL has already been used. Ask the tool's administrator for a "
+            "new one."), status=410)
     if invite.expires_at < utcnow():
-        raise RegistrationError("invite_expired", "This registration URL has expired. Ask the "
-                                "tool's administrator for a new one.", status=410)
+        raise RegistrationError("invite_expired", gettext(
+            "This registration URL has expired. Ask the tool's administrator for a new one."),
+            status=410)
     return invite
 
 
@@ -62,8 +66,9 @@ def claim_invite(invite: RegistrationInvite) -> None:
         .execution_options(synchronize_session=False)
     )
     if spent.rowcount != 1:  # type: ignore[attr-defined]
-        raise RegistrationError("invite_used", "This registration URL has already been used. "
-                                "Ask the tool's administrator for a new one.", status=410)
+        raise RegistrationError("invite_used", gettext(
+            "This registration URL has already been used. Ask the tool's administrator for a "
+            "new one."), status=410)
 
 
 def complete_registration(invite: RegistrationInvite, config: PlatformConfiguration,

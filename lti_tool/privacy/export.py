@@ -18,6 +18,7 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import gettext, lazy_gettext
 
 from lti_tool.audit import service as audit
 from lti_tool.audit.models import AuditEvent
@@ -45,22 +46,24 @@ FORMAT = "aiu-subject-access-export"
 CONFIDENTIAL_KINDS = frozenset({im.EV_NOTE_ADDED})
 
 LEFT_OUT = {
-    "notes": ("Staff deliberation notes on your cases ({n})",
-              "Notes staff write to each other while they consider a case are confidential, "
-              "so that they can discuss it freely. What they decided, and why, is in this "
-              "export: the decision, its reasons and every other step of the case."),
-    "withheld": ("Evidence staff did not disclose to you ({n})",
-                 "Staff may keep an item of evidence back only with a recorded reason (for "
-                 "example, it names another learner). Ask the tool's administrator for a "
-                 "review if you think you should see it."),
-    "others": ("Other people's personal data",
-               "Other learners' declarations, requests and cases, and the course lists "
-               "Moodle sends, are about them, not you. Staff appear only by name where they "
-               "acted on your records."),
-    "security": ("Security values",
-                 "Session identifiers, sign-in state and the hashes of one-time links only "
-                 "keep your use of the tool secure; they are deleted within hours or when "
-                 "the link is used, and say nothing about you."),
+    "notes": (lazy_gettext("Staff deliberation notes on your cases (%(n)s)"),
+              lazy_gettext("Notes staff write to each other while they consider a case are "
+                           "confidential, so that they can discuss it freely. What they "
+                           "decided, and why, is in this export: the decision, its reasons and "
+                           "every other step of the case.")),
+    "withheld": (lazy_gettext("Evidence staff did not disclose to you (%(n)s)"),
+                 lazy_gettext("Staff may keep an item of evidence back only with a recorded "
+                              "reason (for example, it names another learner). Ask the tool's "
+                              "administrator for a review if you think you should see it.")),
+    "others": (lazy_gettext("Other people's personal data"),
+               lazy_gettext("Other learners' declarations, requests and cases, and the course "
+                            "lists Moodle sends, are about them, not you. Staff appear only by "
+                            "name where they acted on your records.")),
+    "security": (lazy_gettext("Security values"),
+                 lazy_gettext("Session identifiers, sign-in state and the hashes of one-time "
+                              "links only keep your use of the tool secure; they are deleted "
+                              "within hours or when the link is used, and say nothing about "
+                              "you.")),
 }
 
 
@@ -182,10 +185,10 @@ def collect(person: Person, *, requested_by: str) -> dict[str, Any]:
             rm.AiToolRequest.person_id == person.id).order_by(rm.AiToolRequest.id)):
         requests.append({
             "id": req.id, "course": req.course.display_name, "tool": req.tool_name,
-            "purpose": req.purpose, "reason": rm.REASON_LABELS.get(req.reason, req.reason),
+            "purpose": req.purpose, "reason": str(rm.REASON_LABELS.get(req.reason, req.reason)),
             "reason_detail": req.reason_detail or None,
             "supporting_detail": req.supporting_detail or None,
-            "scope": rm.SCOPE_LABELS.get(req.scope, req.scope), "status": req.status_label,
+            "scope": str(rm.SCOPE_LABELS.get(req.scope, req.scope)), "status": req.status_label,
             "made_at": _iso(req.created_at),
             "decisions": [{"outcome": d.outcome, "by": d.decided_by.display_name,
                            "at": _iso(d.created_at), "conditions": d.conditions or None,
@@ -227,12 +230,13 @@ def collect(person: Person, *, requested_by: str) -> dict[str, Any]:
                "record": f"{e.object_type} {e.object_id}", "details": json.loads(e.details)}
               for e in _audit_events(person, record_ids)]
 
-    left_out = [{"what": LEFT_OUT["notes"][0].format(n=notes_left_out),
-                 "why": LEFT_OUT["notes"][1]}] if notes_left_out else []
+    left_out = [{"what": str(LEFT_OUT["notes"][0]) % {"n": notes_left_out},
+                 "why": str(LEFT_OUT["notes"][1])}] if notes_left_out else []
     if withheld:
-        left_out.append({"what": LEFT_OUT["withheld"][0].format(n=withheld),
-                         "why": LEFT_OUT["withheld"][1]})
-    left_out += [{"what": LEFT_OUT[k][0], "why": LEFT_OUT[k][1]} for k in ("others", "security")]
+        left_out.append({"what": str(LEFT_OUT["withheld"][0]) % {"n": withheld},
+                         "why": str(LEFT_OUT["withheld"][1])})
+    left_out += [{"what": str(LEFT_OUT[k][0]), "why": str(LEFT_OUT[k][1])}
+                 for k in ("others", "security")]
     return {
         "format": FORMAT, "version": 1, "generated_at": _iso(utcnow()),
         "requested_by": requested_by,
@@ -323,27 +327,31 @@ def build_zip(person: Person, *, requested_by: str, actor: str) -> tuple[bytes, 
 
 
 def _readme(data: dict[str, Any]) -> str:
-    lines = [f"Your data held by AIU, exported on {data['generated_at'][:10]}.", "",
-             "my-data.pdf   everything, to read", "my-data.json  the same, for a computer "
-             "(its format is described by export.schema.json in the tool's source)",
-             "evidence/     the files added as evidence to your cases (those shown to you)",
-             "your-files/   the files you added to your answers and appeals", "",
-             "Left out, and why:"]
+    lines = [gettext("Your data held by AIU, exported on %(date)s.",
+                     date=data["generated_at"][:10]), "",
+             "my-data.pdf   " + gettext("everything, to read"),
+             "my-data.json  " + gettext("the same, for a computer (its format is described by "
+                                        "export.schema.json in the tool's source)"),
+             "evidence/     " + gettext("the files added as evidence to your cases (those "
+                                        "shown to you)"),
+             "your-files/   " + gettext("the files you added to your answers and appeals"), "",
+             gettext("Left out, and why:")]
     lines += [f"- {item['what']}: {item['why']}" for item in data["left_out"]]
     return "\n".join(lines) + "\n"
 
 
 SECTIONS = (
-    ("courses", "Your courses and roles"),
-    ("declarations", "Your AI use declarations"),
-    ("comprehension_attempts", "Your answers to the policy questions"),
-    ("made_aware", "When you were shown the policy"),
-    ("ai_tool_requests", "Your requests to use AI tools, and the ALS team's decisions"),
-    ("cases", "Incidents (cases) about your work"),
-    ("stage_ledger", "Your stage under the policy"),
-    ("appeals", "Your appeals"),
-    ("emails", "Emails the tool sent you"),
-    ("audit_events", "The tool's audit trail about your records"),
+    ("courses", lazy_gettext("Your courses and roles")),
+    ("declarations", lazy_gettext("Your AI use declarations")),
+    ("comprehension_attempts", lazy_gettext("Your answers to the policy questions")),
+    ("made_aware", lazy_gettext("When you were shown the policy")),
+    ("ai_tool_requests",
+     lazy_gettext("Your requests to use AI tools, and the ALS team's decisions")),
+    ("cases", lazy_gettext("Incidents (cases) about your work")),
+    ("stage_ledger", lazy_gettext("Your stage under the policy")),
+    ("appeals", lazy_gettext("Your appeals")),
+    ("emails", lazy_gettext("Emails the tool sent you")),
+    ("audit_events", lazy_gettext("The tool's audit trail about your records")),
 )
 
 
@@ -360,7 +368,7 @@ def _flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
         return rows
     if isinstance(value, list):
         if all(not isinstance(v, dict | list) for v in value):
-            return [(prefix, ", ".join(str(v) for v in value) or "none")]
+            return [(prefix, ", ".join(str(v) for v in value) or gettext("none"))]
         rows = []
         for number, inner in enumerate(value, 1):
             rows += _flatten(inner, f"{prefix} {number}")
@@ -368,7 +376,7 @@ def _flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
     if value is None:
         return []
     if isinstance(value, bool):
-        return [(prefix, "yes" if value else "no")]
+        return [(prefix, gettext("yes") if value else gettext("no"))]
     return [(prefix, str(value))]
 
 
@@ -385,34 +393,38 @@ def to_pdf(data: dict[str, Any]) -> bytes:
     styles = getSampleStyleSheet()
     buffer = io.BytesIO()
     person = data["person"]
-    doc = SimpleDocTemplate(buffer, pagesize=A4, title=f"Your data held by AIU: "
-                            f"{person['name']}", author="AIU",
+    doc = SimpleDocTemplate(buffer, pagesize=A4, title=gettext(
+                            "Your data held by AIU: %(name)s", name=person["name"]), author="AIU",
                             leftMargin=18 * mm, rightMargin=18 * mm)
 
     def para(text: str, style: str = "BodyText") -> Paragraph:
         return Paragraph(escape(text).replace("\n", "<br/>"), styles[style])
 
     def table(rows: list[tuple[str, str]]) -> Table:
-        built = Table([[para(a), para(b)] for a, b in rows] or [[para("Nothing"), para("")]],
+        built = Table([[para(a), para(b)] for a, b in rows]
+                      or [[para(gettext("Nothing")), para("")]],
                       colWidths=[50 * mm, 124 * mm])
         built.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
                                    ("VALIGN", (0, 0), (-1, -1), "TOP")]))
         return built
 
-    asked_by = "you" if data["requested_by"] == "learner" else "an administrator"
-    story: list[Any] = [para("Your data held by AIU", "Title"),
-                        para(f"Exported on {data['generated_at'][:10]} at the request of "
-                             f"{asked_by}.")]
-    story += [para("About you", "Heading2"), table(_flatten(person)), Spacer(1, 4 * mm)]
+    date = data["generated_at"][:10]
+    exported = gettext("Exported on %(date)s at the request of you.", date=date) \
+        if data["requested_by"] == "learner" else gettext(
+            "Exported on %(date)s at the request of an administrator.", date=date)
+    story: list[Any] = [para(gettext("Your data held by AIU"), "Title"), para(exported)]
+    story += [para(gettext("About you"), "Heading2"), table(_flatten(person)),
+              Spacer(1, 4 * mm)]
     for key, title in SECTIONS:
         records = data[key]
-        story.append(para(f"{title} ({len(records)})", "Heading2"))
+        story.append(para(gettext("%(title)s (%(count)s)", title=title, count=len(records)),
+                          "Heading2"))
         if not records:
-            story.append(para("None."))
+            story.append(para(gettext("None.")))
         for number, record in enumerate(records, 1):
             story += [para(f"{number}.", "Heading4"), table(_flatten(record))]
         story.append(Spacer(1, 4 * mm))
-    story.append(para("What this export leaves out, and why", "Heading2"))
+    story.append(para(gettext("What this export leaves out, and why"), "Heading2"))
     for item in data["left_out"]:
         story.append(para(f"{item['what']}: {item['why']}"))
     doc.build(story)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flask_babel import gettext, lazy_gettext
+
 from lti_tool.cases.answers import answer_of
 from lti_tool.cases.check_plans import record_parts
 from lti_tool.cases.checks import CHECK_OUTCOMES, checks_of
@@ -36,9 +38,10 @@ from lti_tool.policy.rules import Rules
 from lti_tool.reports import filename_part
 from lti_tool.requests.service import active_authorisations
 
-EVIDENCE_KINDS = {EVIDENCE_DETECTION: "AI-checking system's result (one piece of evidence "
-                                      "needing human judgement, not a verdict)",
-                  EVIDENCE_FILE: "File"}
+EVIDENCE_KINDS = {EVIDENCE_DETECTION: lazy_gettext("AI-checking system's result (one piece of "
+                                                   "evidence needing human judgement, not a "
+                                                   "verdict)"),
+                  EVIDENCE_FILE: lazy_gettext("File")}
 
 
 @dataclass(frozen=True)
@@ -95,10 +98,10 @@ def file_bytes(evidence_id: int) -> bytes | None:
 
 def outcome_label(incident: Incident) -> str:
     if incident.outcome == UPHELD:
-        return f"Upheld, Stage {incident.stage}"
+        return gettext("Upheld, Stage %(stage)s", stage=incident.stage)
     if incident.outcome in FINDING_LABELS:
         return FINDING_LABELS[incident.outcome]
-    return "Not decided yet"
+    return gettext("Not decided yet")
 
 
 def case_sections(learner: Person, cases: list[Incident],
@@ -113,26 +116,32 @@ def _section(learner: Person, incident: Incident, reportable: bool) -> CaseSecti
     entries = timeline(incident)
     rules = case_policy(incident).rules
     section = CaseSection(
-        incident=incident, title=f"Case {incident.id}: {assignment} ({course})"
-        + (", the case being reported" if reportable else ""), course=course,
+        incident=incident, title=gettext(
+            "Case %(id)s: %(assignment)s (%(course)s), the case being reported", id=incident.id,
+            assignment=assignment, course=course) if reportable else gettext(
+            "Case %(id)s: %(assignment)s (%(course)s)", id=incident.id, assignment=assignment,
+            course=course), course=course,
         assignment=assignment, outcome=outcome_label(incident), reportable=reportable)
-    source = (f"Found by an AI-checking system authorised by IT, {incident.checker}: "
-              f"{incident.checker_result} (one piece of evidence needing human judgement, not "
-              "a verdict)" if incident.source == SOURCE_CHECKER
-              else "Found by the marker's own observation of the work")
+    source = (gettext("Found by an AI-checking system authorised by IT, %(checker)s: "
+                      "%(result)s (one piece of evidence needing human judgement, not a "
+                      "verdict)", checker=incident.checker, result=incident.checker_result)
+              if incident.source == SOURCE_CHECKER
+              else gettext("Found by the marker's own observation of the work"))
     section.found = [
-        Fact("How it was found", source),
-        Fact("When and by whom", f"Raised by {incident.raised_by.display_name}",
+        Fact(gettext("How it was found"), source),
+        Fact(gettext("When and by whom"),
+             gettext("Raised by %(name)s", name=incident.raised_by.display_name),
              incident.raised_at, incident.raised_by.display_name),
-        Fact("The marker's observations", incident.observations),
-        Fact("Outcome", section.outcome),
+        Fact(gettext("The marker's observations"), incident.observations),
+        Fact(gettext("Outcome"), section.outcome),
     ]
     relied = _relied_on(incident, entries)
     for n, item in enumerate(evidence_of(incident), start=1):
         reference = f"E{n}"
         section.evidence.append(EvidenceEntry(
             reference=reference, label=item.label,
-            kind=EVIDENCE_KINDS.get(item.kind, "Written evidence"), detail=item.text,
+            kind=str(EVIDENCE_KINDS.get(item.kind, gettext("Written evidence"))),
+            detail=item.text,
             added_by=item.added_by.display_name, added_at=item.added_at,
             evidence_id=item.id, filename=item.filename, size=item.size,
             sha256=item.sha256,
@@ -146,30 +155,32 @@ def _section(learner: Person, incident: Incident, reportable: bool) -> CaseSecti
     for entry in entries:
         who = entry.actor
         if entry.kind == EV_DECIDED:
-            section.decisions.append(Fact("Decision", _decision_text(entry.data, rules),
+            section.decisions.append(Fact(gettext("Decision"), _decision_text(entry.data, rules),
                                           entry.at, who))
         elif entry.kind == EV_DECISION_WITHDRAWN:
-            section.decisions.append(Fact("Decision withdrawn", f"Reason: "
-                                          f"{entry.data.get('reason', '')}", entry.at, who))
+            section.decisions.append(Fact(gettext("Decision withdrawn"), gettext(
+                "Reason: %(reason)s", reason=entry.data.get("reason", "")), entry.at, who))
         elif entry.kind == EV_FOLLOW_UP_RECORDED:
-            section.decisions.append(Fact("Follow-up", describe(entry, rules),
+            section.decisions.append(Fact(gettext("Follow-up"), describe(entry, rules),
                                           entry.at, who))
             followed = rules.outcome(str(entry.data.get("action") or ""))
             if followed is not None and followed.report:
                 section.reported.append(Fact(
-                    "Reported", f"Reported to the awarding body on "
-                    f"{entry.data.get('done_on')}, recorded by {who}: "
-                    f"{entry.data.get('notes', '')}", entry.at, who))
+                    gettext("Reported"), gettext(
+                        "Reported to the awarding body on %(done_on)s, recorded by %(who)s: "
+                        "%(notes)s", done_on=entry.data.get("done_on"), who=who,
+                        notes=entry.data.get("notes", "")), entry.at, who))
         elif entry.kind == EV_NOTE_ADDED:
             section.answers_checks.append(Fact(
-                f"Correction to step {entry.data['corrects']}" if entry.data.get("corrects")
-                else "Note", str(entry.data.get("text", "")), entry.at, who))
+                gettext("Correction to step %(step)s", step=entry.data["corrects"])
+                if entry.data.get("corrects") else gettext("Note"),
+                str(entry.data.get("text", "")), entry.at, who))
         elif entry.kind.startswith("appeal"):
-            section.appeals.append(Fact("Appeal", describe(entry, rules), entry.at, who))
-        section.steps.append(Fact(f"Step {entry.seq}", describe(entry, rules), entry.at,
-                                  who))
+            section.appeals.append(Fact(gettext("Appeal"), describe(entry, rules), entry.at, who))
+        section.steps.append(Fact(gettext("Step %(seq)s", seq=entry.seq), describe(entry, rules),
+                                  entry.at, who))
     if not section.appeals:
-        section.appeals.append(Fact("Appeal", "No appeal was made."))
+        section.appeals.append(Fact(gettext("Appeal"), gettext("No appeal was made.")))
     return section
 
 
@@ -192,27 +203,31 @@ def _decision_text(data: dict[str, object], rules: Rules) -> str:
         key = str(data.get("action") or "")
         action = str(data.get("action_label") or "") or (
             policy_outcome_label(rules, key) if key else "")
-        text = f"Upheld: Stage {data.get('stage')}" + (f" ({action})" if action else "")
+        text = gettext("Upheld: Stage %(stage)s (%(action)s)", stage=data.get("stage"),
+                       action=action) if action else gettext("Upheld: Stage %(stage)s",
+                                                             stage=data.get("stage"))
     else:
-        text = FINDING_LABELS.get(str(data.get("outcome") or ""), "Decided")
+        text = str(FINDING_LABELS.get(str(data.get("outcome") or ""), gettext("Decided")))
     if data.get("without_answer"):
-        text += ", decided without the learner's answer"
+        text += gettext(", decided without the learner's answer")
         if data.get("without_answer_reason"):
-            text += f" (why: {data['without_answer_reason']})"
-    text += f". Reasons: {data.get('reasons', '')}"
+            text += " " + gettext("(why: %(reason)s)", reason=data["without_answer_reason"])
+    text += ". " + gettext("Reasons: %(reasons)s", reasons=data.get("reasons", ""))
     if data.get("account_reasons"):
-        text += f" The learner's account: {data['account_reasons']}"
+        text += " " + gettext("The learner's account: %(account)s",
+                              account=data["account_reasons"])
     relied = data.get("relied_on")
     if isinstance(relied, list) and relied:
-        text += " Relied on: " + "; ".join(str(r) for r in relied) + "."
+        text += " " + gettext("Relied on: %(sources)s.",
+                              sources="; ".join(str(r) for r in relied))
     return text
 
 
 def _answers(incident: Incident) -> list[Fact]:
     reply = answer_of(incident)
     if reply is None:
-        return [Fact("The learner's answer", "No answer was given.")]
-    return [Fact("The learner's answer to \u201chow could this have occurred?\u201d",
+        return [Fact(gettext("The learner's answer"), gettext("No answer was given."))]
+    return [Fact(gettext("The learner's answer to \u201chow could this have occurred?\u201d"),
                  reply.text, reply.answered_at, incident.learner.display_name)]
 
 
@@ -221,7 +236,7 @@ def _checks(incident: Incident, entries: list[TimelineEntry]) -> list[Fact]:
     for check in checks_of(incident):
         facts += check_facts(check, [e for e in entries if e.data.get("check_id") == check.id])
     if not facts:
-        facts.append(Fact("Authenticity checks", "None were planned."))
+        facts.append(Fact(gettext("Authenticity checks"), gettext("None were planned.")))
     return facts
 
 
@@ -232,10 +247,11 @@ def check_facts(check: AuthenticityCheck, entries: list[TimelineEntry]) -> list[
     facts = [Fact(name, describe(e), e.at, e.actor) for e in entries
              if e.kind != "check_recorded"]
     if check.done:
-        outcome = CHECK_OUTCOMES.get(check.outcome or "", "Not recorded")
-        facts.append(Fact(f"{name}: record", f"Done on {check.done_on:%d %B %Y} by "
-                          f"{check.conducted_by}. Outcome: {outcome}. Notes: {check.notes}",
-                          check.recorded_at, check.conducted_by or ""))
+        outcome = CHECK_OUTCOMES.get(check.outcome or "", gettext("Not recorded"))
+        facts.append(Fact(gettext("%(name)s: record", name=name), gettext(
+            "Done on %(done_on)s by %(by)s. Outcome: %(outcome)s. Notes: %(notes)s",
+            done_on=format(check.done_on, "%d %B %Y"), by=check.conducted_by, outcome=outcome,
+            notes=check.notes), check.recorded_at, check.conducted_by or ""))
         for label, text in record_parts(check):
             facts.append(Fact(f"{name}: {label}", text, check.recorded_at))
     return facts
@@ -246,16 +262,17 @@ def made_aware(learner: Person, incident: Incident) -> list[Fact]:
     full policy, per policy version."""
     events = awareness.events(learner.id, incident.placement_id)
     if not events:
-        return [Fact("Made aware", "No record of the learner opening the policy for this "
-                     "assignment.")]
-    return [Fact(AWARENESS_KINDS.get(e.kind, "Made aware"), f"Policy {e.policy_version.label}",
+        return [Fact(gettext("Made aware"), gettext(
+            "No record of the learner opening the policy for this assignment."))]
+    return [Fact(str(AWARENESS_KINDS.get(e.kind, gettext("Made aware"))),
+                 gettext("Policy %(label)s", label=e.policy_version.label),
                  e.at, learner.display_name) for e in events]
 
 
 def declaration_facts(learner: Person, incident: Incident) -> list[Fact]:
     """Section C: the declaration in force when the case was raised, what it confirmed, and
     the declaration of authentication."""
-    return [Fact("Declaration", line) for line in authentication.case_lines(
+    return [Fact(gettext("Declaration"), line) for line in authentication.case_lines(
         learner.id, incident.placement_id, incident.raised_at)]
 
 
@@ -265,10 +282,11 @@ def authorisations_in_force(learner: Person, incident: Incident) -> list[Fact]:
     found = active_authorisations(learner.id, placement_id=incident.placement_id,
                                   at=incident.raised_at)
     if not found:
-        return [Fact("Authorisations in force", "None for this assignment when the case was "
-                     "raised.")]
-    return [Fact("Authorisation in force",
-                 f"{a.tool_name}: {a.purpose.strip().rstrip('.')}; conditions: "
-                 f"{a.conditions.strip().rstrip('.') or 'none'}; applies to {a.applies_to}; "
-                 f"until {a.expires_on:%d %B %Y}", a.decided_at, "ALS team")
+        return [Fact(gettext("Authorisations in force"), gettext(
+            "None for this assignment when the case was raised."))]
+    return [Fact(gettext("Authorisation in force"), gettext(
+        "%(tool)s: %(purpose)s; conditions: %(conditions)s; applies to %(where)s; until "
+        "%(until)s", tool=a.tool_name, purpose=a.purpose.strip().rstrip("."),
+        conditions=a.conditions.strip().rstrip(".") or gettext("none"), where=a.applies_to,
+        until=format(a.expires_on, "%d %B %Y")), a.decided_at, gettext("ALS team"))
             for a in found]

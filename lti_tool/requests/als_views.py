@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext
+from flask_babel import gettext, lazy_gettext
 from werkzeug.wrappers import Response as BaseResponse
 
 from lti_tool.cases.clocks import overdue_cases
@@ -31,20 +31,20 @@ from lti_tool.submissions.guard import once
 bp = Blueprint("als", __name__, url_prefix="/als")
 
 DONE = {
-    APPROVED: "approved",
-    DECLINED: "declined",
-    MORE_INFO: "more information requested",
-    REVOKED: "authorisation revoked",
+    APPROVED: lazy_gettext("approved"),
+    DECLINED: lazy_gettext("declined"),
+    MORE_INFO: lazy_gettext("more information requested"),
+    REVOKED: lazy_gettext("authorisation revoked"),
 }
 STATUS_FILTERS = [
-    ("open", "Open (waiting for the ALS team or the learner)"),
-    ("pending", "Waiting for the ALS team"),
-    ("more_info", "Waiting for the learner's answer"),
-    ("approved", "Approved"),
-    ("declined", "Declined"),
-    ("revoked", "Revoked"),
-    ("withdrawn", "Withdrawn by the learner"),
-    ("all", "All"),
+    ("open", lazy_gettext("Open (waiting for the ALS team or the learner)")),
+    ("pending", lazy_gettext("Waiting for the ALS team")),
+    ("more_info", lazy_gettext("Waiting for the learner's answer")),
+    ("approved", lazy_gettext("Approved")),
+    ("declined", lazy_gettext("Declined")),
+    ("revoked", lazy_gettext("Revoked")),
+    ("withdrawn", lazy_gettext("Withdrawn by the learner")),
+    ("all", lazy_gettext("All")),
 ]
 
 
@@ -160,29 +160,36 @@ def _confirm_decision(req: AiToolRequest,
                       rehearsal: confirmation.Rehearsal[str]) -> ResponseReturnValue:
     """The confirmation page of an ALS decision: what it does, and the learner's email."""
     learner, tool = req.person.display_name, req.tool_name
-    told = (f"{learner} is emailed (below) and sees it in the tool." if rehearsal.emails
-            else f"{learner} sees it in the tool (Moodle shared no email address for them).")
+    told = (gettext("%(learner)s is emailed (below) and sees it in the tool.", learner=learner)
+            if rehearsal.emails else gettext(
+                "%(learner)s sees it in the tool (Moodle shared no email address for them).",
+                learner=learner))
     outcome = rehearsal.value
     if outcome == APPROVED:
-        title = f"Approve {tool} for {learner}?"
-        lines = [f"{learner} may use {tool} as you set out (scope, conditions and end date).",
-                 "It is written into their declarations; their course staff see the tool, "
-                 "conditions and dates, never their reasons.", told]
-        label, danger = "Approve the request", False
+        title = gettext("Approve %(tool)s for %(learner)s?", tool=tool, learner=learner)
+        lines = [gettext("%(learner)s may use %(tool)s as you set out (scope, conditions and "
+                         "end date).", learner=learner, tool=tool),
+                 gettext("It is written into their declarations; their course staff see the "
+                         "tool, conditions and dates, never their reasons."), told]
+        label, danger = gettext("Approve the request"), False
     elif outcome == DECLINED:
-        title = f"Decline {learner}'s request for {tool}?"
-        lines = [f"{learner} may not use {tool}; they are told your reason.", told,
-                 "They can make a new request later."]
-        label, danger = "Decline the request", True
+        title = gettext("Decline %(learner)s's request for %(tool)s?", learner=learner,
+                        tool=tool)
+        lines = [gettext("%(learner)s may not use %(tool)s; they are told your reason.",
+                         learner=learner, tool=tool), told,
+                 gettext("They can make a new request later.")]
+        label, danger = gettext("Decline the request"), True
     elif outcome == REVOKED:
-        title = f"Revoke {learner}'s authorisation for {tool}?"
-        lines = [f"The authorisation ends now: {learner} may no longer use {tool}.", told,
-                 "Declarations already made keep their record of it."]
-        label, danger = "Revoke the authorisation", True
+        title = gettext("Revoke %(learner)s's authorisation for %(tool)s?", learner=learner,
+                        tool=tool)
+        lines = [gettext("The authorisation ends now: %(learner)s may no longer use %(tool)s.",
+                         learner=learner, tool=tool), told,
+                 gettext("Declarations already made keep their record of it.")]
+        label, danger = gettext("Revoke the authorisation"), True
     else:
-        title = f"Ask {learner} for more information?"
-        lines = ["The request waits for their answer to your question.", told]
-        label, danger = "Send the question", False
+        title = gettext("Ask %(learner)s for more information?", learner=learner)
+        lines = [gettext("The request waits for their answer to your question."), told]
+        label, danger = gettext("Send the question"), False
     email = rehearsal.emails[0] if rehearsal.emails else None
     return confirmation.ask(title=title, consequences=lines, confirm_label=label,
                             danger=danger, preview=email,

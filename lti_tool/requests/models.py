@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from flask_babel import gettext, lazy_gettext
 from sqlalchemy import Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -29,12 +30,12 @@ OPEN_STATES = (PENDING, MORE_INFO)
 STATES = (PENDING, MORE_INFO, APPROVED, DECLINED, REVOKED, WITHDRAWN)
 
 STATUS_LABELS = {
-    PENDING: "Waiting for the ALS team",
-    MORE_INFO: "More information needed",
-    APPROVED: "Approved",
-    DECLINED: "Declined",
-    REVOKED: "Revoked",
-    WITHDRAWN: "Withdrawn",
+    PENDING: lazy_gettext("Waiting for the ALS team"),
+    MORE_INFO: lazy_gettext("More information needed"),
+    APPROVED: lazy_gettext("Approved"),
+    DECLINED: lazy_gettext("Declined"),
+    REVOKED: lazy_gettext("Revoked"),
+    WITHDRAWN: lazy_gettext("Withdrawn"),
 }
 
 # Decision outcomes: each one puts the request in the state of the same name.
@@ -46,9 +47,9 @@ COURSE = "course"
 QUALIFICATION = "qualification"
 SCOPES = (ASSIGNMENT, COURSE, QUALIFICATION)
 SCOPE_LABELS = {
-    ASSIGNMENT: "This assignment only",
-    COURSE: "This course",
-    QUALIFICATION: "All of my qualification",
+    ASSIGNMENT: lazy_gettext("This assignment only"),
+    COURSE: lazy_gettext("This course"),
+    QUALIFICATION: lazy_gettext("All of my qualification"),
 }
 
 # Why the learner needs the tool.
@@ -57,9 +58,9 @@ LANGUAGE = "language"
 OTHER = "other"
 REASONS = (ACCESSIBILITY, LANGUAGE, OTHER)
 REASON_LABELS = {
-    ACCESSIBILITY: "An accessibility need or reasonable adjustment",
-    LANGUAGE: "Language support",
-    OTHER: "Another reason",
+    ACCESSIBILITY: lazy_gettext("An accessibility need or reasonable adjustment"),
+    LANGUAGE: lazy_gettext("Language support"),
+    OTHER: lazy_gettext("Another reason"),
 }
 
 
@@ -117,7 +118,7 @@ class AiToolRequest(db.Model):  # type: ignore[name-defined,misc]
     @property
     def purpose_shown(self) -> str:
         """The purpose, or "Not given" for a request made before it was asked."""
-        return self.purpose or "Not given"
+        return self.purpose or gettext("Not given")
 
     @property
     def is_open(self) -> bool:
@@ -133,7 +134,8 @@ class AiToolRequest(db.Model):  # type: ignore[name-defined,misc]
     @property
     def status_label(self) -> str:
         label = STATUS_LABELS.get(self.status, self.status)
-        return label + " (expired)" if self.approval_expired else label
+        return gettext("%(status)s (expired)", status=label) if self.approval_expired \
+            else str(label)
 
     def __repr__(self) -> str:
         return f"<AiToolRequest {self.id} {self.status} v{self.version}>"

@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import g
+from flask_babel import gettext, lazy_gettext, ngettext
 from sqlalchemy.orm import selectinload
 
 from lti_tool.audit import service as audit
@@ -87,9 +88,9 @@ def create_request(person: Person, placement: Placement, data: NewRequest) -> Ai
     """Record a learner's request made from ``placement`` (its course is the request's
     course; the scope says how far it should reach)."""
     if data.scope not in SCOPES or data.reason not in REASONS:
-        raise InvalidAction("Choose a scope and a reason from the list.")
+        raise InvalidAction(gettext("Choose a scope and a reason from the list."))
     if not data.tool_name.strip() or not data.purpose.strip():
-        raise InvalidAction("Name the AI tool and say what you want to use it for.")
+        raise InvalidAction(gettext("Name the AI tool and say what you want to use it for."))
     now = utcnow()
     row = AiToolRequest(
         platform_id=person.platform_id, person_id=person.id, course_id=placement.course_id,
@@ -103,26 +104,29 @@ def create_request(person: Person, placement: Placement, data: NewRequest) -> Ai
     db.session.flush()
     audit.record(f"person:{person.id}", "ai_request.created", "ai_tool_request", row.id,
                  {"placement_id": placement.id, "scope": data.scope, "reason": data.reason})
-    _tell_als(row, "als_new_request", f"New request: {person.display_name} asks to use "
-              f"{_short(row.tool_name)}", "asks to use")
+    tool = _short(row.tool_name)
+    _tell_als(row, "als_new_request", gettext(
+        "New request: %(learner)s asks to use %(tool)s", learner=person.display_name,
+        tool=tool), gettext("%(learner)s (%(course)s) asks to use %(tool)s",
+                            learner=row.person.display_name, course=row.course.display_name,
+                            tool=tool))
     return row
 
 
-def _tell_als(req: AiToolRequest, template: str, subject: str, what: str) -> None:
+def _tell_als(req: AiToolRequest, template: str, subject: str, line: str) -> None:
     """Tell the platform's ALS members (each as they chose: now, or in the daily digest)."""
     learner, course = req.person, req.course
     notify_als(req.platform_id, about=learner, subject=subject, template=template,
                path=tool_path("als.request_page", request_id=req.id),
-               line=f"{learner.display_name} ({course.display_name}) {what} "
-                    f"{_short(req.tool_name)}", req=req, learner=learner, course=course)
+               line=line, req=req, learner=learner, course=course)
 
 
 def answer(req: AiToolRequest, person: Person, *, version: int, text: str) -> RequestReply:
     """The learner answers the ALS team's open question; the request returns to the queue."""
     if req.person_id != person.id:
-        raise InvalidAction("Only the learner who made the request can answer.")
+        raise InvalidAction(gettext("Only the learner who made the request can answer."))
     if not text.strip():
-        raise InvalidAction("Write your answer.")
+        raise InvalidAction(gettext("Write your answer."))
     question = req.open_question
     if question is None or req.version != version:
         raise RequestChanged()
@@ -134,15 +138,19 @@ def answer(req: AiToolRequest, person: Person, *, version: int, text: str) -> Re
     audit.record(f"person:{person.id}", "ai_request.answered", "ai_tool_request", req.id,
                  {"reply_id": reply.id, "decision_id": question.id, "version": version})
     db.session.refresh(req)
-    _tell_als(req, "als_request_answered", f"{person.display_name} answered your question "
-              f"about {_short(req.tool_name)}", "answered the ALS team's question about")
+    tool = _short(req.tool_name)
+    _tell_als(req, "als_request_answered", gettext(
+        "%(learner)s answered your question about %(tool)s", learner=person.display_name,
+        tool=tool), gettext("%(learner)s (%(course)s) answered the ALS team's question about "
+                            "%(tool)s", learner=req.person.display_name,
+                            course=req.course.display_name, tool=tool))
     return reply
 
 
 def withdraw(req: AiToolRequest, person: Person, *, version: int) -> None:
     """The learner withdraws a request that is still open."""
     if req.person_id != person.id:
-        raise InvalidAction("Only the learner who made the request can withdraw it.")
+        raise InvalidAction(gettext("Only the learner who made the request can withdraw it."))
     now = utcnow()
     _transition(req, version, OPEN_STATES, WITHDRAWN, withdrawn_at=now)
     audit.record(f"person:{person.id}", "ai_request.withdrawn", "ai_tool_request", req.id,
@@ -168,34 +176,34 @@ def decide(req: AiToolRequest, decider: Person, *, version: int, outcome: str,
     allow, :class:`RequestChanged` if the request changed since ``version``.
     """
     if outcome not in OUTCOMES:
-        raise InvalidAction("Choose a decision.")
+        raise InvalidAction(gettext("Choose a decision."))
     if decider.id == req.person_id:
-        raise InvalidAction("You cannot decide your own request; ask another ALS member.")
+        raise InvalidAction(gettext("You cannot decide your own request; ask another ALS member."))
     if decider.platform_id != req.platform_id:
-        raise InvalidAction("This request belongs to another platform.")
+        raise InvalidAction(gettext("This request belongs to another platform."))
     values: dict[str, Any] = {}
     if outcome == APPROVED:
         if not conditions.strip():
-            raise InvalidAction("Write the conditions of the authorisation.")
+            raise InvalidAction(gettext("Write the conditions of the authorisation."))
         if scope not in SCOPES:
-            raise InvalidAction("Choose where the authorisation applies.")
+            raise InvalidAction(gettext("Choose where the authorisation applies."))
         if scope == ASSIGNMENT and req.placement_id is None:
-            raise InvalidAction("This request did not come from an assignment.")
+            raise InvalidAction(gettext("This request did not come from an assignment."))
         if expires_on is None or expires_on <= utcnow().date():
-            raise InvalidAction("The expiry date must be in the future.")
+            raise InvalidAction(gettext("The expiry date must be in the future."))
         values = {"conditions": conditions.strip(), "scope": scope, "expires_on": expires_on}
     elif outcome in (DECLINED, REVOKED):
         if not reason.strip():
-            raise InvalidAction("Give the reason for the decision.")
+            raise InvalidAction(gettext("Give the reason for the decision."))
         values = {"reason": reason.strip()}
     elif outcome == MORE_INFO:
         if not question.strip():
-            raise InvalidAction("Write the question for the learner.")
+            raise InvalidAction(gettext("Write the question for the learner."))
         values = {"question": question.strip()}
     if req.version != version:
         raise RequestChanged()
     if outcome not in allowed_outcomes(req):
-        raise InvalidAction("That decision is not possible for a request in this state.")
+        raise InvalidAction(gettext("That decision is not possible for a request in this state."))
     from_states = tuple(s for s, allowed in ALLOWED_OUTCOMES.items() if outcome in allowed)
     _transition(req, version, from_states, outcome)
     decision = RequestDecision(request_id=req.id, decided_by_id=decider.id, outcome=outcome,
@@ -212,16 +220,17 @@ def decide(req: AiToolRequest, decider: Person, *, version: int, outcome: str,
 
 
 _SUBJECTS = {
-    APPROVED: "Your request to use {tool} is approved",
-    DECLINED: "Your request to use {tool} was declined",
-    MORE_INFO: "The ALS team needs more information about your request to use {tool}",
-    REVOKED: "Your authorisation to use {tool} has been revoked",
+    APPROVED: lazy_gettext("Your request to use %(tool)s is approved"),
+    DECLINED: lazy_gettext("Your request to use %(tool)s was declined"),
+    MORE_INFO: lazy_gettext("The ALS team needs more information about your request to use "
+                            "%(tool)s"),
+    REVOKED: lazy_gettext("Your authorisation to use %(tool)s has been revoked"),
 }
 
 
 def _notify_learner(req: AiToolRequest, decision: RequestDecision) -> None:
     learner = req.person
-    subject = _SUBJECTS[decision.outcome].format(tool=_short(req.tool_name))
+    subject = str(_SUBJECTS[decision.outcome]) % {"tool": _short(req.tool_name)}
     link = link_to(learner, tool_path("requests.detail", request_id=req.id), req.placement)
     send_email(learner.email, subject, "request_decision", platform_id=req.platform_id,
                learner=learner, req=req, decision=decision, scope_labels=SCOPE_LABELS,
@@ -380,11 +389,11 @@ def describe_age(since: datetime, now: datetime | None = None) -> str:
     seconds = ((now or utcnow()) - since).total_seconds()
     days = int(seconds // 86400)
     if days >= 1:
-        return f"{days} day{'s' if days != 1 else ''}"
+        return ngettext("%(num)d day", "%(num)d days", days)
     hours = int(seconds // 3600)
     if hours >= 1:
-        return f"{hours} hour{'s' if hours != 1 else ''}"
-    return "under an hour"
+        return ngettext("%(num)d hour", "%(num)d hours", hours)
+    return gettext("under an hour")
 
 
 # -- authorisations --------------------------------------------------------------------------
@@ -415,16 +424,18 @@ class Authorisation:
 
     @property
     def scope_label(self) -> str:
-        return SCOPE_LABELS.get(self.scope, self.scope)
+        return str(SCOPE_LABELS.get(self.scope, self.scope))
 
     @property
     def applies_to(self) -> str:
         """Where it holds, in words."""
         if self.scope == ASSIGNMENT:
-            return f"the assignment {self.placement_title} ({self.course_title})"
+            return gettext("the assignment %(assignment)s (%(course)s)",
+                           assignment=self.placement_title, course=self.course_title)
         if self.scope == COURSE:
-            return f"the course {self.course_title}"
-        return f"the whole qualification (asked for in {self.course_title})"
+            return gettext("the course %(course)s", course=self.course_title)
+        return gettext("the whole qualification (asked for in %(course)s)",
+                       course=self.course_title)
 
 
 def active_authorisations(person_id: int, *, course_id: int | None = None,

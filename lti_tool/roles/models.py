@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import gettext, lazy_gettext
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -26,12 +27,16 @@ APPEAL_REVIEWER = "appeal_reviewer"  # reviews appeals against case decisions
 POLICY_OWNER = "policy_owner"  # edits, previews and publishes policy versions
 # Reports cases to the awarding body with the ALS team (sees every case, like them).
 QUALITY_LEAD = "quality_lead"
-ROLE_LABELS = {ALS: "ALS team member", TOOL_ADMIN: "Tool administrator",
-               APPEAL_REVIEWER: "Appeal reviewer", POLICY_OWNER: "Policy owner",
-               QUALITY_LEAD: "Quality lead"}
-ROLE_PHRASES = {ALS: "an ALS team member", TOOL_ADMIN: "a tool administrator",
-                APPEAL_REVIEWER: "an appeal reviewer", POLICY_OWNER: "a policy owner",
-                QUALITY_LEAD: "the quality lead"}
+ROLE_LABELS = {ALS: lazy_gettext("ALS team member"),
+               TOOL_ADMIN: lazy_gettext("Tool administrator"),
+               APPEAL_REVIEWER: lazy_gettext("Appeal reviewer"),
+               POLICY_OWNER: lazy_gettext("Policy owner"),
+               QUALITY_LEAD: lazy_gettext("Quality lead")}
+ROLE_PHRASES = {ALS: lazy_gettext("an ALS team member"),
+                TOOL_ADMIN: lazy_gettext("a tool administrator"),
+                APPEAL_REVIEWER: lazy_gettext("an appeal reviewer"),
+                POLICY_OWNER: lazy_gettext("a policy owner"),
+                QUALITY_LEAD: lazy_gettext("the quality lead")}
 
 _ACTIVE_PERSON = "revoked_at IS NULL AND person_id IS NOT NULL"
 _WAITING_SUB = "revoked_at IS NULL AND person_id IS NULL AND sub IS NOT NULL"
@@ -83,7 +88,7 @@ class RoleGrant(db.Model):  # type: ignore[name-defined,misc]
     def named_as(self) -> str:
         """How the grant names its holder, for lists."""
         if self.sub:
-            return f"Moodle user {self.sub}"
+            return gettext("Moodle user %(sub)s", sub=self.sub)
         return self.email or ""
 
     @property
@@ -94,12 +99,12 @@ class RoleGrant(db.Model):  # type: ignore[name-defined,misc]
 
     @property
     def role_label(self) -> str:
-        return ROLE_LABELS.get(self.role, self.role)
+        return str(ROLE_LABELS.get(self.role, self.role))
 
     @property
     def role_phrase(self) -> str:
         """'an ALS team member', 'a tool administrator'."""
-        return ROLE_PHRASES.get(self.role, self.role)
+        return str(ROLE_PHRASES.get(self.role, self.role))
 
     def __repr__(self) -> str:
         return f"<RoleGrant {self.id} {self.role} platform={self.platform_id}>"

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from flask_babel import gettext
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -43,8 +44,9 @@ def valid_email(raw: str) -> str:
     address (the same rule as for sending email); else :class:`RoleError`."""
     address = usable_address(raw)
     if not address:
-        raise RoleError("That is not one valid email address: give a single address such as "
-                        "name@college.ac.uk, with no name, list or spaces around it.")
+        raise RoleError(gettext("That is not one valid email address: give a single address "
+                                "such as name@college.ac.uk, with no name, list or spaces "
+                                "around it."))
     return normalise_email(address)
 
 
@@ -56,8 +58,8 @@ def parse_holder(raw: str) -> dict[str, str]:
         return {"email": valid_email(text)}
     if text.isdigit():
         return {"sub": text}
-    raise RoleError("Enter a Moodle user ID (the number after id= in their profile's "
-                    "address) or one email address, or find the person below.")
+    raise RoleError(gettext("Enter a Moodle user ID (the number after id= in their profile's "
+                            "address) or one email address, or find the person below."))
 
 
 @dataclass(frozen=True)
@@ -109,18 +111,18 @@ def _identity(sub: str | None, email: str | None) -> tuple[str | None, str | Non
     sub = (sub or "").strip() or None
     email = (email or "").strip() or None
     if (sub is None) == (email is None):
-        raise RoleError("Name the person by their Moodle user id or by their email address "
-                        "(one of the two).")
+        raise RoleError(gettext("Name the person by their Moodle user id or by their email "
+                                "address (one of the two)."))
     if email is not None:
         email = valid_email(email)
     if sub is not None and len(sub) > 255:
-        raise RoleError("That Moodle user id is too long.")
+        raise RoleError(gettext("That Moodle user id is too long."))
     return sub, email
 
 
 def _check_role(role: str) -> None:
     if role not in ROLE_LABELS:
-        raise RoleError(f"Unknown role {role!r}.")
+        raise RoleError(gettext("Unknown role %(role)s.", role=repr(role)))
 
 
 def _active() -> sa.Select[RoleGrant]:
@@ -227,7 +229,7 @@ def revoke_grant(row: RoleGrant, *, actor: str) -> list[RoleGrant]:
     now = utcnow()
     ended = [g for g in _holder_grants(row) if _end(g, actor, now)]
     if not ended:
-        raise RoleError("That role was already revoked.")
+        raise RoleError(gettext("That role was already revoked."))
     return ended
 
 
@@ -246,8 +248,8 @@ def revoke(platform_id: int, role: str, *, actor: str, sub: str | None = None,
         stmt = stmt.where(sa.or_(RoleGrant.email == email, sa.func.lower(Person.email) == email))
     rows = list(db.session.scalars(stmt))
     if not rows:
-        raise RoleError(f"No one matching {sub or email} holds the role "
-                        f"'{ROLE_LABELS[role]}' on this platform.")
+        raise RoleError(gettext("No one matching %(holder)s holds the role '%(role)s' on this "
+                                "platform.", holder=sub or email, role=ROLE_LABELS[role]))
     now = utcnow()
     ended: dict[int, RoleGrant] = {}
     for row in rows:
@@ -255,7 +257,7 @@ def revoke(platform_id: int, role: str, *, actor: str, sub: str | None = None,
             if found.id not in ended and _end(found, actor, now):
                 ended[found.id] = found
     if not ended:
-        raise RoleError("That role was already revoked.")
+        raise RoleError(gettext("That role was already revoked."))
     return sorted(ended.values(), key=lambda r: r.id)
 
 
@@ -276,8 +278,8 @@ def undo_revocation(row: RoleGrant, *, actor: str) -> RoleGrant:
     role and holder), audited as an undo of that revocation. Raises :class:`RoleError` when
     the window has passed or the holder has the role again."""
     if not undoable(row):
-        raise RoleError("That revocation can no longer be undone: give the role again "
-                        "instead.")
+        raise RoleError(gettext("That revocation can no longer be undone: give the role again "
+                                "instead."))
     now = utcnow()
     again = RoleGrant(platform_id=row.platform_id, role=row.role, sub=row.sub,
                       email=row.email, person_id=row.person_id, granted_by=actor,
@@ -286,7 +288,7 @@ def undo_revocation(row: RoleGrant, *, actor: str) -> RoleGrant:
         with db.session.begin_nested():
             db.session.add(again)
     except IntegrityError as exc:  # given again at the same moment by another request
-        raise RoleError("They have that role again already.") from exc
+        raise RoleError(gettext("They have that role again already.")) from exc
     audit.record(actor, "role.revocation_undone", "role_grant", again.id,
                  {"platform_id": row.platform_id, "role": row.role,
                   "person_id": row.person_id, "sub": row.sub, "email": row.email,
@@ -308,7 +310,7 @@ def _tie(row: RoleGrant, person: Person, actor: str, action: str) -> RoleGrant:
         existing = _existing(row.platform_id, row.role, person, None, None)
         _end(row, actor, now, reason="already_held")
         if existing is None:
-            raise RoleError("That grant changed meanwhile. Reload the page.") from None
+            raise RoleError(gettext("That grant changed meanwhile. Reload the page.")) from None
         return existing
     audit.record(actor, action, "role_grant", row.id,
                  {"person_id": person.id, "role": row.role})
@@ -357,7 +359,8 @@ def confirm_grant(row: RoleGrant, person_id: int, *, actor: str) -> RoleGrant:
     if (not row.active or row.person_id is not None or not row.email or person is None
             or person.platform_id != row.platform_id
             or normalise_email(person.email) != row.email):
-        raise RoleError("That grant is no longer waiting for this person: reload the page.")
+        raise RoleError(gettext(
+            "That grant is no longer waiting for this person: reload the page."))
     return _tie(row, person, actor, "role.grant_confirmed")
 
 

@@ -80,3 +80,25 @@ def test_a_launch_in_a_locale_with_a_catalogue_renders_in_it(
     assert WELSH in shown and HEADING not in shown
     # Words the catalogue does not hold stay English.
     assert "Save settings" in shown
+
+
+def test_the_locale_is_chosen_once_per_request(app: Flask, monkeypatch: Any) -> None:
+    """Flask-Babel keeps the locale it chose for the request (in ``g``): the selector (which
+    reads the launch from the session) runs once however many words the request translates."""
+    from flask import render_template_string
+    from flask_babel import gettext
+
+    config = app.extensions["babel"]
+    chosen: list[str] = []
+    select = config.locale_selector
+
+    def counted() -> str:
+        chosen.append(select())
+        return chosen[-1]
+
+    monkeypatch.setattr(config, "locale_selector", counted)
+    with app.test_request_context("/"):
+        words = [gettext("Page not found") for _ in range(20)]
+        words.append(render_template_string('{{ _("Pages") }} {{ _("Cancel") }}'))
+    assert words[0] == "Page not found" and words[-1] == "Pages Cancel"
+    assert chosen == ["en"]
