@@ -33,7 +33,7 @@ from tests.cases.flows import (
     record,
     wait_for,
 )
-from tests.cases.test_answers import _body
+from tests.cases.test_answers import _body, _question
 from tests.conftest import SmtpSink
 from tests.declarations.test_declarations import GOOD, deep_link
 from tests.support.browser import FormBrowser, launch
@@ -308,3 +308,39 @@ def test_a_body_told_on_suspicion_gets_a_report_queued_when_the_case_is_raised(
         panel(marker1, moodle, "marker1", pearson.id, "learner1")
         assert "Suspicion reported to the awarding body on 2026-06-10: Pearson ref 1234." in (
             text(marker1.open(url)))
+
+
+def test_the_learner_is_asked_and_answers_under_the_jcq_policy(
+        app: Flask, jcq: None, moodle: Any, smtp: SmtpSink) -> None:
+    """The learner's side of a case under the second policy: the question names the
+    policy's stage in their qualification and its own checks; their answer is decided on."""
+    pearson = jcq_activity(moodle, "PEARSON")
+    declare_jcq(moodle, pearson.id)
+    with FormBrowser() as marker1:
+        url = incident_url(record(marker1, panel(marker1, moodle, "marker1", pearson.id,
+                                                 "learner1")))
+    email = _question(smtp)
+    said = _body(email)
+    assert ("if this is upheld it would be your Stage 1 under the policy, in your Pearson "
+            "(BTEC) qualification.") in said
+    assert "You will be given a written warning" in said  # JCQ's Stage 1, word for word
+    assert "Stage 4: The awarding body may disqualify you" in said
+    assert "professional discussion" not in said
+    case_id = int(url.rsplit("/", 1)[1])
+    with FormBrowser() as learner:
+        launch(learner, moodle, "learner1", pearson.id)
+        base = app.config["BASE_URL"]
+        form = learner.open(f"{base}/learner/incidents/{case_id}/answer")
+        assert form.status_code == 200, form.text
+        assert "discussion with the learner about the work" in text(form)
+        done = post_form(learner, form, {"answer": "I asked an AI tool to explain a topic."})
+        assert done.status_code == 200 and "your answer has been sent" in done.text
+        mine = text(learner.open(f"{base}/learner/cases"))
+        assert "If this is upheld it would be your Stage 1 in your Pearson (BTEC) " \
+               "qualification." in mine
+    with FormBrowser() as marker1:
+        panel(marker1, moodle, "marker1", pearson.id, "learner1")
+        decided = decide(marker1, url)
+        assert "Stage 1, Written warning" in text(decided)
+        assert "I asked an AI tool to explain a topic." in text(decided)
+    assert [(i.stage, i.state) for i in incidents(app)] == [(1, CLOSED)]
