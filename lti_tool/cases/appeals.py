@@ -50,7 +50,7 @@ from lti_tool.policy.service import Policy
 
 class _Words(dict[str, object]):
     """Words under their keys, handed out translated as plain strings (a reader may
-    json-dump them, as the data export does)."""
+    json-dump them, as the data export does with the grounds and states)."""
 
     def __getitem__(self, key: str) -> str:
         return str(super().__getitem__(key))
@@ -73,15 +73,16 @@ GROUNDS = _Words({
 })
 # What an upheld appeal does to the decision.
 WITHDRAW = "withdraw"
-REPLACEMENTS = {
+REPLACEMENTS = _Words({
     WITHDRAW: lazy_gettext(
         "Withdraw the decision: the case is decided again by someone new to it"),
     NOT_UPHELD: lazy_gettext("Replace it with: not upheld"),
     POOR_PRACTICE: lazy_gettext("Replace it with: poor academic practice (counts towards no "
                                 "stage)"),
-}
-STATE_LABELS = {APPEAL_PENDING: lazy_gettext("Waiting for a reviewer"),
-                APPEAL_DISMISSED: lazy_gettext("Dismissed"), APPEAL_UPHELD: lazy_gettext("Upheld")}
+})
+STATE_LABELS = _Words({APPEAL_PENDING: lazy_gettext("Waiting for a reviewer"),
+                       APPEAL_DISMISSED: lazy_gettext("Dismissed"),
+                       APPEAL_UPHELD: lazy_gettext("Upheld")})
 
 
 def appeal_of(incident: Incident) -> Appeal | None:
