@@ -7,6 +7,7 @@ import json
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext
 
 from lti_tool.cases.errors import ConflictOfInterest
 from lti_tool.cases.models import (
@@ -107,14 +108,14 @@ def conflict_of_interest(person: Person, incident: Incident, action: str) -> str
     if action not in ACTIONS:
         raise ValueError(f"unknown incident action {action!r}")
     if person.id == incident.learner_id:
-        return ("This incident is about you, so you cannot open it as staff or take part in "
-                "it. Another member of staff or the ALS team will handle it.")
+        return (gettext("This incident is about you, so you cannot open it as staff or take part "
+                        "in it. Another member of staff or the ALS team will handle it."))
     if action == APPEAL_REVIEW:
         deciders = set(db.session.scalars(sa.select(IncidentEvent.actor_id).where(
             IncidentEvent.incident_id == incident.id, IncidentEvent.kind == EV_DECIDED)))
         if person.id in {incident.raised_by_id, incident.decided_by_id, *deciders}:
-            return ("You raised or decided this incident, so you cannot review its appeal. "
-                    "Someone new to the case must review it.")
+            return (gettext("You raised or decided this incident, so you cannot review its appeal. "
+                            "Someone new to the case must review it."))
     return None
 
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -94,23 +95,27 @@ def link_for_token(token: str) -> AnswerLink:
     except SignatureExpired as exc:
         raise _expired() from exc
     except BadSignature as exc:
-        raise LinkRefused("answer_link_invalid", "This link is not valid. Open the AI use "
-                          "activity in Moodle to answer.", status=404) from exc
+        raise LinkRefused("answer_link_invalid", gettext("This link is not valid. Open the AI use "
+                                                         "activity in Moodle to "
+                                                         "answer."), status=404) from exc
     link = db.session.scalar(sa.select(AnswerLink).where(AnswerLink.token_hash == _hash(raw)))
     if link is None:
-        raise LinkRefused("answer_link_invalid", "This link is not valid. Open the AI use "
-                          "activity in Moodle to answer.", status=404)
+        raise LinkRefused("answer_link_invalid", gettext("This link is not valid. Open the AI use "
+                                                         "activity in Moodle to "
+                                                         "answer."), status=404)
     if link.used_at is not None:
-        raise LinkRefused("answer_link_used", "This link has already been used: your answer "
-                          "was received. Each link works once.", status=410)
+        raise LinkRefused("answer_link_used", gettext("This link has already been used: your "
+                                                      "answer was received. Each link works "
+                                                      "once."), status=410)
     if link.expires_at < utcnow():
         raise _expired()
     return link
 
 
 def _expired() -> LinkRefused:
-    return LinkRefused("answer_link_expired", "This link has expired. Open the AI use "
-                       "activity in Moodle to answer, or ask your tutor.", status=410)
+    return LinkRefused("answer_link_expired", gettext("This link has expired. Open the AI use "
+                                                      "activity in Moodle to answer, or ask your "
+                                                      "tutor."), status=410)
 
 
 def answer(incident: Incident, learner: Person, text: str, *, via: str,
@@ -121,16 +126,16 @@ def answer(incident: Incident, learner: Person, text: str, *, via: str,
     """
     text = text.strip()
     if not text:
-        raise IncidentError("answer", "Write your answer.")
+        raise IncidentError("answer", gettext("Write your answer."))
     if len(text) > 10000:
-        raise IncidentError("answer", "Your answer must be 10,000 characters or fewer.")
+        raise IncidentError("answer", gettext("Your answer must be 10,000 characters or fewer."))
     if incident.learner_id != learner.id:
-        raise LinkRefused("not_your_question", "This question was sent to someone else.",
+        raise LinkRefused("not_your_question", gettext("This question was sent to someone else."),
                           status=403)
     lock_incident(incident)
     if incident.state != AWAITING_ANSWER:
-        raise IncidentConflict("already_answered", "This question has already been answered "
-                               "or closed.")
+        raise IncidentConflict("already_answered", gettext("This question has already been "
+                                                           "answered or closed."))
     at = at or utcnow()
     reply = IncidentAnswer(incident_id=incident.id, person_id=learner.id, text=text, via=via,
                            answered_at=at)
@@ -138,8 +143,8 @@ def answer(incident: Incident, learner: Person, text: str, *, via: str,
         with db.session.begin_nested():
             db.session.add(reply)
     except IntegrityError as exc:
-        raise IncidentConflict("already_answered", "This question has already been "
-                               "answered.") from exc
+        raise IncidentConflict("already_answered", gettext("This question has already been "
+                                                           "answered.")) from exc
     db.session.execute(sa.update(AnswerLink).where(AnswerLink.incident_id == incident.id,
                                                    AnswerLink.used_at.is_(None))
                        .values(used_at=at).execution_options(synchronize_session=False))
@@ -152,9 +157,11 @@ def answer(incident: Incident, learner: Person, text: str, *, via: str,
         from lti_tool.notifications.service import send_email
 
         assignment = assignment_name(incident.placement)
-        send_email(raiser.email, f"{learner.display_name} has answered your question about "
-                   f"{assignment}", "incident_answered", marker=raiser, learner=learner,
-                   assignment=assignment, course=incident.course, incident=incident)
+        send_email(raiser.email, gettext("%(name)s has answered your question about "
+                                         "%(assignment)s", name=learner.display_name,
+                                         assignment=assignment), "incident_answered",
+                   marker=raiser, learner=learner, assignment=assignment,
+                   course=incident.course, incident=incident)
     db.session.execute(sa.delete(AnswerDraft).where(AnswerDraft.incident_id == incident.id))
     repost_declaration_grades(learner, [incident.placement], at=at)
     return reply
@@ -162,12 +169,12 @@ def answer(incident: Incident, learner: Person, text: str, *, via: str,
 
 def _own_open_question(incident: Incident, learner: Person) -> None:
     if incident.learner_id != learner.id:
-        raise LinkRefused("not_your_question", "This question was sent to someone else.",
+        raise LinkRefused("not_your_question", gettext("This question was sent to someone else."),
                           status=403)
     lock_incident(incident)
     if incident.state != AWAITING_ANSWER:
-        raise IncidentConflict("already_answered", "This question has already been answered "
-                               "or closed.")
+        raise IncidentConflict("already_answered", gettext("This question has already been "
+                                                           "answered or closed."))
 
 
 def draft_of(incident: Incident) -> AnswerDraft | None:
@@ -178,7 +185,7 @@ def save_draft(incident: Incident, learner: Person, text: str,
                at: datetime | None = None) -> AnswerDraft:
     """Keep the learner's unsent answer (saved over each time; staff never see it)."""
     if len(text) > 10000:
-        raise IncidentError("answer", "Your answer must be 10,000 characters or fewer.")
+        raise IncidentError("answer", gettext("Your answer must be 10,000 characters or fewer."))
     _own_open_question(incident, learner)
     draft = draft_of(incident)
     if draft is None:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import gettext, lazy_gettext
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -46,21 +47,42 @@ from lti_tool.gradesync.service import repost_declaration_grades
 from lti_tool.people.models import Person
 from lti_tool.policy.service import Policy
 
-GROUNDS = {
-    "procedure": "The procedure was not followed",
-    "new_evidence": "There is new evidence",
-    "bias": "Bias",
-    "proportion": "The outcome is out of proportion",
-}
+
+class _Words(dict[str, object]):
+    """Words under their keys, handed out translated as plain strings (a reader may
+    json-dump them, as the data export does with the grounds and states)."""
+
+    def __getitem__(self, key: str) -> str:
+        return str(super().__getitem__(key))
+
+    def get(self, key: str, default: str = "") -> str:  # type: ignore[override]
+        return self[key] if key in self else default
+
+    def items(self) -> list[tuple[str, str]]:  # type: ignore[override]
+        return [(key, self[key]) for key in self]
+
+    def values(self) -> list[str]:  # type: ignore[override]
+        return [self[key] for key in self]
+
+
+GROUNDS = _Words({
+    "procedure": lazy_gettext("The procedure was not followed"),
+    "new_evidence": lazy_gettext("There is new evidence"),
+    "bias": lazy_gettext("Bias"),
+    "proportion": lazy_gettext("The outcome is out of proportion"),
+})
 # What an upheld appeal does to the decision.
 WITHDRAW = "withdraw"
-REPLACEMENTS = {
-    WITHDRAW: "Withdraw the decision: the case is decided again by someone new to it",
-    NOT_UPHELD: "Replace it with: not upheld",
-    POOR_PRACTICE: "Replace it with: poor academic practice (counts towards no stage)",
-}
-STATE_LABELS = {APPEAL_PENDING: "Waiting for a reviewer", APPEAL_DISMISSED: "Dismissed",
-                APPEAL_UPHELD: "Upheld"}
+REPLACEMENTS = _Words({
+    WITHDRAW: lazy_gettext(
+        "Withdraw the decision: the case is decided again by someone new to it"),
+    NOT_UPHELD: lazy_gettext("Replace it with: not upheld"),
+    POOR_PRACTICE: lazy_gettext("Replace it with: poor academic practice (counts towards no "
+                                "stage)"),
+})
+STATE_LABELS = _Words({APPEAL_PENDING: lazy_gettext("Waiting for a reviewer"),
+                       APPEAL_DISMISSED: lazy_gettext("Dismissed"),
+                       APPEAL_UPHELD: lazy_gettext("Upheld")})
 
 
 def appeal_of(incident: Incident) -> Appeal | None:
@@ -79,24 +101,26 @@ def submit_appeal(incident: Incident, learner: Person, *, grounds: Sequence[str]
                   at: datetime | None = None) -> Appeal:
     """The learner's appeal; everything is checked before anything is written."""
     if incident.learner_id != learner.id:
-        raise LinkRefused("not_your_case", "This case is about someone else.", status=403)
+        raise LinkRefused("not_your_case", gettext("This case is about someone else."), status=403)
     chosen = [g for g in GROUNDS if g in grounds]
     if not chosen:
-        raise IncidentError("grounds", "Choose the grounds of your appeal.")
+        raise IncidentError("grounds", gettext("Choose the grounds of your appeal."))
     text = text.strip()
     if not text:
-        raise IncidentError("text", "Explain why you are appealing.")
+        raise IncidentError("text", gettext("Explain why you are appealing."))
     if len(text) > 10000:
-        raise IncidentError("text", "Your appeal must be 10,000 characters or fewer.")
+        raise IncidentError("text", gettext("Your appeal must be 10,000 characters or fewer."))
     for name, content in files:
         check_file(name, content, "file")
     at = at or utcnow()
     lock_incident(incident)
     if appeal_of(incident) is not None:
-        raise IncidentConflict("already_appealed", "You have already appealed this decision.")
+        raise IncidentConflict("already_appealed", gettext("You have already appealed this "
+                                                           "decision."))
     if not may_appeal(incident, at):
-        raise IncidentConflict("appeal_closed", "This decision can no longer be appealed: "
-                               "the appeal window has closed or the decision has changed.")
+        raise IncidentConflict("appeal_closed", gettext("This decision can no longer be appealed: "
+                                                        "the appeal window has closed or the "
+                                                        "decision has changed."))
     appeal = Appeal(incident_id=incident.id, learner_id=learner.id,
                     platform_id=incident.platform_id, grounds=json.dumps(chosen), text=text,
                     submitted_at=at, state=APPEAL_PENDING)
@@ -104,8 +128,8 @@ def submit_appeal(incident: Incident, learner: Person, *, grounds: Sequence[str]
         with db.session.begin_nested():
             db.session.add(appeal)
     except IntegrityError as exc:
-        raise IncidentConflict("already_appealed", "You have already appealed this "
-                               "decision.") from exc
+        raise IncidentConflict("already_appealed", gettext("You have already appealed this "
+                                                           "decision.")) from exc
     append_event(incident, EV_APPEALED, learner, {"appeal_id": appeal.id, "grounds": chosen,
                                                   "text": text}, at)
     for name, content in files:
@@ -139,20 +163,20 @@ def review(appeal: Appeal, reviewer: Person, *, result: str, reasons: str,
     incident = appeal.incident
     check_may_act(reviewer, incident, APPEAL_REVIEW)
     if result not in (APPEAL_DISMISSED, APPEAL_UPHELD):
-        raise IncidentError("result", "Choose whether to dismiss or uphold the appeal.")
+        raise IncidentError("result", gettext("Choose whether to dismiss or uphold the appeal."))
     reasons = reasons.strip()
     if not reasons:
-        raise IncidentError("reasons", "Give the reasons for your decision on the appeal.")
+        raise IncidentError("reasons", gettext("Give the reasons for your decision on the appeal."))
     if result == APPEAL_UPHELD and replacement not in REPLACEMENTS:
-        raise IncidentError("replacement", "Choose what happens to the decision.")
+        raise IncidentError("replacement", gettext("Choose what happens to the decision."))
     at = at or utcnow()
     learner_standing = lock_learner(incident.learner_id, incident.platform_id)
     lock_incident(incident)
     db.session.refresh(appeal)
     if appeal.state != APPEAL_PENDING:
-        raise IncidentConflict("appeal_decided", "Another reviewer has just decided this "
-                               f"appeal: {STATE_LABELS[appeal.state].lower()}. The page now "
-                               "shows its result.")
+        raise IncidentConflict("appeal_decided", gettext(
+            "Another reviewer has just decided this appeal: %(result)s. The page now shows its "
+            "result.", result=STATE_LABELS[appeal.state].lower()))
     appeal.state = result
     appeal.reviewer_id = reviewer.id
     appeal.reviewed_at = at

@@ -5,6 +5,7 @@ in :mod:`lti_tool.cases.check_plans` and :mod:`lti_tool.cases.checks`."""
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import DateField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -13,30 +14,33 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from lti_tool.cases.check_plans import Schedule
 from lti_tool.cases.checks import CHECK_OUTCOMES
 
-_TIME_HINT = "For example 14:30 (optional)."
-_PLACE_HINT = "A room, an address or a video-call link (optional until it is known)."
+_TIME_HINT = lazy_gettext("For example 14:30 (optional).")
+_PLACE_HINT = lazy_gettext(
+    "A room, an address or a video-call link (optional until it is known).")
 
 
 class _When(FlaskForm):
-    planned_time = StringField("Time", description=_TIME_HINT,
+    planned_time = StringField(lazy_gettext("Time"), description=_TIME_HINT,
                                validators=[Optional(), Length(max=5)])
-    location = StringField("Place or link", description=_PLACE_HINT,
+    location = StringField(lazy_gettext("Place or link"), description=_PLACE_HINT,
                            validators=[Optional(), Length(max=500)])
 
 
 class PlanForm(_When):
-    method = RadioField("Which authenticity check?",
-                        validators=[InputRequired("Choose a check.")])
-    planned_for = DateField("Date (optional)", validators=[Optional()],
-                            description="With a date, the learner is emailed the details.")
-    about = TextAreaField("What it is about (told to the learner)",
+    method = RadioField(lazy_gettext("Which authenticity check?"),
+                        validators=[InputRequired(lazy_gettext("Choose a check."))])
+    planned_for = DateField(lazy_gettext("Date (optional)"), validators=[Optional()],
+                            description=lazy_gettext(
+                                "With a date, the learner is emailed the details."))
+    about = TextAreaField(lazy_gettext("What it is about (told to the learner)"),
                           validators=[Optional(), Length(max=5000)],
-                          description="For example: the sources in section 2 and how you "
-                                      "planned and wrote the work.")
-    preparation = TextAreaField("How the learner can prepare (told to the learner)",
+                          description=lazy_gettext("For example: the sources in section 2 and how "
+                                                   "you planned and wrote the work."))
+    preparation = TextAreaField(lazy_gettext("How the learner can prepare (told to the learner)"),
                                 validators=[Optional(), Length(max=5000)],
-                                description="For example: bring your notes and drafts.")
-    assessor = StringField("Who will carry it out? (optional)",
+                                description=lazy_gettext(
+                                    "For example: bring your notes and drafts."))
+    assessor = StringField(lazy_gettext("Who will carry it out? (optional)"),
                            validators=[Optional(), Length(max=200)])
 
     def set_choices(self, checks: list[str]) -> None:
@@ -51,10 +55,12 @@ class PlanForm(_When):
 
 
 class RescheduleForm(_When):
-    planned_for = DateField("New date", validators=[InputRequired("Enter the new date.")])
-    reason = TextAreaField("Why is it moving? (the learner is told)",
-                           validators=[DataRequired("Give the reason for the change: the "
-                                                    "learner is told."), Length(max=5000)])
+    planned_for = DateField(lazy_gettext("New date"),
+                            validators=[InputRequired(lazy_gettext("Enter the new date."))])
+    reason = TextAreaField(lazy_gettext("Why is it moving? (the learner is told)"),
+                           validators=[DataRequired(lazy_gettext(
+                               "Give the reason for the change: the learner is told.")),
+                               Length(max=5000)])
 
     def schedule(self) -> Schedule:
         assert self.planned_for.data is not None  # InputRequired
@@ -63,37 +69,43 @@ class RescheduleForm(_When):
 
 
 class CancelForm(FlaskForm):
-    reason = TextAreaField("Why is it cancelled? (the learner is told)",
-                           validators=[DataRequired("Give the reason for the change: the "
-                                                    "learner is told."), Length(max=5000)])
+    reason = TextAreaField(lazy_gettext("Why is it cancelled? (the learner is told)"),
+                           validators=[DataRequired(lazy_gettext(
+                               "Give the reason for the change: the learner is told.")),
+                               Length(max=5000)])
 
 
 class RecordForm(FlaskForm):
-    done_on = DateField("Date it was done",
-                        validators=[InputRequired("Enter the date the check was done.")])
-    conducted_by = StringField("Who carried it out",
-                               validators=[DataRequired("Enter who carried out the check."),
+    done_on = DateField(lazy_gettext("Date it was done"),
+                        validators=[InputRequired(
+                            lazy_gettext("Enter the date the check was done."))])
+    conducted_by = StringField(lazy_gettext("Who carried it out"),
+                               validators=[DataRequired(
+                                   lazy_gettext("Enter who carried out the check.")),
                                            Length(max=200)])
-    outcome = RadioField("Outcome",
+    outcome = RadioField(lazy_gettext("Outcome"),
                          choices=[SelectChoice(k, v) for k, v in CHECK_OUTCOMES.items()],
-                         validators=[InputRequired("Choose the outcome of the check.")])
+                         validators=[InputRequired(
+                             lazy_gettext("Choose the outcome of the check."))])
     subject_knowledge = TextAreaField(
-        "Subject knowledge", validators=[Optional(), Length(max=10000)],
-        description="For a two-part record: what the learner showed they know about "
-                    "the subject of the work.")
+        lazy_gettext("Subject knowledge"), validators=[Optional(), Length(max=10000)],
+        description=lazy_gettext("For a two-part record: what the learner showed they know about "
+                                 "the subject of the work."))
     production = TextAreaField(
-        "How the learner produced the work", validators=[Optional(), Length(max=10000)],
-        description="For a two-part record: how they researched, planned, drafted "
-                    "and wrote it (drafts, notes, version history they showed).")
-    notes = TextAreaField("Notes", validators=[DataRequired("Enter notes on the check."),
-                                               Length(max=10000)])
+        lazy_gettext("How the learner produced the work"),
+        validators=[Optional(), Length(max=10000)],
+        description=lazy_gettext("For a two-part record: how they researched, planned, drafted "
+                                 "and wrote it (drafts, notes, version history they showed)."))
+    notes = TextAreaField(lazy_gettext("Notes"),
+                          validators=[DataRequired(lazy_gettext("Enter notes on the check.")),
+                                      Length(max=10000)])
 
 
 class CommentForm(FlaskForm):
     comment = TextAreaField(
-        "Your comment on this record",
-        validators=[DataRequired("Write your comment."),
-                    Length(max=5000, message="Your comment must be 5,000 characters or "
-                                             "fewer.")],
-        description="Anything you think is missing or wrong. Your comment is kept with the "
-                    "record and seen by the staff who decide.")
+        lazy_gettext("Your comment on this record"),
+        validators=[DataRequired(lazy_gettext("Write your comment.")),
+                    Length(max=5000, message=lazy_gettext("Your comment must be 5,000 characters "
+                                                          "or fewer."))],
+        description=lazy_gettext("Anything you think is missing or wrong. Your comment is kept "
+                                 "with the record and seen by the staff who decide."))

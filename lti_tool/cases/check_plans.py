@@ -17,6 +17,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from flask_babel import gettext, lazy_gettext
 
 from lti_tool.cases.access import PLAN_CHECK, check_may_act
 from lti_tool.cases.errors import IncidentConflict, IncidentError, LinkRefused
@@ -42,8 +43,8 @@ _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 # The two parts of the record of a check the policy data names (``two_part_checks``; the
 # ombudsman's point: not only what the learner knows, but how they produced the work).
-RECORD_PARTS = {"subject_knowledge": "Subject knowledge",
-                "production": "How the learner produced the work"}
+RECORD_PARTS = {"subject_knowledge": lazy_gettext("Subject knowledge"),
+                "production": lazy_gettext("How the learner produced the work")}
 
 # What each change tells the learner (the email's subject and first line).
 CHANGES = {
@@ -51,6 +52,13 @@ CHANGES = {
     EV_CHECK_RESCHEDULED: "moved",
     EV_CHECK_CANCELLED: "cancelled",
     "recorded": "recorded",
+}
+# The email's subject for each change.
+SUBJECTS = {
+    EV_CHECK_SCHEDULED: lazy_gettext("Your %(method)s about %(assignment)s: arranged"),
+    EV_CHECK_RESCHEDULED: lazy_gettext("Your %(method)s about %(assignment)s: moved"),
+    EV_CHECK_CANCELLED: lazy_gettext("Your %(method)s about %(assignment)s: cancelled"),
+    "recorded": lazy_gettext("Your %(method)s about %(assignment)s: recorded"),
 }
 
 
@@ -75,14 +83,15 @@ def clean_schedule(schedule: Schedule) -> Schedule:
     date in the past is allowed: a check already held can be planned, then recorded.)"""
     time = schedule.planned_time.strip()
     if time and not _TIME.match(time):
-        raise IncidentError("planned_time", "Enter the time as hours and minutes, for example "
-                            "14:30.")
+        raise IncidentError("planned_time", gettext("Enter the time as hours and minutes, for "
+                                                    "example 14:30."))
     location = " ".join(schedule.location.split())
     if len(location) > 500:
-        raise IncidentError("location", "The place or link must be 500 characters or fewer.")
+        raise IncidentError("location", gettext("The place or link must be 500 characters or "
+                                                "fewer."))
     for name, text in (("about", schedule.about), ("preparation", schedule.preparation)):
         if len(text) > 5000:
-            raise IncidentError(name, "This must be 5,000 characters or fewer.")
+            raise IncidentError(name, gettext("This must be 5,000 characters or fewer."))
     return Schedule(schedule.planned_for, time, location, schedule.about.strip(),
                     schedule.preparation.strip())
 
@@ -125,15 +134,16 @@ def _open_check(check: AuthenticityCheck, actor: Person, reason: str) -> tuple[I
     incident = db.session.get(Incident, check.incident_id)
     assert incident is not None
     check_may_act(actor, incident, PLAN_CHECK)
-    reason = _written("reason", reason, "Give the reason for the change: the learner is told.",
-                      "The reason must be 5,000 characters or fewer.")
+    reason = _written("reason", reason, gettext("Give the reason for the change: the learner is "
+                                                "told."),
+                      gettext("The reason must be 5,000 characters or fewer."))
     lock_incident(incident)
     db.session.refresh(check)
     if check.done:
-        raise IncidentConflict("check_recorded", "This check has already been recorded, so "
-                               "it can no longer be moved or cancelled.")
+        raise IncidentConflict("check_recorded", gettext("This check has already been recorded, so "
+                                                         "it can no longer be moved or cancelled."))
     if check.cancelled_at is not None:
-        raise IncidentConflict("check_cancelled", "This check has already been cancelled.")
+        raise IncidentConflict("check_cancelled", gettext("This check has already been cancelled."))
     return incident, reason
 
 
@@ -179,7 +189,8 @@ def tell_learner(incident: Incident, check: AuthenticityCheck, change: str,
         return
     assignment = assignment_name(incident.placement)
     word = CHANGES[change]
-    send_email(to, f"Your {check.method} about {assignment}: {word}", "check_changed",
+    send_email(to, SUBJECTS[change] % {"method": check.method, "assignment": assignment},
+               "check_changed",
                learner=incident.learner, assignment=assignment, course=incident.course,
                check=check, change=word, reason=reason)
 
@@ -197,14 +208,15 @@ def comment(check: AuthenticityCheck, learner: Person, text: str,
     incident = db.session.get(Incident, check.incident_id)
     assert incident is not None
     if incident.learner_id != learner.id:
-        raise LinkRefused("not_your_check", "This check is about someone else.", status=403)
-    text = _written("comment", text, "Write your comment.",
-                    "Your comment must be 5,000 characters or fewer.")
+        raise LinkRefused("not_your_check", gettext("This check is about someone "
+                                                    "else."), status=403)
+    text = _written("comment", text, gettext("Write your comment."),
+                    gettext("Your comment must be 5,000 characters or fewer."))
     lock_incident(incident)
     db.session.refresh(check)
     if not check.done:
-        raise IncidentConflict("check_not_recorded", "You can comment once the record of the "
-                               "check has been written.")
+        raise IncidentConflict("check_not_recorded", gettext("You can comment once the record of "
+                                                             "the check has been written."))
     at = at or utcnow()
     return append_event(incident, EV_CHECK_COMMENTED, learner, {
         "check_id": check.id, "method": check.method, "text": text}, at)
@@ -227,10 +239,10 @@ def comments(check: AuthenticityCheck) -> list[TimelineEntry]:
 def _when(data: dict[str, Any]) -> str:
     day = data.get("planned_for")
     if not day:
-        return "no date"
+        return gettext("no date")
     text = date.fromisoformat(str(day)).strftime("%d %B %Y").lstrip("0")
     if data.get("planned_time"):
-        text += f" at {data['planned_time']}"
+        text = gettext("%(date)s at %(time)s", date=text, time=data["planned_time"])
     if data.get("location"):
         text += f", {data['location']}"
     return text
@@ -238,17 +250,20 @@ def _when(data: dict[str, Any]) -> str:
 
 def describe_change(kind: str, data: dict[str, Any]) -> str | None:
     """A change to a check in plain English (None if ``kind`` is not one)."""
-    name = str(data.get("method", "Check")).capitalize()
+    name = str(data.get("method", gettext("Check"))).capitalize()
     if kind == EV_CHECK_SCHEDULED:
-        return f"{name} arranged for {_when(data)}; the learner was emailed."
+        return gettext("%(name)s arranged for %(when)s; the learner was emailed.", name=name,
+                       when=_when(data))
     if kind == EV_CHECK_RESCHEDULED:
-        return (f"{name} moved from {_when(data.get('from') or {})} to {_when(data)}: "
-                f"{data.get('reason', '')}")
+        return gettext("%(name)s moved from %(before)s to %(when)s: %(reason)s", name=name,
+                       before=_when(data.get("from") or {}), when=_when(data),
+                       reason=data.get("reason", ""))
     if kind == EV_CHECK_CANCELLED:
-        return f"{name} cancelled: {data.get('reason', '')}"
+        return gettext("%(name)s cancelled: %(reason)s", name=name,
+                       reason=data.get("reason", ""))
     if kind == EV_CHECK_COMMENTED:
-        return f"The learner commented on the record of the {data.get('method')}: " \
-               f"{data.get('text', '')}"
+        return gettext("The learner commented on the record of the %(method)s: %(text)s",
+                       method=data.get("method"), text=data.get("text", ""))
     return None
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from flask_babel import gettext, lazy_gettext
 
 from lti_tool.cases.access import PLAN_CHECK, RECORD_CHECK, check_may_act
 from lti_tool.cases.check_plans import (
@@ -28,9 +29,9 @@ from lti_tool.people.models import Person
 from lti_tool.policy.service import Policy
 
 CHECK_OUTCOMES = {
-    "supports": "Supports that the work is the learner's own",
-    "concerns": "Raises concerns about authenticity",
-    "inconclusive": "Inconclusive",
+    "supports": lazy_gettext("Supports that the work is the learner's own"),
+    "concerns": lazy_gettext("Raises concerns about authenticity"),
+    "inconclusive": lazy_gettext("Inconclusive"),
 }
 
 
@@ -58,7 +59,7 @@ def plan_check(incident: Incident, actor: Person, policy: Policy, *, method: str
     date: planning with a date never leaves an undated copy behind."""
     check_may_act(actor, incident, PLAN_CHECK)
     if method not in [str(m) for m in policy["authenticity_checks"]]:
-        raise IncidentError("method", "Choose one of the policy's authenticity checks.")
+        raise IncidentError("method", gettext("Choose one of the policy's authenticity checks."))
     if schedule is None and planned_for is not None:
         schedule = Schedule(planned_for)
     if schedule is not None:
@@ -98,28 +99,29 @@ def record_check(check: AuthenticityCheck, actor: Person, *, done_on: date,
     assert incident is not None
     check_may_act(actor, incident, RECORD_CHECK)
     if outcome not in CHECK_OUTCOMES:
-        raise IncidentError("outcome", "Choose the outcome of the check.")
+        raise IncidentError("outcome", gettext("Choose the outcome of the check."))
     if not conducted_by.strip():
-        raise IncidentError("conducted_by", "Enter who carried out the check.")
+        raise IncidentError("conducted_by", gettext("Enter who carried out the check."))
     if not notes.strip():
-        raise IncidentError("notes", "Enter notes on the check.")
+        raise IncidentError("notes", gettext("Enter notes on the check."))
     if two_part:
         if not subject_knowledge.strip():
-            raise IncidentError("subject_knowledge", "Record what the learner showed about "
-                                "their subject knowledge.")
+            raise IncidentError("subject_knowledge", gettext("Record what the learner showed about "
+                                                             "their subject knowledge."))
         if not production.strip():
-            raise IncidentError("production", "Record how the learner produced the work "
-                                "(their drafts, notes, sources and writing process).")
+            raise IncidentError("production", gettext("Record how the learner produced the work "
+                                                      "(their drafts, notes, sources and writing "
+                                                      "process)."))
     if done_on > utcnow().date():
-        raise IncidentError("done_on", "The date cannot be in the future.")
+        raise IncidentError("done_on", gettext("The date cannot be in the future."))
     lock_incident(incident)
     db.session.refresh(check)
     if check.done:
-        raise IncidentConflict("check_recorded", "This check's outcome has already been "
-                               "recorded. Add a note to correct it.")
+        raise IncidentConflict("check_recorded", gettext("This check's outcome has already been "
+                                                         "recorded. Add a note to correct it."))
     if check.cancelled_at is not None:
-        raise IncidentConflict("check_cancelled", "This check was cancelled. Plan a new one "
-                               "to record it.")
+        raise IncidentConflict("check_cancelled", gettext("This check was cancelled. Plan a new "
+                                                          "one to record it."))
     at = at or utcnow()
     check.done_on = done_on
     check.conducted_by = " ".join(conducted_by.split())[:200]

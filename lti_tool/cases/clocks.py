@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import gettext, lazy_gettext, ngettext
 from sqlalchemy.orm import selectinload
 
 from lti_tool.cases.models import (
@@ -36,11 +37,11 @@ from lti_tool.policy.calendar import add_working_days, working_days_between
 from lti_tool.policy.service import Policy
 
 STEP_LABELS = {
-    "learner_notified": "The learner told of the case",
-    "answer_due": "The learner's answer",
-    "decision": "The decision",
-    "report": "The report to the awarding body",
-    "appeal_decided": "The appeal's decision",
+    "learner_notified": lazy_gettext("The learner told of the case"),
+    "answer_due": lazy_gettext("The learner's answer"),
+    "decision": lazy_gettext("The decision"),
+    "report": lazy_gettext("The report to the awarding body"),
+    "appeal_decided": lazy_gettext("The appeal's decision"),
 }
 
 MET = "met"
@@ -48,8 +49,9 @@ LATE = "late"
 RUNNING = "running"
 OVERDUE = "overdue"
 NOT_NEEDED = "not_needed"
-STATE_LABELS = {MET: "On time", LATE: "Late", RUNNING: "In progress", OVERDUE: "Overdue",
-                NOT_NEEDED: "Not needed"}
+STATE_LABELS = {MET: lazy_gettext("On time"), LATE: lazy_gettext("Late"),
+                RUNNING: lazy_gettext("In progress"), OVERDUE: lazy_gettext("Overdue"),
+                NOT_NEEDED: lazy_gettext("Not needed")}
 
 
 @dataclass(frozen=True)
@@ -67,11 +69,11 @@ class Clock:
 
     @property
     def label(self) -> str:
-        return STEP_LABELS[self.step]
+        return str(STEP_LABELS[self.step])
 
     @property
     def state_label(self) -> str:
-        return STATE_LABELS[self.state]
+        return str(STATE_LABELS[self.state])
 
     @property
     def overdue(self) -> bool:
@@ -81,28 +83,37 @@ class Clock:
     def taken(self) -> str:
         """The time taken (or so far), in words."""
         if self.state == NOT_NEEDED:
-            return self.note or "Not needed"
+            return self.note or gettext("Not needed")
         days = working_days_between(self.started_at, self.done_at or self.now)
-        taken = f"{days} working day{'s' if days != 1 else ''}"
         if self.done_at is None:
-            taken += " so far"
-        return taken
+            return ngettext("%(num)s working day so far", "%(num)s working days so far", days)
+        return ngettext("%(num)s working day", "%(num)s working days", days)
 
     @property
     def summary(self) -> str:
         """The step against its target, in one sentence."""
-        target = f"target {self.target_days} working day{'s' if self.target_days != 1 else ''}"
+        target = ngettext("target %(num)s working day", "target %(num)s working days",
+                          self.target_days)
         if self.state == NOT_NEEDED:
-            return f"{self.taken} ({target})"
-        due = f"due {self.due_at:%d %B %Y %H:%M} UTC"
+            return gettext("%(taken)s (%(target)s)", taken=self.taken, target=target)
+        due = gettext("due %(date)s UTC", date=f"{self.due_at:%d %B %Y %H:%M}")
         if self.state == OVERDUE:
             late = working_days_between(self.due_at, self.now)
-            by = f" by {late} working day{'s' if late != 1 else ''}" if late else ""
-            return f"Overdue{by}: {due} ({target}); {self.taken}"
+            if late:
+                return ngettext("Overdue by %(num)s working day: %(due)s (%(target)s); "
+                                "%(taken)s",
+                                "Overdue by %(num)s working days: %(due)s (%(target)s); "
+                                "%(taken)s", late, due=due, target=target, taken=self.taken)
+            return gettext("Overdue: %(due)s (%(target)s); %(taken)s", due=due, target=target,
+                           taken=self.taken)
         if self.state == RUNNING:
-            return f"In progress: {due} ({target}); {self.taken}"
-        word = "On time" if self.state == MET else "Late"
-        return f"{word}: took {self.taken} ({target}; was {due})"
+            return gettext("In progress: %(due)s (%(target)s); %(taken)s", due=due,
+                           target=target, taken=self.taken)
+        if self.state == MET:
+            return gettext("On time: took %(taken)s (%(target)s; was %(due)s)",
+                           taken=self.taken, target=target, due=due)
+        return gettext("Late: took %(taken)s (%(target)s; was %(due)s)", taken=self.taken,
+                       target=target, due=due)
 
 
 def _clock(step: str, targets: dict[str, int], started: datetime, done: datetime | None,
@@ -180,7 +191,7 @@ def case_clocks(incident: Incident, policy: Policy, *, now: datetime | None = No
     answer = _clock("answer_due", targets, notified, incident.answered_at, now, due=deadline)
     if incident.answered_at is None and decided is not None:
         answer = _clock("answer_due", targets, notified, None, now, needed=False,
-                        note="Decided without the learner's answer", due=deadline)
+                        note=gettext("Decided without the learner's answer"), due=deadline)
     clocks.append(answer)
     decision_from = incident.answered_at or answer.due_at
     if decided is not None and decided < decision_from:

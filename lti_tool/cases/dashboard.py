@@ -8,18 +8,22 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from flask_babel import lazy_gettext
+
 from lti_tool.cases.ledger import LearnerSummary, summaries
 from lti_tool.cases.standing import placement_ledger_key
 from lti_tool.declarations.overview import OverviewRow, placement_overview
 from lti_tool.people.models import Course, Placement
 from lti_tool.policy.service import Policy
 
-SORTS = {"name": "Name", "declaration": "Declaration", "stage": "Stage",
-         "incidents": "Open incidents"}
-DECLARATION_FILTERS = {"all": "All", "declared": "Declared", "not-declared": "Not declared",
-                       "outdated": "Needs to declare again"}
-INCIDENT_FILTERS = {"all": "All", "open": "With an open incident",
-                    "staged": "At Stage 1 or above", "none": "No open incident and no stage"}
+SORTS = {"name": lazy_gettext("Name"), "declaration": lazy_gettext("Declaration"),
+         "stage": lazy_gettext("Stage"), "incidents": lazy_gettext("Open incidents")}
+DECLARATION_FILTERS = {"all": lazy_gettext("All"), "declared": lazy_gettext("Declared"),
+                       "not-declared": lazy_gettext("Not declared"),
+                       "outdated": lazy_gettext("Needs to declare again")}
+INCIDENT_FILTERS = {"all": lazy_gettext("All"), "open": lazy_gettext("With an open incident"),
+                    "staged": lazy_gettext("At Stage 1 or above"),
+                    "none": lazy_gettext("No open incident and no stage")}
 _DECLARATION_ORDER = {"none": 0, "outdated": 1, "current": 2}
 PAGE_SIZE = 50
 # Declaration states of learners who have not declared under the current policy.

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import gettext
 from sqlalchemy.exc import IntegrityError
 
 from lti_tool.cases.access import DECIDE, FOLLOW_UP_ACTION, WITHDRAW, check_may_act
@@ -73,7 +74,8 @@ def decide(incident: Incident, decider: Person, *, outcome: str, reasons: str,
     learner_standing = lock_learner(incident.learner_id, incident.platform_id)
     lock_incident(incident)
     if incident.state not in UNDECIDED_STATES:
-        raise IncidentConflict("already_decided", "This incident has already been decided.")
+        raise IncidentConflict("already_decided", gettext("This incident has already been "
+                                                          "decided."))
     check_finding(incident, finding, policy, at)
     data: dict[str, Any] = {
         "outcome": outcome, "reasons": finding.reasons,
@@ -155,31 +157,50 @@ def consequences(incident: Incident, finding: Finding, policy: Policy,
     stage = current.stage
     if finding.outcome == UPHELD:
         stage = current.next_stage
-        again = " again (repeated misuse)" if current.next_is_repeat else ""
-        lines.append(f"This will be {name}'s Stage {stage}{again} {current.scope_text}. The "
-                     f"policy says: \u201c{stage_meaning(ledger.policy, stage)}\u201d")
+        meaning = stage_meaning(ledger.policy, stage)
+        if current.next_is_repeat:
+            lines.append(gettext("This will be %(name)s's Stage %(stage)s again (repeated misuse) "
+                                 "%(scope)s. The policy says: \u201c%(meaning)s\u201d",
+                                 name=name, stage=stage, scope=current.scope_text,
+                                 meaning=meaning))
+        else:
+            lines.append(gettext("This will be %(name)s's Stage %(stage)s %(scope)s. The policy "
+                                 "says: \u201c%(meaning)s\u201d", name=name, stage=stage,
+                                 scope=current.scope_text, meaning=meaning))
     elif finding.outcome == POOR_PRACTICE:
-        lines.append(f"This closes the case as poor academic practice: an educational "
-                     f"outcome that does not count towards a stage ({name} stays at "
-                     f"{f'Stage {stage}' if stage else 'no stage'}).")
+        if stage:
+            lines.append(gettext("This closes the case as poor academic practice: an educational "
+                                 "outcome that does not count towards a stage (%(name)s stays "
+                                 "at Stage %(stage)s).", name=name, stage=stage))
+        else:
+            lines.append(gettext("This closes the case as poor academic practice: an educational "
+                                 "outcome that does not count towards a stage (%(name)s stays "
+                                 "at no stage).", name=name))
+    elif stage:
+        lines.append(gettext("This closes the case. It does not count towards a stage (%(name)s "
+                             "stays at Stage %(stage)s).", name=name, stage=stage))
     else:
-        lines.append(f"This closes the case. It does not count towards a stage ({name} stays "
-                     f"at {f'Stage {stage}' if stage else 'no stage'}).")
+        lines.append(gettext("This closes the case. It does not count towards a stage (%(name)s "
+                             "stays at no stage).", name=name))
     declarations = history(incident.learner_id, incident.placement_id)
     declared_policy = by_id(declarations[0].policy_version_id) if declarations else None
     if declarations and declared_policy is not None:
         since = at if finding.outcome == UPHELD else current.since
         note = (f". {stage_note(stage, since, current.last_stage)}" if stage and since
                 else "")
-        lines.append("Moodle's gradebook will show: \u201c"
-                     + declaration_comment(declarations[0], declared_policy) + note
-                     + "\u201d (the grade stays 1/1).")
+        lines.append(gettext("Moodle's gradebook will show: \u201c%(comment)s\u201d (the grade "
+                             "stays 1/1).", comment=declaration_comment(declarations[0],
+                                                                       declared_policy) + note))
     else:
-        lines.append("Moodle's gradebook shows nothing for this activity: the learner has "
-                     "not declared in it.")
-    lines.append(f"{name} will get the decision letter in the tool and by email" + (
-        f", and may appeal within {policy.case_process.appeal_days} days."
-        if finding.outcome != NOT_UPHELD else "."))
+        lines.append(gettext("Moodle's gradebook shows nothing for this activity: the learner "
+                             "has not declared in it."))
+    if finding.outcome != NOT_UPHELD:
+        lines.append(gettext("%(name)s will get the decision letter in the tool and by email, "
+                             "and may appeal within %(days)s days.", name=name,
+                             days=policy.case_process.appeal_days))
+    else:
+        lines.append(gettext("%(name)s will get the decision letter in the tool and by email.",
+                             name=name))
     return lines
 
 
@@ -192,12 +213,12 @@ def withdraw_decision(incident: Incident, actor: Person, reason: str,
     check_may_act(actor, incident, WITHDRAW)
     reason = reason.strip()
     if not reason:
-        raise IncidentError("reason", "Give the reason for withdrawing the decision.")
+        raise IncidentError("reason", gettext("Give the reason for withdrawing the decision."))
     at = at or utcnow()
     learner_standing = lock_learner(incident.learner_id, incident.platform_id)
     lock_incident(incident)
     if incident.state in UNDECIDED_STATES:
-        raise IncidentConflict("not_decided", "This incident has no decision to withdraw.")
+        raise IncidentConflict("not_decided", gettext("This incident has no decision to withdraw."))
     data: dict[str, Any] = {"reason": reason, "outcome": incident.outcome,
                             "stage": incident.stage}
     if incident.outcome == UPHELD:
@@ -209,8 +230,9 @@ def withdraw_decision(incident: Incident, actor: Person, reason: str,
                 StageLedgerEntry.ledger_key == entry.ledger_key,
                 StageLedgerEntry.revoked_at.is_(None)))
             if entry.ordinal != top:
-                raise IncidentError("reason", "A later upheld incident for this learner "
-                                    "builds on this stage: withdraw that decision first.")
+                raise IncidentError("reason", gettext("A later upheld incident for this learner "
+                                                      "builds on this stage: withdraw that "
+                                                      "decision first."))
             entry.revoked_at = at
             entry.revoked_by_id = actor.id
             db.session.flush()
@@ -246,14 +268,14 @@ def record_follow_up(incident: Incident, actor: Person, *, result: str, notes: s
     check_may_act(actor, incident, FOLLOW_UP_ACTION)
     lock_incident(incident)
     if incident.state != FOLLOW_UP or incident.stage is None:
-        raise IncidentConflict("no_follow_up", "This incident has no follow-up to record.")
+        raise IncidentConflict("no_follow_up", gettext("This incident has no follow-up to record."))
     results = follow_up_results(incident, policy)
     if result not in results:
-        raise IncidentError("result", "Choose the result.")
+        raise IncidentError("result", gettext("Choose the result."))
     if not notes.strip():
-        raise IncidentError("notes", "Enter notes on the result.")
+        raise IncidentError("notes", gettext("Enter notes on the result."))
     if done_on > utcnow().date():
-        raise IncidentError("done_on", "The date cannot be in the future.")
+        raise IncidentError("done_on", gettext("The date cannot be in the future."))
     at = at or utcnow()
     incident.state = CLOSED
     incident.closed_at = at

@@ -3,6 +3,8 @@ refused link, a conflict of interest."""
 
 from __future__ import annotations
 
+from flask_babel import gettext, lazy_gettext
+
 from lti_tool.lti.exceptions import ToolError
 
 
@@ -19,7 +21,7 @@ class IncidentConflict(ToolError):
     """The step is no longer possible (already decided, already answered...)."""
 
     status = 409
-    title = "This has changed since you opened the page"
+    title = lazy_gettext("This has changed since you opened the page")
 
 
 class StageChanged(IncidentConflict):
@@ -27,20 +29,21 @@ class StageChanged(IncidentConflict):
     saw is no longer the one this decision would give."""
 
     def __init__(self, stage: int) -> None:
-        super().__init__("stage_changed", f"Another marker has just recorded a decision for "
-                         f"this learner, so upholding this incident would now give Stage "
-                         f"{stage}. Reload the page, check, and decide again.")
+        super().__init__("stage_changed", gettext(
+            "Another marker has just recorded a decision for this learner, so upholding this "
+            "incident would now give Stage %(stage)s. Reload the page, check, and decide again.",
+            stage=stage))
         self.stage = stage
 
 
 class LinkRefused(ToolError):
     """An answer link that is unknown, used, expired or not this person's."""
 
-    title = "This link cannot be used"
+    title = lazy_gettext("This link cannot be used")
 
 
 class ConflictOfInterest(ToolError):
     """The person may not take this part in the case (see :func:`conflict_of_interest`)."""
 
     status = 403
-    title = "You cannot act on this case"
+    title = lazy_gettext("You cannot act on this case")

@@ -12,6 +12,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext, lazy_gettext
 from sqlalchemy.orm import selectinload
 
 from lti_tool.cases import storage
@@ -34,7 +35,7 @@ ALLOWED_FILES = {
     "pdf": ("application/pdf", "PDF"),
     "docx": ("application/vnd.openxmlformats-officedocument.wordprocessingml.document",
              "Word (.docx)"),
-    "txt": ("text/plain; charset=utf-8", "text"),
+    "txt": ("text/plain; charset=utf-8", lazy_gettext("text")),
     "png": ("image/png", "PNG"),
     "jpg": ("image/jpeg", "JPEG"),
     "jpeg": ("image/jpeg", "JPEG"),
@@ -69,15 +70,16 @@ def check_file(filename: str, content: bytes, field: str = "evidence_file") -> C
     name = " ".join(filename.replace("\\", "/").split("/")[-1].split())[:200]
     ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if ext not in ALLOWED_FILES:
-        raise IncidentError(field, "The file must be a PDF, Word (.docx), text, PNG or JPEG "
-                            "file.")
+        raise IncidentError(field, gettext("The file must be a PDF, Word (.docx), text, PNG or "
+                                           "JPEG file."))
     if not content:
-        raise IncidentError(field, "The file is empty.")
+        raise IncidentError(field, gettext("The file is empty."))
     if len(content) > limit:
-        raise IncidentError(field, f"The file must be {size_label(limit)} or smaller.")
+        raise IncidentError(field, gettext("The file must be %(size)s or smaller.",
+                                           size=size_label(limit)))
     if not _content_matches(ext, content):
-        raise IncidentError(field, f"The file's content is not {ALLOWED_FILES[ext][1]}: "
-                            "check you chose the right file.")
+        raise IncidentError(field, gettext("The file's content is not %(kind)s: check you chose "
+                                           "the right file.", kind=ALLOWED_FILES[ext][1]))
     return CheckedFile(name, ALLOWED_FILES[ext][0], hashlib.sha256(content).hexdigest(),
                        len(content))
 
@@ -117,11 +119,11 @@ def check_evidence(items: Sequence[EvidenceInput],
     for item in items:
         has_file = bool(item.filename or item.content)
         if not has_file and not item.label.strip() and not item.text.strip():
-            raise IncidentError(f"{field_prefix}_text", "Describe the evidence or attach a "
-                                "file.")
+            raise IncidentError(f"{field_prefix}_text", gettext("Describe the evidence or attach a "
+                                                                "file."))
         if len(item.text) > 20000:
-            raise IncidentError(f"{field_prefix}_text", "Evidence text must be 20,000 "
-                                "characters or fewer.")
+            raise IncidentError(f"{field_prefix}_text", gettext("Evidence text must be 20,000 "
+                                                                "characters or fewer."))
         check_withholding(item.withheld, item.withheld_reason, f"{field_prefix}_withheld")
         checked.append(check_file(item.filename or "", item.content or b"",
                                   f"{field_prefix}_file") if has_file else None)
@@ -131,8 +133,9 @@ def check_evidence(items: Sequence[EvidenceInput],
 def check_withholding(withheld: bool, reason: str, field: str) -> None:
     """Withholding a piece of evidence from the learner needs a reason."""
     if withheld and not reason.strip():
-        raise IncidentError(f"{field}_reason", "Give the reason for not showing this evidence "
-                            "to the learner (staff will see it).")
+        raise IncidentError(f"{field}_reason", gettext("Give the reason for not showing this "
+                                                       "evidence to the learner (staff will see "
+                                                       "it)."))
 
 
 def store_evidence(incident: Incident, item: EvidenceInput, checked: CheckedFile | None,
@@ -187,9 +190,10 @@ def learner_summary(item: EvidenceItem) -> str:
     """How a disclosed item is described to the learner: a detector report as its score
     and a summary (never a verdict), a file by its name."""
     if item.kind == EVIDENCE_DETECTION:
-        return (f"{item.label.split(' result')[0]} reported: {item.text}. This is one piece of "
-                "evidence that needs human judgement; it is not a verdict.")
+        return gettext("%(checker)s reported: %(result)s. This is one piece of evidence that "
+                       "needs human judgement; it is not a verdict.",
+                       checker=item.label.split(" result")[0], result=item.text)
     if item.kind == EVIDENCE_FILE:
-        return f"{item.label}: the file {item.filename}" + (f". {item.text}" if item.text
-                                                             else "")
+        return gettext("%(label)s: the file %(filename)s", label=item.label,
+                       filename=item.filename) + (f". {item.text}" if item.text else "")
     return f"{item.label}: {item.text}" if item.text else item.label

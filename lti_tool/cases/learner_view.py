@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flask_babel import gettext
+
 from lti_tool.cases.answers import answer_of, draft_of, learner_cases, learner_files
 from lti_tool.cases.appeals import appeal_of, grounds_of, may_appeal
 from lti_tool.cases.checks import checks_of
@@ -45,36 +47,41 @@ def _day(moment: datetime | None) -> str:
 def status_words(incident: Incident, appeal: Appeal | None) -> str:
     """The case's status for the learner."""
     if appeal is not None and appeal.state == APPEAL_PENDING:
-        return "Your appeal is being reviewed by someone new to your case"
+        return gettext("Your appeal is being reviewed by someone new to your case")
     if incident.state == AWAITING_ANSWER:
-        return "Waiting for your answer"
+        return gettext("Waiting for your answer")
     if incident.state == ANSWERED:
-        return "Your answer has been sent: your tutor is reviewing the case"
+        return gettext("Your answer has been sent: your tutor is reviewing the case")
     if incident.outcome == UPHELD:
-        return f"Upheld: Stage {incident.stage} of the policy"
+        return gettext("Upheld: Stage %(stage)s of the policy", stage=incident.stage)
     if incident.outcome == POOR_PRACTICE:
-        return "Poor academic practice (counts towards no stage)"
+        return gettext("Poor academic practice (counts towards no stage)")
     if incident.outcome == NOT_UPHELD:
-        return "Not upheld: no further action"
-    return "Open"
+        return gettext("Not upheld: no further action")
+    return gettext("Open")
 
 
 def next_step(incident: Incident, appeal: Appeal | None) -> str:
     """What happens next, or what the learner can do now."""
     if appeal is not None and appeal.state == APPEAL_PENDING:
-        return "You will get a letter with the outcome of your appeal."
+        return gettext("You will get a letter with the outcome of your appeal.")
     if incident.state == AWAITING_ANSWER:
-        due = f" by {_day(incident.answer_due_at)}" if incident.answer_due_at else ""
-        return (f"Answer the question{due}: say how this could have occurred. You can save a "
-                "draft and attach your own evidence.")
+        if incident.answer_due_at:
+            return gettext("Answer the question by %(date)s: say how this could have occurred. "
+                           "You can save a draft and attach your own evidence.",
+                           date=_day(incident.answer_due_at))
+        return gettext("Answer the question: say how this could have occurred. You can save a "
+                       "draft and attach your own evidence.")
     if incident.state == ANSWERED:
-        return "Your tutor will read your answer with the evidence and tell you the outcome."
+        return gettext("Your tutor will read your answer with the evidence and tell you the "
+                       "outcome.")
     if incident.state == FOLLOW_UP:
         action = outcome_label(case_policy(incident).rules, incident.stage_action)
-        return f"Next: {action.lower()}. Your tutor will contact you with the details."
+        return gettext("Next: %(action)s. Your tutor will contact you with the details.",
+                       action=action.lower())
     if may_appeal(incident):
-        return f"You can appeal until {_day(incident.appeal_until)}."
-    return "Nothing more is needed from you."
+        return gettext("You can appeal until %(date)s.", date=_day(incident.appeal_until))
+    return gettext("Nothing more is needed from you.")
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import gettext
 from sqlalchemy.exc import IntegrityError
 
 from lti_tool.cases.errors import IncidentConflict, IncidentError
@@ -44,7 +45,8 @@ def outcome_for(rules: Rules, stage: int, chosen: str | None) -> Outcome:
     found = rules.stage(stage).outcome(chosen)
     if found is None:
         choices = " or ".join(_a(o.label.lower()) for o in rules.stage(stage).outcomes)
-        raise IncidentError("stage_action", f"Choose {choices} for Stage {stage}.")
+        raise IncidentError("stage_action", gettext("Choose %(choices)s for Stage %(stage)s.",
+                                                    choices=choices, stage=stage))
     return found
 
 
@@ -67,12 +69,14 @@ def stage_consequence(rules: Rules, stage: int, qualification: str | None) -> st
     body = rules.awarding_body(qualification)
     parts = []
     if (body.reports_at(stage) if body is not None else stage >= rules.last_stage):
-        parts.append(f"it is reported to the awarding body ({_bodies(rules, qualification)})")
+        parts.append(gettext("it is reported to the awarding body (%(bodies)s)",
+                             bodies=_bodies(rules, qualification)))
     if step.removal_flag:
-        parts.append("the learner is flagged for possible removal from the course")
+        parts.append(gettext("the learner is flagged for possible removal from the course"))
     if step.disciplinary_flag:
-        parts.append("as misuse has been repeated, disciplinary proceedings may follow")
-    return f"Stage {stage} means {_joined(parts)}." if parts else ""
+        parts.append(gettext("as misuse has been repeated, disciplinary proceedings may follow"))
+    return gettext("Stage %(stage)s means %(parts)s.", stage=stage,
+                   parts=_joined(parts)) if parts else ""
 
 
 def decision_flags(rules: Rules, data: dict[str, object]) -> str:
@@ -80,16 +84,18 @@ def decision_flags(rules: Rules, data: dict[str, object]) -> str:
     outcome = rules.outcome(str(data.get("action") or ""))
     parts = []
     if outcome is not None and outcome.report:
-        parts.append("report to the awarding body "
-                     f"({_bodies(rules, str(data.get('awarding_body') or '') or None)})")
+        parts.append(gettext("report to the awarding body (%(bodies)s)", bodies=_bodies(
+            rules, str(data.get("awarding_body") or "") or None)))
     if data.get("removal_flag"):
-        parts.append("possible removal from the course")
+        parts.append(gettext("possible removal from the course"))
     if data.get("disciplinary_flag"):
-        parts.append("possible disciplinary proceedings (repeated misuse)")
+        parts.append(gettext("possible disciplinary proceedings (repeated misuse)"))
     if not parts:
         return ""
-    again = f"; Stage {data.get('stage')} again" if data.get("repeated") else ""
-    return "Flagged: " + ", ".join(parts) + again
+    if data.get("repeated"):
+        return gettext("Flagged: %(flags)s; Stage %(stage)s again", flags=", ".join(parts),
+                       stage=data.get("stage"))
+    return gettext("Flagged: %(flags)s", flags=", ".join(parts))
 
 
 def ledger_rules(key: str, incident: Incident) -> Rules:
@@ -125,7 +131,7 @@ def lock_learner(learner_id: int, platform_id: int) -> LearnerStanding:
                 db.session.add(LearnerStanding(person_id=learner_id, platform_id=platform_id))
         except IntegrityError:
             continue  # created by another transaction at the same moment: lock it
-    raise IncidentConflict("learner_lock", "The learner's record is busy. Try again.")
+    raise IncidentConflict("learner_lock", gettext("The learner's record is busy. Try again."))
 
 
 def ensure_standing(learner: Person) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext, lazy_gettext
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from lti_tool.cases.ledger import outcome_label, stage_meaning
@@ -97,18 +98,23 @@ def outcome_words(data: dict[str, Any], policy: Policy) -> str:
     outcome = data.get("outcome")
     if outcome == UPHELD:
         stage = int(data.get("stage") or 0)
-        again = " again (repeated misuse)" if data.get("repeated") else ""
         action = data.get("action_label") or outcome_label(policy.rules, data.get("action"))
-        scope = ("in your qualification" if data.get("ledger", "").count("/")
-                 else "across all your courses")
-        return (f"This is your Stage {stage}{again} under the Learner AI Usage Policy, {scope}. "
-                f"The policy says: \"{stage_meaning(policy, stage)}\" "
-                f"What happens now: {action}.")
+        scope = (gettext("in your qualification") if data.get("ledger", "").count("/")
+                 else gettext("across all your courses"))
+        if data.get("repeated"):
+            return gettext("This is your Stage %(stage)s again (repeated misuse) under the "
+                           "Learner AI Usage Policy, %(scope)s. The policy says: "
+                           "\"%(meaning)s\" What happens now: %(action)s.", stage=stage,
+                           scope=scope, meaning=stage_meaning(policy, stage), action=action)
+        return gettext("This is your Stage %(stage)s under the Learner AI Usage Policy, "
+                       "%(scope)s. The policy says: \"%(meaning)s\" What happens now: "
+                       "%(action)s.", stage=stage, scope=scope,
+                       meaning=stage_meaning(policy, stage), action=action)
     if outcome == POOR_PRACTICE:
-        return ("This is poor academic practice: an educational outcome. It does not count "
-                "towards any stage of the policy. Your tutor will advise you on how to use AI "
-                "within the policy in future work.")
-    return "No further action will be taken; it does not count towards any stage."
+        return gettext("This is poor academic practice: an educational outcome. It does not "
+                       "count towards any stage of the policy. Your tutor will advise you on "
+                       "how to use AI within the policy in future work.")
+    return gettext("No further action will be taken; it does not count towards any stage.")
 
 
 def decision_letter(incident: Incident, policy: Policy) -> Letter | None:
@@ -119,29 +125,33 @@ def decision_letter(incident: Incident, policy: Policy) -> Letter | None:
     data = latest_decision(incident)
     if data is None:
         return None
-    finding = {UPHELD: "upheld", NOT_UPHELD: "not upheld",
-               POOR_PRACTICE: "poor academic practice"}.get(data.get("outcome") or "", "")
+    finding = {UPHELD: gettext("upheld"), NOT_UPHELD: gettext("not upheld"),
+               POOR_PRACTICE: gettext("poor academic practice")}.get(data.get("outcome") or "",
+                                                                     "")
     sections = [
-        ("The decision", f"The concern about your work for {assignment_name(incident.placement)}"
-                         f" ({incident.course.display_name}) has been decided: {finding}."),
+        (gettext("The decision"), gettext(
+            "The concern about your work for %(assignment)s (%(course)s) has been decided: "
+            "%(finding)s.", assignment=assignment_name(incident.placement),
+            course=incident.course.display_name, finding=finding)),
     ]
     if data.get("relied_on"):
-        sections.append(("The evidence relied on", "; ".join(data["relied_on"]) + "."))
+        sections.append((gettext("The evidence relied on"), "; ".join(data["relied_on"]) + "."))
     if data.get("account_reasons"):
-        sections.append(("Your account", data["account_reasons"]))
+        sections.append((gettext("Your account"), data["account_reasons"]))
     if data.get("without_answer_reason"):
-        sections.append(("Decided without your answer", data["without_answer_reason"]))
-    sections.append(("Why this outcome", str(data.get("reasons") or "")))
-    sections.append(("What happens next", outcome_words(data, policy)))
+        sections.append((gettext("Decided without your answer"), data["without_answer_reason"]))
+    sections.append((gettext("Why this outcome"), str(data.get("reasons") or "")))
+    sections.append((gettext("What happens next"), outcome_words(data, policy)))
     if data.get("outcome") != NOT_UPHELD and data.get("appeal_until"):
         route = policy.case_process.next_route(
             effective_settings(incident.placement).qualification)
-        sections.append(("How to appeal", f"You can appeal until {_day(data['appeal_until'])}"
-                         " in the AI use activity (My AI-use cases), on these grounds: the "
-                         "procedure was not followed, new evidence, bias, or the outcome is out "
-                         f"of proportion. Someone new to your case will review it. {route}"))
-    return Letter("Decision on your AI-use case", incident.learner.display_name, data["at"],
-                  sections)
+        sections.append((gettext("How to appeal"), gettext(
+            "You can appeal until %(date)s in the AI use activity (My AI-use cases), on these "
+            "grounds: the procedure was not followed, new evidence, bias, or the outcome is out "
+            "of proportion. Someone new to your case will review it. %(route)s",
+            date=_day(data["appeal_until"]), route=route)))
+    return Letter(gettext("Decision on your AI-use case"), incident.learner.display_name,
+                  data["at"], sections)
 
 
 def appeal_letter(appeal: Appeal, policy: Policy) -> Letter:
@@ -153,22 +163,28 @@ def appeal_letter(appeal: Appeal, policy: Policy) -> Letter:
     route = policy.case_process.next_route(
         effective_settings(incident.placement).qualification)
     if appeal.state == APPEAL_UPHELD:
-        result = ("Your appeal has been upheld. The earlier decision is withdrawn"
-                  + (f" and replaced: {FINDING_WORDS.get(appeal.result_finding or '', '')}."
-                     if appeal.result_finding else "; the case will be decided again by "
-                     "someone new to it.")
-                  + " Your stage across all your courses has been worked out again.")
+        if appeal.result_finding:
+            result = gettext("Your appeal has been upheld. The earlier decision is withdrawn "
+                             "and replaced: %(finding)s. Your stage across all your courses "
+                             "has been worked out again.",
+                             finding=FINDING_WORDS.get(appeal.result_finding, ""))
+        else:
+            result = gettext("Your appeal has been upheld. The earlier decision is withdrawn; "
+                             "the case will be decided again by someone new to it. Your stage "
+                             "across all your courses has been worked out again.")
     else:
-        result = "Your appeal has been dismissed: the decision stands."
+        result = gettext("Your appeal has been dismissed: the decision stands.")
     assert appeal.reviewed_at is not None
-    return Letter("The outcome of your appeal", incident.learner.display_name,
+    return Letter(gettext("The outcome of your appeal"), incident.learner.display_name,
                   appeal.reviewed_at,
-                  [("The outcome", result), ("The reviewer's reasons", appeal.reasons),
-                   ("If you are still not satisfied", route)])
+                  [(gettext("The outcome"), result),
+                   (gettext("The reviewer's reasons"), appeal.reasons),
+                   (gettext("If you are still not satisfied"), route)])
 
 
-FINDING_WORDS = {NOT_UPHELD: "not upheld",
-                 POOR_PRACTICE: "poor academic practice (it does not count towards a stage)"}
+FINDING_WORDS = {NOT_UPHELD: lazy_gettext("not upheld"),
+                 POOR_PRACTICE: lazy_gettext(
+                     "poor academic practice (it does not count towards a stage)")}
 
 
 def letter_pdf(letter: Letter) -> bytes:
@@ -189,7 +205,8 @@ def letter_pdf(letter: Letter) -> bytes:
         return Paragraph(escape(text).replace("\n", "<br/>"), styles[style])
 
     story: list[Any] = [para(letter.title, "Title"),
-                        para(f"To {letter.learner}, {_day(letter.dated)}"), Spacer(1, 4 * mm)]
+                        para(gettext("To %(learner)s, %(date)s", learner=letter.learner,
+                                     date=_day(letter.dated))), Spacer(1, 4 * mm)]
     for heading, text in letter.sections:
         story += [para(heading, "Heading3"), para(text)]
     doc.build(story)
@@ -205,7 +222,8 @@ def tell_learner_decision(incident: Incident, policy: Policy, data: dict[str, An
     assignment = assignment_name(incident.placement)
     stage = data.get("stage")
     outcome = policy.rules.outcome(data.get("action") or "")
-    send_email(to, f"The outcome of the question about your work for {assignment}",
+    send_email(to, gettext("The outcome of the question about your work for %(assignment)s",
+                           assignment=assignment),
                "incident_decision", learner=incident.learner, assignment=assignment,
                course=incident.course, upheld=data["outcome"] == UPHELD, stage=stage,
                action=data.get("action"), action_label=outcome.label if outcome else "",
@@ -220,8 +238,9 @@ def tell_learner_appeal(appeal: Appeal, policy: Policy) -> None:
 
     to = learner_email(appeal.incident)
     if to:
-        send_email(to, f"The outcome of your appeal about "
-                   f"{assignment_name(appeal.incident.placement)}", "appeal_outcome",
+        send_email(to, gettext("The outcome of your appeal about %(assignment)s",
+                               assignment=assignment_name(appeal.incident.placement)),
+                   "appeal_outcome",
                    learner=appeal.incident.learner, letter=appeal_letter(appeal, policy),
                    cases_url=cases_url(appeal.incident.learner))
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext
 
 from lti_tool.cases.access import checkers, learner_in_course
 from lti_tool.cases.answers import answer_url, new_link
@@ -70,13 +71,15 @@ class Concern:
         """The evidence the learner will be shown, as they will read it."""
         shown = []
         if self.source == SOURCE_CHECKER and not self.detection_withheld:
-            shown.append(f"{self.checker} reported: {self.checker_result}. This is one piece "
-                         "of evidence that needs human judgement; it is not a verdict.")
+            shown.append(gettext("%(checker)s reported: %(result)s. This is one piece of "
+                                 "evidence that needs human judgement; it is not a verdict.",
+                                 checker=self.checker, result=self.checker_result))
         for item, checked in zip(self.evidence, self.files, strict=True):
             if not item.withheld:
                 label = " ".join(item.label.split()) or (checked.filename if checked
-                                                         else "Further evidence")
-                detail = f"the file {checked.filename}" if checked else item.text.strip()
+                                                         else gettext("Further evidence"))
+                detail = (gettext("the file %(filename)s", filename=checked.filename) if checked
+                          else item.text.strip())
                 shown.append(f"{label}: {detail}" if detail else label)
         return shown
 
@@ -91,28 +94,28 @@ def check_concern(*, placement: Placement, learner: Person, raised_by: Person, s
     course = db.session.get(Course, placement.course_id)
     assert course is not None
     if learner.platform_id != course.platform_id or not learner_in_course(learner, course):
-        raise IncidentError("source", "This learner is not a member of this course.")
+        raise IncidentError("source", gettext("This learner is not a member of this course."))
     if learner.id == raised_by.id:
-        raise IncidentError("source", "You cannot raise an incident about yourself.")
+        raise IncidentError("source", gettext("You cannot raise an incident about yourself."))
     observations = observations.strip()
     checker_result = " ".join(checker_result.split())
     if source == SOURCE_CHECKER:
         if checker not in checkers():
-            raise IncidentError("source", "Choose one of the AI-checking systems authorised "
-                                "by IT, or your own observation.")
+            raise IncidentError("source", gettext("Choose one of the AI-checking systems "
+                                                  "authorised by IT, or your own observation."))
         if not checker_result:
-            raise IncidentError("checker_result", "Enter the system's score or report "
-                                "reference.")
+            raise IncidentError("checker_result", gettext("Enter the system's score or report "
+                                                          "reference."))
         check_withholding(detection_withheld, detection_withheld_reason, "detection_withheld")
     elif source == SOURCE_OBSERVATION:
         checker, checker_result, detection_withheld = None, "", False
     else:
-        raise IncidentError("source", "Choose where the concern came from.")
+        raise IncidentError("source", gettext("Choose where the concern came from."))
     if not observations:
-        raise IncidentError("observations", "Describe what you observed in the work.")
+        raise IncidentError("observations", gettext("Describe what you observed in the work."))
     methods = [str(m) for m in policy["authenticity_checks"]]
     if any(m not in methods for m in planned_checks):
-        raise IncidentError("planned_checks", "Choose checks from the policy's list.")
+        raise IncidentError("planned_checks", gettext("Choose checks from the policy's list."))
     files = check_evidence(evidence)
     return Concern(placement, course, learner, raised_by, source, checker, checker_result,
                    observations, evidence, files, planned_checks, detection_withheld,
@@ -206,7 +209,7 @@ def preview_question(concern: Concern, policy: Policy, at: datetime | None = Non
 
     at = at or utcnow()
     return render_template(
-        "email/incident_question.txt", link="(a single-use link to answer)",
+        "email/incident_question.txt", link=gettext("(a single-use link to answer)"),
         expires_at=at + timedelta(hours=float(
             current_app.config["INCIDENT_ANSWER_LINK_HOURS"])), reminder=False,
         **question_context(learner=concern.learner, placement=concern.placement,
@@ -229,8 +232,10 @@ def ask_learner(incident: Incident, policy: Policy, at: datetime, *, reminder: b
             observations=incident.observations,
             disclosed=[learner_summary(e) for e in evidence_of(incident, disclosed_only=True)],
             policy=policy)
-        subject = (("Reminder: " if reminder else "") +
-                   f"A question about your work for {context['assignment']}")
+        subject = (gettext("Reminder: A question about your work for %(assignment)s",
+                           assignment=context["assignment"]) if reminder else
+                   gettext("A question about your work for %(assignment)s",
+                           assignment=context["assignment"]))
         send_email(to, subject, "incident_question", link=answer_url(token),
                    expires_at=link.expires_at, reminder=reminder, **context)
         emailed = True

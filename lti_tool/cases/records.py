@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import gettext
 from sqlalchemy.orm import selectinload
 
 from lti_tool.cases.access import NOTE, check_may_act
@@ -71,16 +72,16 @@ def timeline(incident: Incident) -> list[TimelineEntry]:
 def state_label(incident: Incident) -> str:
     """The incident's state for staff."""
     if incident.state == AWAITING_ANSWER:
-        return "Waiting for the learner's answer"
+        return gettext("Waiting for the learner's answer")
     if incident.state == ANSWERED:
-        return "Answered: decision needed"
+        return gettext("Answered: decision needed")
     if incident.state == FOLLOW_UP:
-        return f"Upheld at Stage {incident.stage}: follow-up to record"
+        return gettext("Upheld at Stage %(stage)s: follow-up to record", stage=incident.stage)
     if incident.outcome == UPHELD:
-        return f"Upheld at Stage {incident.stage}"
+        return gettext("Upheld at Stage %(stage)s", stage=incident.stage)
     if incident.outcome == POOR_PRACTICE:
-        return "Poor academic practice (counts towards no stage)"
-    return "Not upheld"
+        return gettext("Poor academic practice (counts towards no stage)")
+    return gettext("Not upheld")
 
 
 def describe(entry: TimelineEntry, rules: Rules | None = None) -> str:
@@ -97,62 +98,83 @@ def describe(entry: TimelineEntry, rules: Rules | None = None) -> str:
     if told is not None:
         return told
     if kind == EV_RAISED:
-        source = (f"AI-checking system: {d.get('checker')}" if d.get("source") == SOURCE_CHECKER
-                  else "marker's own observation")
-        return f"Incident raised ({source})."
+        if d.get("source") == SOURCE_CHECKER:
+            return gettext("Incident raised (AI-checking system: %(checker)s).",
+                           checker=d.get("checker"))
+        return gettext("Incident raised (marker's own observation).")
     if kind == EV_EVIDENCE_ADDED:
-        name = f" ({d['filename']})" if d.get("filename") else ""
-        return f"Evidence added: {d.get('label', '')}{name}."
+        if d.get("filename"):
+            return gettext("Evidence added: %(label)s (%(filename)s).", label=d.get("label", ""),
+                           filename=d["filename"])
+        return gettext("Evidence added: %(label)s.", label=d.get("label", ""))
     if kind == EV_CHECK_PLANNED:
-        when = f" for {d['planned_for']}" if d.get("planned_for") else ""
-        return f"{str(d.get('method', 'Check')).capitalize()} planned{when}."
+        method = str(d.get("method", gettext("Check"))).capitalize()
+        if d.get("planned_for"):
+            return gettext("%(method)s planned for %(date)s.", method=method,
+                           date=d["planned_for"])
+        return gettext("%(method)s planned.", method=method)
     if kind == EV_CHECK_RECORDED:
         outcome = CHECK_OUTCOMES.get(d.get("outcome") or "", d.get("outcome") or "")
-        return (f"{str(d.get('method', 'Check')).capitalize()} done on {d.get('done_on')} by "
-                f"{d.get('conducted_by')}: {outcome}.")
+        return gettext("%(method)s done on %(date)s by %(who)s: %(outcome)s.",
+                       method=str(d.get("method", gettext("Check"))).capitalize(),
+                       date=d.get("done_on"), who=d.get("conducted_by"), outcome=outcome)
     if kind == EV_LEARNER_ASKED:
-        until = (f" (link valid until {str(d['link_expires_at'])[:10]})"
-                 if d.get("link_expires_at") else "")
-        return (f"Learner emailed and asked how this could have occurred{until}."
-                if d.get("emailed")
-                else "Learner asked in the tool (Moodle has no usable email address for them).")
+        if not d.get("emailed"):
+            return gettext("Learner asked in the tool (Moodle has no usable email address for "
+                           "them).")
+        if d.get("link_expires_at"):
+            return gettext("Learner emailed and asked how this could have occurred (link valid "
+                           "until %(date)s).", date=str(d["link_expires_at"])[:10])
+        return gettext("Learner emailed and asked how this could have occurred.")
     if kind == EV_REMINDER_SENT:
-        return ("Reminder emailed to the learner." if d.get("emailed")
-                else "Reminder due (no email address).")
+        return (gettext("Reminder emailed to the learner.") if d.get("emailed")
+                else gettext("Reminder due (no email address)."))
     if kind == EV_ANSWERED:
-        return "Learner answered " + ("through the emailed link." if d.get("via") == "link"
-                                      else "in Moodle.")
+        return (gettext("Learner answered through the emailed link.") if d.get("via") == "link"
+                else gettext("Learner answered in Moodle."))
     if kind == EV_DECIDED:
         if d.get("outcome") == UPHELD:
             action = d.get("action_label") or outcome_label(rules, d.get("action"))
-            return f"Decision: upheld, Stage {d.get('stage')} ({action})."
-        appeal = " (replacing the decision, on appeal)" if d.get("replaces_on_appeal") else ""
+            return gettext("Decision: upheld, Stage %(stage)s (%(action)s).",
+                           stage=d.get("stage"), action=action)
+        on_appeal = bool(d.get("replaces_on_appeal"))
         if d.get("outcome") == POOR_PRACTICE:
-            return f"Decision: poor academic practice{appeal}."
-        return f"Decision: not upheld{appeal}."
+            return (gettext("Decision: poor academic practice (replacing the decision, on "
+                            "appeal).") if on_appeal
+                    else gettext("Decision: poor academic practice."))
+        return (gettext("Decision: not upheld (replacing the decision, on appeal).")
+                if on_appeal else gettext("Decision: not upheld."))
     if kind == EV_DECLINED_TO_ANSWER:
-        return "The learner said they will not answer."
+        return gettext("The learner said they will not answer.")
     if kind == EV_ANSWER_FILE_ADDED:
-        return (f"The learner attached {d.get('filename')} to their "
-                f"{'appeal' if d.get('purpose') == 'appeal' else 'answer'}.")
+        if d.get("purpose") == "appeal":
+            return gettext("The learner attached %(filename)s to their appeal.",
+                           filename=d.get("filename"))
+        return gettext("The learner attached %(filename)s to their answer.",
+                       filename=d.get("filename"))
     if kind == EV_APPEALED:
-        return "The learner appealed the decision."
+        return gettext("The learner appealed the decision.")
     if kind == EV_APPEAL_DECIDED:
-        return f"Appeal {'upheld' if d.get('result') == 'upheld' else 'dismissed'}: " \
-               f"{d.get('reasons', '')}"
+        if d.get("result") == "upheld":
+            return gettext("Appeal upheld: %(reasons)s", reasons=d.get("reasons", ""))
+        return gettext("Appeal dismissed: %(reasons)s", reasons=d.get("reasons", ""))
     if kind == EV_STAGE_RECOMPUTED:
-        return (f"Stage worked out again after case {d.get('because_of')} stopped counting: "
-                f"Stage {d.get('from_stage')} is now Stage {d.get('to_stage')}.")
+        return gettext("Stage worked out again after case %(case)s stopped counting: Stage "
+                       "%(before)s is now Stage %(after)s.", case=d.get("because_of"),
+                       before=d.get("from_stage"), after=d.get("to_stage"))
     if kind == EV_DECISION_WITHDRAWN:
-        return f"Decision withdrawn: {d.get('reason', '')}"
+        return gettext("Decision withdrawn: %(reason)s", reason=d.get("reason", ""))
     if kind == EV_FOLLOW_UP_RECORDED:
         outcome = rules.outcome(str(d.get("action") or ""))
         results = {r.key: r.label for r in outcome.follow_up} if outcome else {}
         label = d.get("result_label") or results.get(d.get("result") or "", d.get("result"))
-        return f"Follow-up recorded ({d.get('done_on')}): {label}. {d.get('notes', '')}"
+        return gettext("Follow-up recorded (%(date)s): %(result)s. %(notes)s",
+                       date=d.get("done_on"), result=label, notes=d.get("notes", ""))
     if kind == EV_NOTE_ADDED:
-        label = f"Correction to step {d['corrects']}" if d.get("corrects") else "Note"
-        return f"{label}: {d.get('text', '')}"
+        if d.get("corrects"):
+            return gettext("Correction to step %(step)s: %(text)s", step=d["corrects"],
+                           text=d.get("text", ""))
+        return gettext("Note: %(text)s", text=d.get("text", ""))
     return kind.replace("_", " ").capitalize()
 
 
@@ -163,8 +185,8 @@ def add_note(incident: Incident, actor: Person, text: str, *, corrects: int | No
     check_may_act(actor, incident, NOTE)
     text = text.strip()
     if not text:
-        raise IncidentError("text", "Enter the note.")
+        raise IncidentError("text", gettext("Enter the note."))
     lock_incident(incident)
     if corrects is not None and not 1 <= corrects <= incident.last_seq:
-        raise IncidentError("corrects", "Choose a step of this incident.")
+        raise IncidentError("corrects", gettext("Choose a step of this incident."))
     return append_event(incident, EV_NOTE_ADDED, actor, {"text": text, "corrects": corrects}, at)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import sqlalchemy as sa
+from flask_babel import gettext
 from sqlalchemy.orm import selectinload
 
 from lti_tool.cases.clocks import (
@@ -51,12 +52,13 @@ def _email_reporters(incident: Incident, *, requested_by: Person | None,
     for person in reporters(incident.platform_id):
         if person.id == incident.learner_id or not person.email:
             continue
-        subject = (f"Suspected malpractice to report to the awarding body: "
-                   f"{incident.learner.display_name}" if on_suspicion else
-                   f"Report to the awarding body needed: {incident.learner.display_name}"
+        name = incident.learner.display_name
+        subject = (gettext("Suspected malpractice to report to the awarding body: %(name)s",
+                           name=name) if on_suspicion else
+                   gettext("Report to the awarding body needed: %(name)s", name=name)
                    if requested_by is None else
-                   f"{requested_by.display_name} asks you to send a report to the awarding "
-                   f"body: {incident.learner.display_name}")
+                   gettext("%(requester)s asks you to send a report to the awarding body: "
+                           "%(name)s", requester=requested_by.display_name, name=name))
         if send_email(person.email, subject, "report_needed", platform_id=incident.platform_id,
                       reporter=person, learner=incident.learner, incident=incident,
                       assignment=assignment, course=incident.course,
@@ -100,11 +102,11 @@ def record_suspicion_reported(incident: Incident, actor: Person, *, notes: str,
         IncidentEvent.incident_id == incident.id,
         IncidentEvent.kind.in_((EV_SUSPICION_TO_REPORT, EV_SUSPICION_REPORTED)))))
     if EV_SUSPICION_TO_REPORT not in kinds or EV_SUSPICION_REPORTED in kinds:
-        raise IncidentConflict("no_report_due", "This case has no report to record.")
+        raise IncidentConflict("no_report_due", gettext("This case has no report to record."))
     if not notes.strip():
-        raise IncidentError("notes", "Enter how and to whom it was reported.")
+        raise IncidentError("notes", gettext("Enter how and to whom it was reported."))
     if done_on > utcnow().date():
-        raise IncidentError("done_on", "The date cannot be in the future.")
+        raise IncidentError("done_on", gettext("The date cannot be in the future."))
     append_event(incident, EV_SUSPICION_REPORTED, actor,
                  {"notes": notes.strip(), "done_on": done_on.isoformat()}, at or utcnow())
 
@@ -205,14 +207,16 @@ def describe_event(kind: str, data: dict[str, object]) -> str | None:
     """A reporting step in plain English (None if ``kind`` is not one)."""
     emailed = data.get("emailed", 0)
     if kind == EV_REPORTERS_TOLD:
-        return (f"The case must be reported to the awarding body: the reporting team (ALS "
-                f"and quality lead) was emailed ({emailed} people).")
+        return gettext("The case must be reported to the awarding body: the reporting team "
+                       "(ALS and quality lead) was emailed (%(count)s people).", count=emailed)
     if kind == EV_SUSPICION_TO_REPORT:
-        return (f"The awarding body must be told of the suspicion now: the reporting team "
-                f"(ALS and quality lead) was emailed ({emailed} people).")
+        return gettext("The awarding body must be told of the suspicion now: the reporting "
+                       "team (ALS and quality lead) was emailed (%(count)s people).",
+                       count=emailed)
     if kind == EV_SUSPICION_REPORTED:
-        return (f"Suspicion reported to the awarding body on {data.get('done_on')}: "
-                f"{data.get('notes', '')}")
+        return gettext("Suspicion reported to the awarding body on %(date)s: %(notes)s",
+                       date=data.get("done_on"), notes=data.get("notes", ""))
     if kind == EV_REPORT_REQUESTED:
-        return f"Asked the reporting team to send the report ({emailed} people emailed)."
+        return gettext("Asked the reporting team to send the report (%(count)s people "
+                       "emailed).", count=emailed)
     return None

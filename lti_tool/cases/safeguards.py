@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import gettext, lazy_gettext
 
 from lti_tool.cases.answers import answer_of
 from lti_tool.cases.checks import CHECK_OUTCOMES, checks_of
@@ -32,9 +33,9 @@ from lti_tool.extensions import db
 from lti_tool.policy.service import Policy
 
 FINDING_LABELS = {
-    UPHELD: "Upheld",
-    NOT_UPHELD: "Not upheld",
-    POOR_PRACTICE: "Poor academic practice",
+    UPHELD: lazy_gettext("Upheld"),
+    NOT_UPHELD: lazy_gettext("Not upheld"),
+    POOR_PRACTICE: lazy_gettext("Poor academic practice"),
 }
 ANSWER_SOURCE = "answer"
 
@@ -67,11 +68,13 @@ def sources(incident: Incident) -> list[Source]:
     found = [Source(f"evidence:{e.id}", e.label if e.kind != EVIDENCE_DETECTION else
                     f"{e.label}: {e.text}", e.kind != EVIDENCE_DETECTION)
              for e in evidence_of(incident)]
-    found += [Source(f"check:{c.id}", f"{c.method.capitalize()} on "
-                     f"{c.done_on.strftime('%d %B %Y')}: {CHECK_OUTCOMES.get(c.outcome or '')}",
-                     True) for c in checks_of(incident) if c.done and c.done_on]
+    found += [Source(f"check:{c.id}", gettext(
+        "%(method)s on %(date)s: %(outcome)s", method=c.method.capitalize(),
+        date=c.done_on.strftime("%d %B %Y"), outcome=CHECK_OUTCOMES.get(c.outcome or "")),
+        True) for c in checks_of(incident) if c.done and c.done_on]
     if answer_of(incident) is not None:
-        found.append(Source(ANSWER_SOURCE, "The learner's own account (their answer)", True))
+        found.append(Source(ANSWER_SOURCE, gettext("The learner's own account (their "
+                                                   "answer)"), True))
     return found
 
 
@@ -118,9 +121,13 @@ def decision_context(incident: Incident) -> DecisionContext:
     reasons = dict(db.session.execute(sa.select(AiToolRequest.id, AiToolRequest.reason).where(
         AiToolRequest.id.in_([a.request_id for a in held]))).all()) if held else {}
     authorisations = [
-        (f"Has a reasonable adjustment covering {a.tool_name}" if reasons.get(a.request_id)
-         == ACCESSIBILITY else f"Has an authorisation covering {a.tool_name}")
-        + f" ({a.applies_to}, until {a.expires_on.strftime('%d %B %Y')})" for a in held]
+        (gettext("Has a reasonable adjustment covering %(tool)s (%(applies_to)s, until "
+                 "%(date)s)", tool=a.tool_name, applies_to=a.applies_to,
+                 date=a.expires_on.strftime("%d %B %Y"))
+         if reasons.get(a.request_id) == ACCESSIBILITY else
+         gettext("Has an authorisation covering %(tool)s (%(applies_to)s, until %(date)s)",
+                 tool=a.tool_name, applies_to=a.applies_to,
+                 date=a.expires_on.strftime("%d %B %Y"))) for a in held]
     declarations = []
     declared_use = False
     for declaration in history(incident.learner_id, incident.placement_id):
@@ -130,18 +137,19 @@ def decision_context(incident: Incident) -> DecisionContext:
             declared_use = True
             uses = "; ".join(u.plain for u in policy.permitted(
                 json.loads(declaration.permitted_uses)))
-            tools = ", ".join(json.loads(declaration.ai_tools)) or "no tool named"
-            declarations.append(f"Declared on {when}: uses AI to {uses} ({tools})")
+            tools = ", ".join(json.loads(declaration.ai_tools)) or gettext("no tool named")
+            declarations.append(gettext("Declared on %(date)s: uses AI to %(uses)s (%(tools)s)",
+                                        date=when, uses=uses, tools=tools))
         else:
-            declarations.append(f"Declared on {when}: no AI use")
+            declarations.append(gettext("Declared on %(date)s: no AI use", date=when))
     warnings = []
     if authorisations:
-        warnings.append("The learner holds an authorisation or adjustment covering AI use "
-                        "for this assignment: check that the use in question is not the one "
-                        "it allows.")
+        warnings.append(gettext("The learner holds an authorisation or adjustment covering AI use "
+                                "for this assignment: check that the use in question is not the "
+                                "one it allows."))
     if declared_use:
-        warnings.append("The learner declared AI use for this assignment: check whether the "
-                        "use in question is the one they declared.")
+        warnings.append(gettext("The learner declared AI use for this assignment: check whether "
+                                "the use in question is the one they declared."))
     return DecisionContext(authorisations, declarations, warnings)
 
 
@@ -150,37 +158,42 @@ def check_finding(incident: Incident, finding: Finding, policy: Policy,
     """Every rule a decision must meet, writing nothing; raises :class:`IncidentError`
     naming the form field. The caller re-checks under the lock."""
     if finding.outcome not in FINDINGS:
-        raise IncidentError("outcome", "Choose the finding.")
+        raise IncidentError("outcome", gettext("Choose the finding."))
     if not finding.reasons.strip():
-        raise IncidentError("reasons", "Give the reasons for your decision.")
+        raise IncidentError("reasons", gettext("Give the reasons for your decision."))
     if finding.outcome == POOR_PRACTICE and not poor_practice_allowed(incident, policy):
-        raise IncidentError("outcome", "Poor academic practice is not available for this "
-                            "case under the policy (it is for a learner's first case).")
+        raise IncidentError("outcome", gettext("Poor academic practice is not available for this "
+                                               "case under the policy (it is for a learner's first "
+                                               "case)."))
     if incident.state == AWAITING_ANSWER:
         if not may_decide_without_answer(incident, now):
-            due = (incident.answer_due_at.strftime("%d %B %Y") if incident.answer_due_at
-                   else "the deadline")
-            raise IncidentError("without_answer", f"The learner has not answered yet. You can "
-                                f"decide without their answer only after {due}, or once "
-                                "they have said they will not answer.")
+            if incident.answer_due_at:
+                raise IncidentError("without_answer", gettext(
+                    "The learner has not answered yet. You can decide without their answer "
+                    "only after %(date)s, or once they have said they will not answer.",
+                    date=incident.answer_due_at.strftime("%d %B %Y")))
+            raise IncidentError("without_answer", gettext(
+                "The learner has not answered yet. You can decide without their answer only "
+                "after the deadline, or once they have said they will not answer."))
         if not finding.without_answer_reason.strip():
-            raise IncidentError("without_answer_reason", "Give the reason for deciding "
-                                "without the learner's answer.")
+            raise IncidentError("without_answer_reason", gettext("Give the reason for deciding "
+                                                                 "without the learner's answer."))
     if finding.outcome == NOT_UPHELD:
         return
     available = {s.key: s for s in sources(incident)}
     relied = [available[k] for k in finding.relied_on if k in available]
     if finding.outcome == UPHELD:
         if not relied:
-            raise IncidentError("relied_on", "Choose the evidence you relied on.")
+            raise IncidentError("relied_on", gettext("Choose the evidence you relied on."))
         if not finding.account_reasons.strip():
-            raise IncidentError("account_reasons", "Say why the learner's account was or was "
-                                "not accepted.")
+            raise IncidentError("account_reasons", gettext("Say why the learner's account was or "
+                                                           "was not accepted."))
         if not any(s.independent for s in relied):
-            raise IncidentError("relied_on", "An AI-checker result alone cannot uphold a "
-                                "case: rely on at least one independent kind of evidence (a "
-                                "check's outcome, a specific observation, or the learner's "
-                                "own account).")
+            raise IncidentError("relied_on", gettext("An AI-checker result alone cannot uphold a "
+                                                     "case: rely on at least one independent kind "
+                                                     "of evidence (a check's outcome, a specific "
+                                                     "observation, or the learner's own account)."))
     if decision_context(incident).warnings and not finding.acknowledged:
-        raise IncidentError("acknowledged", "Confirm you have considered the learner's "
-                            "authorisations, adjustments and declarations.")
+        raise IncidentError("acknowledged", gettext("Confirm you have considered the learner's "
+                                                    "authorisations, adjustments and "
+                                                    "declarations."))

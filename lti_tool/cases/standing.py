@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import gettext
 
 from lti_tool.cases.models import Incident, StageLedgerEntry
 from lti_tool.extensions import db
@@ -97,15 +98,17 @@ class Standing:
     def scope_text(self) -> str:
         """Where the count runs, for staff: "Stage 2 across all courses"."""
         if self.qualification is None:
-            return "across all courses"
-        return f"in the {self.qualification} qualification".replace("  ", " ")
+            return gettext("across all courses")
+        return gettext("in the %(qualification)s qualification",
+                       qualification=self.qualification).replace("  ", " ")
 
     @property
     def learner_scope_text(self) -> str:
         """The same for the learner: "your Stage 2 across all your courses"."""
         if self.qualification is None:
-            return "across all your courses"
-        return f"in your {self.qualification} qualification".replace("  ", " ")
+            return gettext("across all your courses")
+        return gettext("in your %(qualification)s qualification",
+                       qualification=self.qualification).replace("  ", " ")
 
     @property
     def last_stage(self) -> int:

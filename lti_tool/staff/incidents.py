@@ -16,6 +16,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import FileStorage
 from wtforms.fields.choices import SelectChoice
@@ -186,11 +187,12 @@ def new_incident(placement_id: int, person_id: int) -> ResponseReturnValue:
         except IncidentError as exc:
             _attach(form, exc)
         else:
-            flash(f"Incident recorded. {learner.display_name} has been asked how this could "
-                  "have occurred." if letters.learner_email(incident) else
-                  f"Incident recorded. Moodle has no usable email address for "
-                  f"{learner.display_name}: they will see the question when they next open "
-                  "the activity.", "success")
+            flash(gettext("Incident recorded. %(name)s has been asked how this could have "
+                          "occurred.", name=learner.display_name)
+                  if letters.learner_email(incident) else
+                  gettext("Incident recorded. Moodle has no usable email address for %(name)s: "
+                          "they will see the question when they next open the activity.",
+                          name=learner.display_name), "success")
             return redirect(url_for("staff.incident", placement_id=placement_id,
                                     incident_id=incident.id), code=303)
     errors = _errors(form)
@@ -210,22 +212,28 @@ def _confirm_raising(concern: raising.Concern, policy: policies.Policy) -> Respo
     withheld = sum(1 for i in concern.evidence if i.withheld) + int(
         concern.detection_withheld)
     consequences = [
-        f"{learner.display_name} is asked how this could have occurred and has until "
-        f"{raising.answer_due(utcnow(), policy).strftime('%d %B %Y')} to answer "
-        f"({policy.case_process.response_working_days} working days).",
-        f"They are shown {len(concern.disclosed())} piece(s) of evidence"
-        + (f"; {withheld} withheld (staff see why)." if withheld else "."),
-        "Moodle's gradebook feedback says a question was sent (the grade stays 1/1).",
+        gettext("%(name)s is asked how this could have occurred and has until %(date)s to "
+                "answer (%(days)s working days).", name=learner.display_name,
+                date=raising.answer_due(utcnow(), policy).strftime("%d %B %Y"),
+                days=policy.case_process.response_working_days),
+        gettext("They are shown %(count)s piece(s) of evidence; %(withheld)s withheld (staff "
+                "see why).", count=len(concern.disclosed()), withheld=withheld) if withheld
+        else gettext("They are shown %(count)s piece(s) of evidence.",
+                     count=len(concern.disclosed())),
+        gettext("Moodle's gradebook feedback says a question was sent (the grade stays 1/1)."),
     ]
-    subject = f"A question about your work for {letters.assignment_name(concern.placement)}"
+    subject = gettext("A question about your work for %(assignment)s",
+                      assignment=letters.assignment_name(concern.placement))
     return confirmation.ask(
-        title="Record this incident and email the learner?", consequences=consequences,
-        confirm_label="Record it and email the learner",
+        title=gettext("Record this incident and email the learner?"),
+        consequences=consequences,
+        confirm_label=gettext("Record it and email the learner"),
         cancel_url=url_for("staff.new_incident", placement_id=concern.placement.id,
                            person_id=learner.id),
-        cancel_label="Go back and change it",
+        cancel_label=gettext("Go back and change it"),
         preview=confirmation.Preview(
-            to=to or "No usable email address: the learner sees the question in Moodle",
+            to=to or gettext("No usable email address: the learner sees the question in "
+                             "Moodle"),
             subject=subject, body=raising.preview_question(concern, policy)))
 
 
@@ -245,7 +253,8 @@ def _page(incident: Incident, *, status: int = 200, **forms: Any) -> ResponseRet
     follow_up.set_choices(decisions.follow_up_results(incident, policy))
     note = forms.get("note") or NoteForm(prefix="note", formdata=None)
     entries = records.timeline(incident)
-    note.corrects.choices = [SelectChoice(str(e.seq), f"Step {e.seq}") for e in entries]
+    note.corrects.choices = [SelectChoice(str(e.seq), gettext("Step %(seq)s", seq=e.seq))
+                             for e in entries]
     check_rows = checks.checks_of(incident)
     still_to_do = [c for c in check_rows if not c.done and c.cancelled_at is None]
     result_forms = {c.id: (forms.get(f"check{c.id}") or
@@ -333,7 +342,7 @@ def add_evidence(placement_id: int, incident_id: int) -> ResponseReturnValue:
             _attach(form, exc, {"evidence_text": "text", "evidence_file": "file",
                                 "evidence_withheld_reason": "withheld_reason"})
         else:
-            return _done(incident, "Evidence added.")
+            return _done(incident, gettext("Evidence added."))
     return _page(incident, status=400, evidence=form)
 
 
@@ -381,9 +390,9 @@ def plan_check(placement_id: int, incident_id: int) -> ResponseReturnValue:
         except IncidentError as exc:
             _attach(form, exc)
         else:
-            return _done(incident, "Authenticity check planned." + (
-                " The learner has been emailed the details." if form.planned_for.data
-                else ""))
+            return _done(incident, gettext("Authenticity check planned. The learner has been "
+                                           "emailed the details.") if form.planned_for.data
+                         else gettext("Authenticity check planned."))
     return _page(incident, status=400, plan=form)
 
 
@@ -408,7 +417,7 @@ def record_check(placement_id: int, incident_id: int, check_id: int) -> Response
         except IncidentError as exc:
             _attach(form, exc)
         else:
-            return _done(incident, f"The {check.method} is recorded.")
+            return _done(incident, gettext("The %(method)s is recorded.", method=check.method))
     return _page(incident, status=400, **{f"check{check.id}": form})
 
 
@@ -438,13 +447,13 @@ def decide(placement_id: int, incident_id: int) -> ResponseReturnValue:
                                        standing.case_standing(incident).next_stage,
                                        form.stage_action.data or None)
                 return confirmation.ask(
-                    title=f"Record this decision: "
-                          f"{safeguards.FINDING_LABELS[finding.outcome].lower()}?",
+                    title=gettext("Record this decision: %(finding)s?",
+                                  finding=safeguards.FINDING_LABELS[finding.outcome].lower()),
                     consequences=decisions.consequences(incident, finding, policy),
-                    confirm_label="Record the decision and send the letter",
+                    confirm_label=gettext("Record the decision and send the letter"),
                     cancel_url=url_for("staff.incident", placement_id=g.placement.id,
                                        incident_id=incident.id),
-                    cancel_label="Go back and change it")
+                    cancel_label=gettext("Go back and change it"))
             decisions.decide(incident, g.launch.person, outcome=finding.outcome,
                              reasons=finding.reasons, policy=policy,
                              stage_action=form.stage_action.data or None,
@@ -456,8 +465,8 @@ def decide(placement_id: int, incident_id: int) -> ResponseReturnValue:
         except IncidentError as exc:
             _attach(form, exc)
         else:
-            return _done(incident, "Decision recorded. The learner has been told the "
-                         "outcome.")
+            return _done(incident, gettext("Decision recorded. The learner has been told the "
+                                           "outcome."))
     return _page(incident, status=400, decision=form)
 
 
@@ -477,7 +486,7 @@ def follow_up(placement_id: int, incident_id: int) -> ResponseReturnValue:
         except IncidentError as exc:
             _attach(form, exc)
         else:
-            return _done(incident, "Follow-up recorded; the incident is closed.")
+            return _done(incident, gettext("Follow-up recorded; the incident is closed."))
     return _page(incident, status=400, follow_up=form)
 
 
@@ -493,8 +502,8 @@ def withdraw_decision(placement_id: int, incident_id: int) -> ResponseReturnValu
         except IncidentError as exc:
             _attach(form, exc)
         else:
-            return _done(incident, "Decision withdrawn. The incident is open to decide "
-                         "again.")
+            return _done(incident, gettext("Decision withdrawn. The incident is open to decide "
+                                           "again."))
     return _page(incident, status=400, withdraw=form)
 
 
@@ -504,7 +513,7 @@ def withdraw_decision(placement_id: int, incident_id: int) -> ResponseReturnValu
 def add_note(placement_id: int, incident_id: int) -> ResponseReturnValue:
     incident = _incident(incident_id)
     form = NoteForm(prefix="note")
-    form.corrects.choices = [SelectChoice(str(n), f"Step {n}")
+    form.corrects.choices = [SelectChoice(str(n), gettext("Step %(seq)s", seq=n))
                              for n in range(1, incident.last_seq + 1)]
     if form.validate_on_submit():
         corrects = form.corrects.data or ""
@@ -514,5 +523,5 @@ def add_note(placement_id: int, incident_id: int) -> ResponseReturnValue:
         except IncidentError as exc:
             _attach(form, exc)
         else:
-            return _done(incident, "Note added.")
+            return _done(incident, gettext("Note added."))
     return _page(incident, status=400, note=form)
