@@ -129,13 +129,7 @@ def answer(incident: Incident, learner: Person, text: str, *, via: str,
         raise IncidentError("answer", gettext("Write your answer."))
     if len(text) > 10000:
         raise IncidentError("answer", gettext("Your answer must be 10,000 characters or fewer."))
-    if incident.learner_id != learner.id:
-        raise LinkRefused("not_your_question", gettext("This question was sent to someone else."),
-                          status=403)
-    lock_incident(incident)
-    if incident.state != AWAITING_ANSWER:
-        raise IncidentConflict("already_answered", gettext("This question has already been "
-                                                           "answered or closed."))
+    _own_open_question(incident, learner)
     at = at or utcnow()
     reply = IncidentAnswer(incident_id=incident.id, person_id=learner.id, text=text, via=via,
                            answered_at=at)

@@ -249,7 +249,7 @@ def send_due_reminders(now: datetime | None = None) -> int:
     (once per incident; a new link). Safe to call from several workers at once: each
     incident is claimed by an atomic update. Flushes; the caller commits. Returns how many
     reminders were queued."""
-    from lti_tool.policy.service import current_or_bundled
+    from lti_tool.cases.standing import case_policy
 
     now = now or utcnow()
     cutoff = now - timedelta(hours=float(current_app.config["INCIDENT_REMINDER_HOURS"]))
@@ -267,6 +267,6 @@ def send_due_reminders(now: datetime | None = None) -> int:
             continue
         incident = db.session.get(Incident, incident_id, populate_existing=True)
         assert incident is not None
-        ask_learner(incident, current_or_bundled(), now, reminder=True)
+        ask_learner(incident, case_policy(incident), now, reminder=True)
         sent += 1
     return sent
