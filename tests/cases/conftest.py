@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.cases.flows import Courses, declare_as, place_both
+from lti_tool.extensions import db
+from lti_tool.policy import service as policies
+from tests.cases.flows import JCQ, Courses, declare_as, place_both
 
 # Above the tool's 256 KiB request limit (so the upload pages must raise it) and small
 # enough to keep the tests fast.
@@ -31,3 +33,12 @@ def declared(courses: Courses, moodle: Any) -> Courses:
     declare_as(moodle, courses.cipd.id)
     declare_as(moodle, courses.cmi.id)
     return courses
+
+
+@pytest.fixture
+def jcq(app: Flask, registered: Any, runner: Any) -> None:
+    """AIU v1.0 is the platform's policy; the JCQ example is published beside it."""
+    with app.app_context():
+        policies.current_or_bundled()
+        db.session.commit()
+    assert runner.invoke(args=["policy", "import", str(JCQ), "--publish"]).exit_code == 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -184,3 +185,35 @@ def not_receipts(smtp: Any) -> list[Any]:
     may arrive at any time once due)."""
     return [m for m in smtp.messages
             if not m["Subject"].startswith("Your AI use declaration")]
+
+
+JCQ = Path(__file__).resolve().parents[2] / "config" / "policy" / "jcq-fe-1.0.json"
+JCQ_GOOD = {**GOOD, "permitted_uses": ["explain", "revision"]}
+
+
+def jcq_activity(moodle: Any, qualification: str, *, user: str = "marker1",
+                 course_id: int = 2, title: str = "Unit 3 declaration") -> Any:
+    """A teacher places the activity under the JCQ example policy for ``qualification``."""
+    with FormBrowser() as teacher:
+        form = launch(teacher, moodle, user, message_type="LtiDeepLinkingRequest",
+                      course_id=course_id)
+        chosen = post_form(teacher, form, {
+            "policy_reference": "NFC-AI", "shown_policy": "AIU", "title": title,
+            "assignment_name": "Unit 3 assignment", "qualification": "CIPD",
+            "permitted_uses": ["reading"]})
+        assert chosen.status_code == 200, chosen.text
+        done = post_form(teacher, chosen, {
+            "policy_reference": "NFC-AI", "shown_policy": "NFC-AI", "title": title,
+            "assignment_name": "Unit 3 assignment", "qualification": qualification,
+            "permitted_uses": ["explain", "revision"]})
+        assert done.status_code == 200, done.text
+        assert moodle.deep_link_results[-1].ok
+        return moodle.activities[moodle.deep_link_results[-1].activity_ids[0]]
+
+
+def declare_jcq(moodle: Any, activity_id: int) -> None:
+    with FormBrowser() as learner:
+        page = launch(learner, moodle, "learner1", activity_id)
+        form = learner.open(page.url.rstrip("/") + "/declare")
+        receipt = post_form(learner, form, {**JCQ_GOOD, "signature": "Lena Learner"})
+        assert receipt.status_code == 200 and "NFC-AI v1.0" in receipt.text, receipt.text

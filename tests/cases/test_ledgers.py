@@ -5,10 +5,8 @@ appeal works the stages out again only in the ledger the case counted in."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from flask import Flask
 
@@ -21,63 +19,24 @@ from lti_tool.cases.models import (
     StageLedgerEntry,
 )
 from lti_tool.extensions import db
-from lti_tool.policy import service as policies
 from lti_tool.roles import service as roles
 from lti_tool.roles.models import ALS, APPEAL_REVIEWER
 from tests.cases.flows import (
     decide,
     declare_as,
+    declare_jcq,
     incident_url,
     incidents,
+    jcq_activity,
     panel,
     record,
     wait_for,
 )
 from tests.cases.test_answers import _body, _question
 from tests.conftest import SmtpSink
-from tests.declarations.test_declarations import GOOD, deep_link
+from tests.declarations.test_declarations import deep_link
 from tests.support.browser import FormBrowser, launch
 from tests.support.pages import confirm, platform_id, post_form, text
-
-JCQ = Path(__file__).resolve().parents[2] / "config" / "policy" / "jcq-fe-1.0.json"
-JCQ_GOOD = {**GOOD, "permitted_uses": ["explain", "revision"]}
-
-
-def jcq_activity(moodle: Any, qualification: str, *, user: str = "marker1",
-                 course_id: int = 2, title: str = "Unit 3 declaration") -> Any:
-    """A teacher places the activity under the JCQ example policy for ``qualification``."""
-    with FormBrowser() as teacher:
-        form = launch(teacher, moodle, user, message_type="LtiDeepLinkingRequest",
-                      course_id=course_id)
-        chosen = post_form(teacher, form, {
-            "policy_reference": "NFC-AI", "shown_policy": "AIU", "title": title,
-            "assignment_name": "Unit 3 assignment", "qualification": "CIPD",
-            "permitted_uses": ["reading"]})
-        assert chosen.status_code == 200, chosen.text
-        done = post_form(teacher, chosen, {
-            "policy_reference": "NFC-AI", "shown_policy": "NFC-AI", "title": title,
-            "assignment_name": "Unit 3 assignment", "qualification": qualification,
-            "permitted_uses": ["explain", "revision"]})
-        assert done.status_code == 200, done.text
-        assert moodle.deep_link_results[-1].ok
-        return moodle.activities[moodle.deep_link_results[-1].activity_ids[0]]
-
-
-def declare_jcq(moodle: Any, activity_id: int) -> None:
-    with FormBrowser() as learner:
-        page = launch(learner, moodle, "learner1", activity_id)
-        form = learner.open(page.url.rstrip("/") + "/declare")
-        receipt = post_form(learner, form, {**JCQ_GOOD, "signature": "Lena Learner"})
-        assert receipt.status_code == 200 and "NFC-AI v1.0" in receipt.text, receipt.text
-
-
-@pytest.fixture
-def jcq(app: Flask, registered: Any, runner: Any) -> None:
-    """AIU v1.0 is the platform's policy; the JCQ example is published beside it."""
-    with app.app_context():
-        policies.current_or_bundled()
-        db.session.commit()
-    assert runner.invoke(args=["policy", "import", str(JCQ), "--publish"]).exit_code == 0
 
 
 def _uphold(moodle: Any, marker: str, activity_id: int, **extra: str) -> Any:
