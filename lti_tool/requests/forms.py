@@ -23,6 +23,7 @@ from lti_tool.requests.models import (
     REVOKED,
     SCOPE_LABELS,
     SCOPES,
+    STAFF_SCOPE_LABELS,
 )
 
 
@@ -92,8 +93,7 @@ class DecisionForm(VersionedForm):
     outcome = RadioGroup(lazy_gettext("Decision"), message=lazy_gettext("Choose a decision."))
     conditions = TextAreaField(lazy_gettext("Conditions of use"), validators=[_length(2000)])
     scope = RadioGroup(lazy_gettext("Where the authorisation applies"),
-                       options=[(s, SCOPE_LABELS[s].replace("my ", "the learner's "))
-                                for s in SCOPES],
+                       options=[(s, STAFF_SCOPE_LABELS[s]) for s in SCOPES],
                        message=lazy_gettext("Choose where the authorisation applies."))
     expires_on = StringField(lazy_gettext("Expiry date"), render_kw={"type": "date"})
     reason = TextAreaField(lazy_gettext("Reason"), validators=[_length(2000)])

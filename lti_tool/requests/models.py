@@ -51,6 +51,12 @@ SCOPE_LABELS = {
     COURSE: lazy_gettext("This course"),
     QUALIFICATION: lazy_gettext("All of my qualification"),
 }
+# The same, as the ALS team chooses them for a learner.
+STAFF_SCOPE_LABELS = {
+    ASSIGNMENT: lazy_gettext("This assignment only"),
+    COURSE: lazy_gettext("This course"),
+    QUALIFICATION: lazy_gettext("All of the learner's qualification"),
+}
 
 # Why the learner needs the tool.
 ACCESSIBILITY = "accessibility"
