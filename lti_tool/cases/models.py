@@ -130,7 +130,7 @@ class Incident(db.Model):  # type: ignore[name-defined,misc]
     state: Mapped[str] = mapped_column(String(20), nullable=False, default=AWAITING_ANSWER)
     outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
     stage: Mapped[int | None] = mapped_column(nullable=True)
-    stage_action: Mapped[str | None] = mapped_column(String(64), nullable=True)  # an outcome key
+    stage_action: Mapped[str | None] = mapped_column(String(32), nullable=True)  # an outcome key
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -336,7 +336,7 @@ class StageLedgerEntry(db.Model):  # type: ignore[name-defined,misc]
     ledger_key: Mapped[str] = mapped_column(String(140), nullable=False)
     ordinal: Mapped[int] = mapped_column(nullable=False)
     stage: Mapped[int] = mapped_column(nullable=False)
-    action: Mapped[str] = mapped_column(String(64), nullable=False)
+    action: Mapped[str] = mapped_column(String(32), nullable=False)
     removal_flag: Mapped[bool] = mapped_column(nullable=False, default=False)
     disciplinary_flag: Mapped[bool] = mapped_column(nullable=False, default=False)
     assigned_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)

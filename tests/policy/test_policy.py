@@ -152,6 +152,8 @@ def _edited(edit: Any) -> dict[str, Any]:
      "permitted_uses[3].key: 'reading' is used twice"),
     (lambda d: d.update(issue_date="5 May 2026"), "issue_date: must be a date written YYYY-MM-DD"),
     (lambda d: d["outcomes"][0].update(colour="red"), "outcomes[0].colour: is not a field"),
+    (lambda d: (d["outcomes"][0].update(key="x" * 33), d["stages"][0].update(outcomes=["x" * 33])),
+     "outcomes[0].key: must be at most 32 characters"),
 ])
 def test_schema_errors_name_the_field(app: Flask, runner: Any, tmp_path: Path, edit: Any,
                                       message: str) -> None:

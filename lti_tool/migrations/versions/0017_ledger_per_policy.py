@@ -1,6 +1,6 @@
 """stage ledgers count within a policy (and within a qualification when the policy counts
 per qualification): each ledger row names its ledger; the stage check follows any policy's
-number of stages; outcome keys as long as the policy format allows
+number of stages
 
 Revision ID: 0017_ledger_per_policy
 Revises: 0016_case_checks_and_clocks
@@ -64,8 +64,6 @@ def upgrade():
     with op.batch_alter_table('stage_ledger', schema=None) as batch_op:
         batch_op.alter_column('ledger_key', existing_type=sa.String(length=140),
                               nullable=False)
-        batch_op.alter_column('action', existing_type=sa.String(length=32),
-                              type_=sa.String(length=64), existing_nullable=False)
         batch_op.drop_constraint(op.f('ck_stage_ledger_stage_from_ordinal'), type_='check')
         batch_op.create_check_constraint('stage_within_ordinal',
                                          'stage BETWEEN 1 AND ordinal')
@@ -73,17 +71,9 @@ def upgrade():
         batch_op.create_index('uq_stage_ledger_active',
                               ['platform_id', 'learner_id', 'ledger_key', 'ordinal'],
                               unique=True, sqlite_where=ACTIVE, postgresql_where=ACTIVE)
-    # SQLite does not enforce lengths (and rebuilding the referenced incident table there
-    # would trip its foreign keys): only the other databases widen the column.
-    if conn.dialect.name != 'sqlite':
-        op.alter_column('incident', 'stage_action', existing_type=sa.String(length=32),
-                        type_=sa.String(length=64), existing_nullable=True)
 
 
 def downgrade():
-    if op.get_bind().dialect.name != 'sqlite':
-        op.alter_column('incident', 'stage_action', existing_type=sa.String(length=64),
-                        type_=sa.String(length=32), existing_nullable=True)
     with op.batch_alter_table('stage_ledger', schema=None) as batch_op:
         batch_op.drop_index('uq_stage_ledger_active')
         batch_op.create_index('uq_stage_ledger_active', ['platform_id', 'learner_id', 'ordinal'],
@@ -91,6 +81,4 @@ def downgrade():
         batch_op.drop_constraint(op.f('ck_stage_ledger_stage_within_ordinal'), type_='check')
         batch_op.create_check_constraint(
             'stage_from_ordinal', 'stage = CASE WHEN ordinal < 3 THEN ordinal ELSE 3 END')
-        batch_op.alter_column('action', existing_type=sa.String(length=64),
-                              type_=sa.String(length=32), existing_nullable=False)
         batch_op.drop_column('ledger_key')
