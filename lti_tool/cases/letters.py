@@ -99,7 +99,8 @@ def outcome_words(data: dict[str, Any], policy: Policy) -> str:
     if outcome == UPHELD:
         stage = int(data.get("stage") or 0)
         action = data.get("action_label") or outcome_label(policy.rules, data.get("action"))
-        scope = (gettext("in your qualification") if data.get("ledger", "").count("/")
+        # The ledger the decision counted in: "<policy>/<qualification>" when per qualification.
+        scope = (gettext("in your qualification") if "/" in str(data.get("ledger") or "")
                  else gettext("across all your courses"))
         if data.get("repeated"):
             return gettext("This is your Stage %(stage)s again (repeated misuse) under the "

@@ -175,6 +175,7 @@ def queue(platform_id: int, now: datetime | None = None) -> list[QueueItem]:
     done = sa.select(IncidentEvent.incident_id).where(
         IncidentEvent.kind == EV_SUSPICION_REPORTED)
     suspected: dict[int, datetime] = {}
+    raised: list[Incident] = []
     for case, told_at in db.session.execute(
             sa.select(Incident, told.c.at).join(told, told.c.incident_id == Incident.id)
             .where(Incident.platform_id == platform_id, Incident.id.not_in(done))
@@ -183,8 +184,8 @@ def queue(platform_id: int, now: datetime | None = None) -> list[QueueItem]:
             .order_by(told.c.at, Incident.id)):
         suspected[case.id] = told_at
         policies[case.id] = case_policy(case)
-    cases = [c for c in cases if c.id not in suspected] + [
-        c for c in (db.session.get(Incident, i) for i in suspected) if c is not None]
+        raised.append(case)
+    cases = [c for c in cases if c.id not in suspected] + raised
     asked: dict[int, list[tuple[str, datetime]]] = {}
     if cases:
         for event in db.session.scalars(
